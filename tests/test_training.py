@@ -1,0 +1,91 @@
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import keras
+import numpy as np
+import pytest
+
+from zoo import ConvAutoencoder, read_history, resumable_callbacks
+from zoo.training import EpochTimer, StopOnNaN
+
+# A tiny deterministic training run; slow batches leave time to kill it mid-epoch.
+TRAIN = """
+import sys, time
+import keras, numpy as np
+from zoo import ConvAutoencoder, load_dataset, resumable_callbacks, set_seed
+run_dir, weights_out = sys.argv[1:]
+set_seed(0)
+x = load_dataset("mnist", source="sample").x_train[:64]
+model = ConvAutoencoder(latent_dim=3, filters=4, dense_units=8)
+model.compile(optimizer="adam", loss="mse")
+slow = keras.callbacks.LambdaCallback(on_train_batch_end=lambda b, logs: time.sleep(0.1))
+model.fit(x, epochs=5, batch_size=8, shuffle=False, verbose=0,
+          callbacks=resumable_callbacks(run_dir) + [slow])
+np.savez(weights_out, *model.get_weights())
+"""
+
+
+def run_training(run_dir, weights_out):
+    return subprocess.Popen([sys.executable, "-c", TRAIN, str(run_dir), str(weights_out)],
+                            stderr=subprocess.PIPE, text=True)
+
+
+def test_sigkill_mid_epoch_then_resume_matches_uninterrupted(tmp_path):
+    reference = run_training(tmp_path / "ref", tmp_path / "ref.npz")
+    _, err = reference.communicate(timeout=300)
+    assert reference.returncode == 0, err[-2000:]
+
+    victim = run_training(tmp_path / "run", tmp_path / "resumed.npz")
+    history = tmp_path / "run" / "history.csv"
+    deadline = time.time() + 240
+    while time.time() < deadline and (not history.exists() or len(history.read_text().splitlines()) < 3):
+        time.sleep(0.05)  # header + 2 completed epochs
+    time.sleep(0.3)  # well inside epoch 3 (8 batches of 0.1 s)
+    os.kill(victim.pid, signal.SIGKILL)
+    victim.wait()
+    assert victim.returncode == -signal.SIGKILL
+    assert not (tmp_path / "resumed.npz").exists()
+    assert (tmp_path / "run" / "backup").is_dir()
+    completed = len(read_history(tmp_path / "run")["loss"])
+    assert 2 <= completed < 5
+
+    resumed = run_training(tmp_path / "run", tmp_path / "resumed.npz")
+    _, err = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0, err[-2000:]
+    losses = read_history(tmp_path / "run")["loss"]
+    assert len(losses) == 5  # resumed epochs appended after the completed ones
+    assert losses[-1] < losses[0]
+    # Same seed, no shuffling, deterministic ops: the resumed run ends where the
+    # uninterrupted one does (float32 round-off only).
+    ref, got = np.load(tmp_path / "ref.npz"), np.load(tmp_path / "resumed.npz")
+    for key in ref:
+        np.testing.assert_allclose(got[key], ref[key], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(losses, read_history(tmp_path / "ref")["loss"], rtol=1e-5)
+
+
+def test_nan_loss_stops_training_with_a_clear_error(tmp_path, images):
+    model = ConvAutoencoder(latent_dim=2, filters=2, dense_units=0)
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=1e12), loss="mse")
+    with pytest.raises(FloatingPointError, match=r"loss became nan at epoch \d+, batch \d+"):
+        model.fit(images, epochs=50, batch_size=2, verbose=0, callbacks=[StopOnNaN()])
+
+
+def test_history_keeps_the_last_copy_of_a_repeated_epoch(tmp_path):
+    (tmp_path / "history.csv").write_text(
+        "epoch,loss,val_loss\n0,0.5,NA\n1,0.4,NA\n1,0.3,NA\n2,0.2,NA\n")
+    assert read_history(tmp_path) == {"loss": [0.5, 0.3, 0.2]}
+    with pytest.raises(FileNotFoundError):
+        read_history(tmp_path / "missing")
+
+
+def test_fresh_run_drops_a_finished_runs_history(tmp_path, images):
+    model = ConvAutoencoder(latent_dim=2, filters=2, dense_units=0)
+    model.compile(optimizer="adam", loss="mse")
+    timer = EpochTimer()
+    for _ in range(2):
+        model.fit(images, epochs=2, verbose=0, callbacks=resumable_callbacks(tmp_path) + [timer])
+    assert len(read_history(tmp_path)["loss"]) == 2
+    assert len(timer.seconds) == 4 and timer.images_per_second(8) > 0

@@ -1,0 +1,78 @@
+"""Convolutional autoencoder with a reusable encoder."""
+
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+from zoo.base import ImageModelMixin
+from zoo.blocks import check_architecture, conv_decoder, conv_encoder_features
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class ConvAutoencoder(ImageModelMixin, keras.Model):
+    """Convolutional autoencoder: images -> ``latent_dim`` codes -> images.
+
+    Encoder: three stride-2 3x3 convolutions (``filters``, 2x, 4x), dropout, a dense
+    layer of ``dense_units`` and a linear ``latent_dim`` code. Decoder: the mirror image
+    with transposed convolutions and a sigmoid output, so images live in [0, 1].
+
+    Train it like any Keras model. The reconstruction target defaults to the input,
+    so ``model.fit(x_train)`` works as well as ``model.fit(x_train, x_train)``::
+
+        model = ConvAutoencoder(latent_dim=36)
+        model.compile(optimizer="adam", loss="mse")
+        model.fit(x_train, epochs=10, validation_data=x_val)
+        features = model.encoder(x_test)          # reuse the encoder elsewhere
+
+    Parameters
+    ----------
+    latent_dim : size of the code.
+    filters : filters of the first convolution (then 2x and 4x).
+    dense_units : units of the hidden dense layer on each side (0: none).
+    dropout : dropout rate before the encoder's dense layers.
+    input_shape : ``(height, width, channels)`` of the images.
+    """
+
+    def __init__(self, latent_dim: int = 36, filters: int = 32, dense_units: int = 256,
+                 dropout: float = 0.0, input_shape=(28, 28, 1), **kwargs):
+        super().__init__(**kwargs)
+        self.image_shape = check_architecture(input_shape, latent_dim, filters, dense_units, dropout)
+        self.latent_dim, self.filters = latent_dim, filters
+        self.dense_units, self.dropout = dense_units, dropout
+
+        images = keras.Input(self.image_shape, name="images")
+        features = conv_encoder_features(images, filters, dense_units, dropout)
+        codes = layers.Dense(latent_dim, name="code")(features)
+        self.encoder = keras.Model(images, codes, name="encoder")
+        self.decoder = conv_decoder(latent_dim, self.image_shape, filters, dense_units)
+        self.build((None, *self.image_shape))
+
+    def call(self, inputs, training=False):
+        return self.decoder(self.encoder(inputs, training=training), training=training)
+
+    # The reconstruction target is the input unless the caller gives another
+    # (a denoising autoencoder gives the clean image).
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        return super().compute_loss(x, x if y is None else y, y_pred, sample_weight, training)
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        return super().compute_metrics(x, x if y is None else y, y_pred, sample_weight)
+
+    def export_endpoints(self) -> dict:
+        """Serving endpoints ``{name: (fn, input_signature)}``; the first is the default."""
+        return {
+            "reconstruct": (lambda x: self(x, training=False), [self.image_spec()]),
+            "encode": (lambda x: self.encoder(x, training=False), [self.image_spec()]),
+            "decode": (lambda z: self.decoder(z, training=False), [self.code_spec()]),
+        }
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "latent_dim": self.latent_dim,
+            "filters": self.filters,
+            "dense_units": self.dense_units,
+            "dropout": self.dropout,
+            "input_shape": self.image_shape,
+        }

@@ -1,0 +1,77 @@
+"""What every zoo image model shares: input checks, encode/decode, serving endpoints."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from zoo.data import check_images
+
+
+def check_codes(z, latent_dim: int, name: str = "z") -> np.ndarray:
+    """Validate latent codes: a finite float array of shape ``(N, latent_dim)``."""
+    array = np.asarray(z)
+    if not np.issubdtype(array.dtype, np.floating):
+        raise TypeError(f"{name} must be a float array of latent codes, got dtype {array.dtype}")
+    if array.ndim != 2 or array.shape[1] != latent_dim or array.shape[0] == 0:
+        raise ValueError(f"{name} must have shape (N >= 1, {latent_dim}), got {array.shape}")
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{name} holds NaN or infinite values")
+    return array.astype(np.float32, copy=False)
+
+
+class ImageModelMixin:
+    """Mix into a `keras.Model` that has ``image_shape``, ``encoder`` and ``decoder``.
+
+    `fit`, `evaluate` and `predict` check array inputs with `zoo.data.check_images`
+    (and a `tf.data.Dataset`'s element spec) before TensorFlow sees them, so bad input
+    fails with one clear error instead of deep inside a graph.
+    """
+
+    def _check_inputs(self, x, name):
+        if isinstance(x, tf.data.Dataset):
+            spec = x.element_spec
+            spec = spec[0] if isinstance(spec, tuple) else spec
+            if tuple(spec.shape[1:]) != tuple(self.image_shape) or not spec.dtype.is_floating:
+                raise ValueError(
+                    f"{name} yields {spec.dtype.name} batches of shape {tuple(spec.shape)}; "
+                    f"the model expects float batches of shape (None,) + {tuple(self.image_shape)}"
+                )
+            return x
+        if x is None or hasattr(x, "__next__") or isinstance(x, keras.utils.PyDataset):
+            return x
+        return check_images(x, self.image_shape, name)
+
+    def fit(self, x=None, y=None, *args, validation_data=None, **kwargs):
+        x = self._check_inputs(x, "x")
+        if isinstance(x, tf.data.Dataset):
+            kwargs.setdefault("shuffle", False)  # the dataset shuffles itself
+        if isinstance(validation_data, tuple):
+            validation_data = (self._check_inputs(validation_data[0], "validation_data[0]"),
+                               *validation_data[1:])
+        elif validation_data is not None:
+            validation_data = self._check_inputs(validation_data, "validation_data")
+        return super().fit(x, y, *args, validation_data=validation_data, **kwargs)
+
+    def evaluate(self, x=None, y=None, *args, **kwargs):
+        return super().evaluate(self._check_inputs(x, "x"), y, *args, **kwargs)
+
+    def predict(self, x, *args, **kwargs):
+        return super().predict(self._check_inputs(x, "x"), *args, **kwargs)
+
+    def encode(self, x, batch_size: int = 256) -> np.ndarray:
+        """Latent codes ``(N, latent_dim)`` of images ``(N,) + image_shape``."""
+        x = check_images(x, self.image_shape)
+        return self.encoder.predict(x, batch_size=batch_size, verbose=0)
+
+    def decode(self, z, batch_size: int = 256) -> np.ndarray:
+        """Images ``(N,) + image_shape`` decoded from codes ``(N, latent_dim)``."""
+        z = check_codes(z, self.latent_dim)
+        return self.decoder.predict(z, batch_size=batch_size, verbose=0)
+
+    def image_spec(self):
+        return tf.TensorSpec((None, *self.image_shape), tf.float32, name="images")
+
+    def code_spec(self):
+        return tf.TensorSpec((None, self.latent_dim), tf.float32, name="codes")

@@ -1,0 +1,81 @@
+"""Convolutional building blocks shared by the autoencoder, the VAE and the DCGAN.
+
+The encoder is three stride-2 3x3 convolutions with ``n``, ``2n`` and ``4n`` filters,
+then a dense layer; the decoder mirrors it with transposed convolutions. Any image
+size works: the decoder grows the feature map back by 8x and crops to the target size.
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+from keras import layers
+
+NUM_DOWNSAMPLINGS = 3
+
+
+def check_architecture(input_shape, latent_dim, filters, dense_units, dropout) -> tuple:
+    """Validate architecture hyperparameters; return ``input_shape`` as a tuple."""
+    input_shape = tuple(int(d) for d in input_shape)
+    if len(input_shape) != 3 or min(input_shape) < 1:
+        raise ValueError(f"input_shape must be (height, width, channels) > 0, got {input_shape}")
+    for name, value in (("latent_dim", latent_dim), ("filters", filters)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    if not isinstance(dense_units, int) or isinstance(dense_units, bool) or dense_units < 0:
+        raise ValueError(f"dense_units must be an integer >= 0 (0: no hidden dense layer), got {dense_units!r}")
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+    return input_shape
+
+
+def feature_map_shape(input_shape, filters: int) -> tuple:
+    """Shape of the encoder's last feature map for ``input_shape`` (same padding)."""
+    height, width = input_shape[0], input_shape[1]
+    for _ in range(NUM_DOWNSAMPLINGS):
+        height, width = math.ceil(height / 2), math.ceil(width / 2)
+    return height, width, filters * 2 ** (NUM_DOWNSAMPLINGS - 1)
+
+
+def conv_encoder_features(inputs, filters: int, dense_units: int, dropout: float = 0.0,
+                          batch_norm: bool = False, activation="relu"):
+    """Apply the convolutional trunk to ``inputs``; return the flat feature tensor."""
+    x = inputs
+    for i in range(NUM_DOWNSAMPLINGS):
+        x = layers.Conv2D(filters * 2**i, 3, strides=2, padding="same", name=f"conv{i + 1}")(x)
+        if batch_norm and i > 0:
+            x = layers.BatchNormalization(name=f"conv{i + 1}_bn")(x)
+        x = layers.Activation(activation, name=f"conv{i + 1}_act")(x)
+    x = layers.Flatten(name="flatten")(x)
+    if dropout:
+        x = layers.Dropout(dropout, name="dropout")(x)
+    if dense_units:
+        x = layers.Dense(dense_units, activation=activation, name="hidden")(x)
+    return x
+
+
+def conv_decoder(latent_dim: int, output_shape, filters: int, dense_units: int,
+                 output_activation: str = "sigmoid", batch_norm: bool = False,
+                 name: str = "decoder") -> keras.Model:
+    """A model mapping ``(batch, latent_dim)`` codes to ``(batch,) + output_shape`` images."""
+    height, width, channels = feature_map_shape(output_shape, filters)
+    codes = keras.Input((latent_dim,), name="latent")
+    x = codes
+    if dense_units:
+        x = layers.Dense(dense_units, activation="relu", name="hidden")(x)
+    x = layers.Dense(height * width * channels, activation="relu", name="project")(x)
+    x = layers.Reshape((height, width, channels), name="reshape")(x)
+    for i, mult in enumerate((2, 1)):
+        x = layers.Conv2DTranspose(filters * mult, 3, strides=2, padding="same",
+                                   name=f"deconv{i + 1}")(x)
+        if batch_norm:
+            x = layers.BatchNormalization(name=f"deconv{i + 1}_bn")(x)
+        x = layers.Activation("relu", name=f"deconv{i + 1}_act")(x)
+    x = layers.Conv2DTranspose(output_shape[2], 3, strides=2, padding="same",
+                               activation=output_activation, name="to_image")(x)
+    extra_h, extra_w = height * 8 - output_shape[0], width * 8 - output_shape[1]
+    if extra_h or extra_w:
+        x = layers.Cropping2D(((extra_h // 2, extra_h - extra_h // 2),
+                               (extra_w // 2, extra_w - extra_w // 2)), name="crop")(x)
+    return keras.Model(codes, x, name=name)

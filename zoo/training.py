@@ -1,0 +1,100 @@
+"""Training helpers: resumable runs, NaN guards, seeding, history on disk."""
+
+from __future__ import annotations
+
+import csv
+import math
+import time
+from pathlib import Path
+
+import keras
+import tensorflow as tf
+
+
+def set_seed(seed: int, deterministic: bool = True) -> None:
+    """Seed Python, NumPy and TensorFlow; optionally make TF ops deterministic on CPU/GPU."""
+    keras.utils.set_random_seed(seed)
+    if deterministic:
+        tf.config.experimental.enable_op_determinism()
+
+
+class StopOnNaN(keras.callbacks.Callback):
+    """Stop training with `FloatingPointError` as soon as a logged loss is NaN or inf.
+
+    Unlike `keras.callbacks.TerminateOnNaN`, which ends `fit` quietly, this raises, so a
+    script never goes on to evaluate or save a model full of NaNs. The last good epoch
+    stays in the `BackupAndRestore` folder when there is one.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self._epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        for name, value in (logs or {}).items():
+            if "loss" in name and not math.isfinite(float(value)):
+                raise FloatingPointError(
+                    f"{name} became {value} at epoch {self._epoch + 1}, batch {batch + 1}; "
+                    "training stopped. Lower the learning rate, check the inputs for "
+                    "NaNs, or clip gradients (optimizer clipnorm=...)."
+                )
+
+
+def resumable_callbacks(run_dir) -> list:
+    """Callbacks that make ``fit`` resumable in ``run_dir`` and log every epoch.
+
+    - ``history.csv``: one row per completed epoch, kept across restarts.
+    - ``backup/``: `keras.callbacks.BackupAndRestore` state; rerunning the same ``fit``
+      after a crash or kill resumes after the last completed epoch. Keras deletes it
+      when training finishes.
+    - `StopOnNaN`.
+    """
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if not (run_dir / "backup").exists():  # a fresh run: drop a finished run's history
+        (run_dir / "history.csv").unlink(missing_ok=True)
+    return [
+        # The CSV row is written before the backup, so a kill between them makes the
+        # resumed run redo (and rewrite) that epoch; `read_history` keeps the last copy.
+        keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
+        keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
+        StopOnNaN(),
+    ]
+
+
+def read_history(run_dir) -> dict:
+    """Per-epoch metrics from ``run_dir/history.csv`` as ``{name: [value per epoch]}``."""
+    path = Path(run_dir) / "history.csv"
+    if not path.is_file():
+        raise FileNotFoundError(f"no training history at {path}")
+    with open(path, newline="") as f:
+        rows = {int(row["epoch"]): row for row in csv.DictReader(f)}  # last copy wins
+    epochs = sorted(rows)
+    names = [k for k in rows[epochs[0]] if k != "epoch"] if epochs else []
+    # CSVLogger writes "NA" for metrics an epoch lacked (val_* without validation data).
+    history = {name: [float(rows[e][name]) if rows[e][name] != "NA" else math.nan
+                      for e in epochs] for name in names}
+    return {name: values for name, values in history.items()
+            if not all(math.isnan(v) for v in values)}
+
+
+class EpochTimer(keras.callbacks.Callback):
+    """Records the wall-clock seconds of each epoch in ``self.seconds``."""
+
+    def __init__(self):
+        super().__init__()
+        self.seconds = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seconds.append(time.perf_counter() - self._start)
+
+    def images_per_second(self, images_per_epoch: int) -> float:
+        """Throughput over the epochs after the first (which includes graph tracing)."""
+        steady = self.seconds[1:] or self.seconds
+        return images_per_epoch * len(steady) / sum(steady)
