@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 from pathlib import Path
@@ -57,6 +58,9 @@ def prepare(args, recipe: str):
     print(f"[{recipe}] data: {dataset.summary()}", flush=True)
     out_dir = Path(args.out) / recipe
     out_dir.mkdir(parents=True, exist_ok=True)
+    run = {"recipe": recipe, "data": dataset.summary(), "source": dataset.source,
+           "arguments": {k: str(v) for k, v in vars(args).items()}}
+    (out_dir / "run.json").write_text(json.dumps(run, indent=2))
     return dataset, out_dir
 
 

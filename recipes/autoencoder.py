@@ -21,6 +21,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--export", action="store_true",
                         help="also write a TensorFlow SavedModel to <out>/autoencoder/savedmodel")
+    parser.add_argument("--preset", default=None,
+                        help="also save the trained model as this preset in saved_models/")
     args = parser.parse_args(argv)
     dataset, out = prepare(args, "autoencoder")
 
@@ -67,6 +69,14 @@ def main(argv=None) -> dict:
     save_model(model, out / "model.keras")
     if args.export:
         export_saved_model(model, out / "savedmodel")
+    if args.preset:
+        from zoo.presets import save_preset
+
+        save_preset(model, args.preset, {
+            "command": "python -m recipes.autoencoder " + " ".join(argv if argv is not None else sys.argv[1:]),
+            "data": dataset.summary(),
+            "metrics": {"test MSE": test_mse, "test images": len(dataset.x_test), "epochs": row["epochs"]},
+        })
     print(f"[autoencoder] test MSE {test_mse:.5f}; wrote {out}", flush=True)
     return row
 

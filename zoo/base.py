@@ -21,6 +21,43 @@ def check_codes(z, latent_dim: int, name: str = "z") -> np.ndarray:
     return array.astype(np.float32, copy=False)
 
 
+def gaussian_codes(n: int, latent_dim: int, seed=None) -> np.ndarray:
+    """``n`` draws from N(0, I) of shape ``(n, latent_dim)``; the same ``seed``, the same codes."""
+    if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
+        raise ValueError(f"n must be a positive integer, got {n!r}")
+    return np.random.default_rng(seed).standard_normal((int(n), latent_dim)).astype(np.float32)
+
+
+def replica_scaled(loss):
+    """``loss / num_replicas_in_sync``: what a custom ``train_step`` differentiates.
+
+    A distribution strategy sums gradients across replicas, so each replica's mean loss
+    is divided by the replica count to make the update that of the global batch mean.
+    """
+    return loss / tf.distribute.get_strategy().num_replicas_in_sync
+
+
+def check_image_inputs(x, image_shape, name: str = "x"):
+    """Check what `fit`/`evaluate`/`predict` receive against ``image_shape``.
+
+    Arrays go through `zoo.data.check_images`; a `tf.data.Dataset` must yield float
+    batches of shape ``(None,) + image_shape`` (or tuples starting with them);
+    generators, `keras.utils.PyDataset` and ``None`` pass unchecked.
+    """
+    if isinstance(x, tf.data.Dataset):
+        spec = x.element_spec
+        spec = spec[0] if isinstance(spec, tuple) else spec
+        if tuple(spec.shape[1:]) != tuple(image_shape) or not spec.dtype.is_floating:
+            raise ValueError(
+                f"{name} yields {spec.dtype.name} batches of shape {tuple(spec.shape)}; "
+                f"the model expects float batches of shape (None,) + {tuple(image_shape)}"
+            )
+        return x
+    if x is None or hasattr(x, "__next__") or isinstance(x, keras.utils.PyDataset):
+        return x
+    return check_images(x, image_shape, name)
+
+
 class ImageModelMixin:
     """Mix into a `keras.Model` that has ``image_shape``, ``encoder`` and ``decoder``.
 
@@ -29,19 +66,15 @@ class ImageModelMixin:
     fails with one clear error instead of deep inside a graph.
     """
 
+    @classmethod
+    def from_preset(cls, name: str):
+        """Load a pretrained preset by name, offline (see `zoo.presets`)."""
+        from zoo.presets import load_preset
+
+        return load_preset(name, expected_class=cls)
+
     def _check_inputs(self, x, name):
-        if isinstance(x, tf.data.Dataset):
-            spec = x.element_spec
-            spec = spec[0] if isinstance(spec, tuple) else spec
-            if tuple(spec.shape[1:]) != tuple(self.image_shape) or not spec.dtype.is_floating:
-                raise ValueError(
-                    f"{name} yields {spec.dtype.name} batches of shape {tuple(spec.shape)}; "
-                    f"the model expects float batches of shape (None,) + {tuple(self.image_shape)}"
-                )
-            return x
-        if x is None or hasattr(x, "__next__") or isinstance(x, keras.utils.PyDataset):
-            return x
-        return check_images(x, self.image_shape, name)
+        return check_image_inputs(x, self.image_shape, name)
 
     def fit(self, x=None, y=None, *args, validation_data=None, **kwargs):
         x = self._check_inputs(x, "x")

@@ -1,0 +1,43 @@
+import numpy as np
+import pytest
+
+from zoo import ConvAutoencoder, load_dataset
+from zoo.presets import list_presets, load_preset, preset_card, save_preset
+
+# The sample's test images are a subset of the full test split the card was measured on.
+FASHION_D36_SAMPLE_MSE_BOUND = 0.008
+
+
+def test_fashion_preset_keeps_its_test_quality_on_the_embedded_sample():
+    model = ConvAutoencoder.from_preset("fashion_mnist_d36")
+    card = preset_card("fashion_mnist_d36")
+    assert model.latent_dim == 36 and card["metrics"]["test MSE"] < 0.00917  # beats the seeds
+    x = load_dataset("fashion_mnist", source="sample").x_test
+    mse = float(np.mean((model.predict(x, verbose=0) - x) ** 2))
+    assert mse < FASHION_D36_SAMPLE_MSE_BOUND
+
+
+def test_unknown_preset_and_wrong_class():
+    with pytest.raises(ValueError, match="no preset 'nope'.*fashion_mnist_d36"):
+        load_preset("nope")
+
+    class Other(ConvAutoencoder):
+        pass
+
+    with pytest.raises(ValueError, match="is a ConvAutoencoder, not a Other"):
+        Other.from_preset("fashion_mnist_d36")
+
+
+def test_save_preset_writes_weights_without_optimizer_and_a_card(tmp_path, monkeypatch, images):
+    monkeypatch.setenv("ZOO_PRESET_DIR", str(tmp_path))
+    model = ConvAutoencoder(latent_dim=3, filters=4, dense_units=8)
+    model.compile(optimizer="adam", loss="mse")
+    model.fit(images, epochs=1, verbose=0)
+    with pytest.raises(ValueError, match="card needs"):
+        save_preset(model, "tiny", {"command": "x"})
+    save_preset(model, "tiny", {"command": "python -m x", "data": "random", "metrics": {"test MSE": 0.1}})
+    assert list_presets() == ["tiny"]
+    loaded = ConvAutoencoder.from_preset("tiny")
+    np.testing.assert_array_equal(loaded.predict(images, verbose=0), model.predict(images, verbose=0))
+    assert getattr(loaded, "optimizer", None) is None
+    assert "python -m x" in (tmp_path / "tiny.md").read_text()

@@ -1,0 +1,74 @@
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from zoo.plotting import image_grid
+from zoo.report import markdown_table, write_html_report, write_table
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def test_tables_round_trip_and_render():
+    rows = [{"model": "CAE", "test MSE": 0.0071234}, {"model": "VAE", "test MSE": 0.0123, "note": "x"}]
+    assert markdown_table(rows).splitlines()[0] == "| model | test MSE | note |"
+    assert "0.007123" in markdown_table(rows)
+    with pytest.raises(ValueError, match="no rows"):
+        write_table([], "/tmp/never", "empty")
+
+
+def test_html_report_embeds_figures_tables_and_failures(tmp_path):
+    folder = tmp_path / "autoencoder"
+    folder.mkdir()
+    image_grid(np.random.default_rng(0).random((4, 28, 28, 1)), folder / "samples.png")
+    write_table([{"test MSE": 0.5}], folder / "metrics", "CAE metrics")
+    (folder / "run.json").write_text(json.dumps({"data": "mnist from somewhere"}))
+    page = write_html_report(tmp_path, [
+        {"name": "autoencoder", "title": "Autoencoder", "seconds": 3.0, "status": "ok"},
+        {"name": "vae", "title": "VAE", "seconds": 1.0, "status": "failed", "error": "ValueError: boom"},
+    ], {"seed": 0}, "study")
+    text = page.read_text()
+    assert text.count("data:image/png;base64,") == 1 and 'data-figures="1"' in text
+    assert "CAE metrics" in text and "mnist from somewhere" in text
+    assert 'class="failed">failed' in text and "ValueError: boom" in text
+
+
+def chromium():
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is missing on CI: .ci/run installs it with apt-get")
+        pytest.skip("chromium not installed (apt-get install chromium; .ci/run does this)")
+    return path
+
+
+def test_quick_report_loads_in_a_real_browser(tmp_path):
+    browser = chromium()
+    from recipes.__main__ import main
+
+    out = tmp_path / "report"
+    assert main(["run", "all", "--quick", "--epochs", "1", "--out", str(out)]) == 0
+    url = (out / "index.html").resolve().as_uri()
+    dom = subprocess.run([browser, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}",
+                          "--virtual-time-budget=10000", "--dump-dom", url],
+                         capture_output=True, text=True, timeout=120).stdout
+    body = re.search(r"<body[^>]*>", dom).group(0)
+    figures = int(re.search(r'data-figures="(\d+)"', body).group(1))
+    loaded = int(re.search(r'data-images-loaded="(\d+)"', body).group(1))
+    assert figures >= 2 and loaded == figures, body
+    for section in ("run", "autoencoder"):
+        assert f'id="{section}"' in dom
+    assert "of %d figures loaded" % figures in dom
+    artifacts = ROOT / "test-artifacts"
+    artifacts.mkdir(exist_ok=True)
+    subprocess.run([browser, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile2'}",
+                    "--window-size=1280,2400", f"--screenshot={artifacts / 'report.png'}", url],
+                   capture_output=True, timeout=120, check=True)
+    assert (artifacts / "report.png").stat().st_size > 10_000

@@ -1,0 +1,79 @@
+"""Pretrained presets: small `.keras` files with model cards, loadable offline by name.
+
+Presets live in ``saved_models/`` at the repository root (or ``$ZOO_PRESET_DIR``): for
+each name, ``<name>.keras`` (weights and config, no optimizer state) and ``<name>.json``
+(the model card: test metrics, data source, the exact training command), rendered for
+people as ``<name>.md``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import keras
+
+from zoo.export import atomic_path, save_model
+from zoo.report import markdown_table
+
+
+def preset_dir() -> Path:
+    default = Path(__file__).resolve().parents[1] / "saved_models"
+    return Path(os.environ.get("ZOO_PRESET_DIR", default))
+
+
+def list_presets() -> list:
+    """Names of the presets in `preset_dir`."""
+    return sorted(p.stem for p in preset_dir().glob("*.keras"))
+
+
+def preset_card(name: str) -> dict:
+    """The model card of preset ``name`` (metrics, data, command)."""
+    return json.loads(_existing(name, ".json").read_text())
+
+
+def load_preset(name: str, expected_class=None) -> keras.Model:
+    """Load preset ``name``; with ``expected_class``, check the model is one."""
+    model = keras.saving.load_model(_existing(name, ".keras"))
+    if expected_class is not None and not isinstance(model, expected_class):
+        raise ValueError(f"preset {name!r} is a {type(model).__name__}, not a {expected_class.__name__}")
+    return model
+
+
+def save_preset(model: keras.Model, name: str, card: dict) -> Path:
+    """Save ``model`` (weights only, no optimizer state) as preset ``name`` with its card.
+
+    ``card`` holds at least ``"command"`` (how it was trained), ``"data"`` and ``"metrics"``
+    (a dict of test-set numbers).
+    """
+    missing = {"command", "data", "metrics"} - set(card)
+    if missing:
+        raise ValueError(f"a model card needs {sorted(missing)}")
+    # A fresh copy carries no optimizer, which would triple the file size.
+    bare = type(model).from_config(model.get_config())
+    bare.set_weights(model.get_weights())
+    folder = preset_dir()
+    save_model(bare, folder / f"{name}.keras")
+    card = {"name": name, "class": type(model).__name__, "config": _plain(model.get_config()), **card}
+    with atomic_path(folder / f"{name}.json") as tmp:
+        tmp.write_text(json.dumps(card, indent=2))
+    metrics = markdown_table([card["metrics"]])
+    with atomic_path(folder / f"{name}.md") as tmp:
+        tmp.write_text(
+            f"# {name}\n\n{card['class']} trained on {card['data']}.\n\n"
+            f"## Test metrics\n\n{metrics}\n## Training command\n\n```bash\n{card['command']}\n```\n\n"
+            f"Load it with `{card['class']}.from_preset(\"{name}\")`.\n"
+        )
+    return folder / f"{name}.keras"
+
+
+def _existing(name: str, suffix: str) -> Path:
+    path = preset_dir() / f"{name}{suffix}"
+    if not path.is_file():
+        raise ValueError(f"no preset {name!r} in {preset_dir()}; available: {list_presets() or 'none'}")
+    return path
+
+
+def _plain(config: dict) -> dict:
+    return {k: v for k, v in config.items() if isinstance(v, (int, float, str, bool, list, tuple))}
