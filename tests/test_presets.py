@@ -4,17 +4,22 @@ import pytest
 from zoo import ConvAutoencoder, load_dataset
 from zoo.presets import list_presets, load_preset, preset_card, save_preset
 
-# The sample's test images are a subset of the full test split the card was measured on.
-FASHION_D36_SAMPLE_MSE_BOUND = 0.008
+# (preset, latent dim, the seeds' test MSE to beat, bound on the embedded sample's test
+# images, which are a subset of the full test split the card was measured on)
+AUTOENCODER_PRESETS = [
+    ("fashion_mnist_d36", 36, 0.00917, 0.008),
+    ("mnist_d9", 9, 0.0164, 0.013),
+]
 
 
-def test_fashion_preset_keeps_its_test_quality_on_the_embedded_sample():
-    model = ConvAutoencoder.from_preset("fashion_mnist_d36")
-    card = preset_card("fashion_mnist_d36")
-    assert model.latent_dim == 36 and card["metrics"]["test MSE"] < 0.00917  # beats the seeds
-    x = load_dataset("fashion_mnist", source="sample").x_test
+@pytest.mark.parametrize("name, latent_dim, seeds_mse, sample_bound", AUTOENCODER_PRESETS)
+def test_autoencoder_presets_keep_their_test_quality(name, latent_dim, seeds_mse, sample_bound):
+    model = ConvAutoencoder.from_preset(name)
+    card = preset_card(name)
+    assert model.latent_dim == latent_dim and card["metrics"]["test MSE"] < seeds_mse
+    x = load_dataset(name.rsplit("_", 1)[0], source="sample").x_test
     mse = float(np.mean((model.predict(x, verbose=0) - x) ** 2))
-    assert mse < FASHION_D36_SAMPLE_MSE_BOUND
+    assert mse < sample_bound
 
 
 def test_unknown_preset_and_wrong_class():

@@ -54,7 +54,7 @@ def test_quick_report_loads_in_a_real_browser(tmp_path):
     from recipes.__main__ import main
 
     out = tmp_path / "report"
-    assert main(["run", "all", "--quick", "--epochs", "1", "--out", str(out)]) == 0
+    assert main(["run", "autoencoder", "--quick", "--epochs", "1", "--out", str(out)]) == 0
     url = (out / "index.html").resolve().as_uri()
     dom = subprocess.run([browser, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}",
                           "--virtual-time-budget=10000", "--dump-dom", url],
