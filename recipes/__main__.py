@@ -21,6 +21,12 @@ from recipes import _common  # noqa: F401  (sets the TF log level before TF load
 # Report order: the autoencoder first (everything else builds on it), then its uses.
 RECIPES = {
     "autoencoder": "Convolutional autoencoder",
+    "denoising": "Denoising autoencoder",
+    "finetune": "Transfer learning vs. training from scratch",
+    "latent": "Latent space: AE vs. VAE",
+    "vae": "Variational autoencoder",
+    "gan": "Generative adversarial network",
+    "tuning": "Hyperparameter search and cross-validation",
 }
 PACKAGES = ("deepzoo", "keras", "tensorflow", "keras-tuner", "scikit-learn", "matplotlib",
             "tensorflow-datasets", "numpy")
@@ -52,11 +58,15 @@ def main(argv=None) -> int:
     common += ["--quick"] * args.quick + passthrough
 
     import keras
+    import tensorflow as tf
 
     started, results = time.perf_counter(), []
     for i, name in enumerate(names, 1):
         print(f"\n=== [{i}/{len(names)}] {name}: {RECIPES[name]} ===", flush=True)
-        keras.backend.clear_session()
+        if not tf.distribute.has_strategy():
+            # Under a strategy, clearing would reuse collective-op keys of the last
+            # recipe's (differently shaped) all-reduces.
+            keras.backend.clear_session()
         t0 = time.perf_counter()
         result = {"name": name, "title": RECIPES[name]}
         try:

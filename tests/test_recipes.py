@@ -37,3 +37,25 @@ def test_recipe_rejects_bad_arguments(capsys, tmp_path):
     assert "positive integer" in capsys.readouterr().err
     with pytest.raises(ValueError, match="latent_dim"):
         autoencoder.main(["--quick", "--latent-dim", "-1", "--out", str(tmp_path)])
+
+
+MIRRORED_RECIPE = """
+import sys
+from zoo.distribute import split_cpu
+split_cpu(2)
+import tensorflow as tf
+from recipes.__main__ import main
+code = main(["run", "autoencoder", "vae", "--quick", "--epochs", "1", "--strategy", "mirrored",
+             "--out", sys.argv[1]])
+print("replicas", tf.distribute.get_strategy().num_replicas_in_sync)
+sys.exit(code)
+"""
+
+
+def test_recipes_train_under_a_mirrored_strategy(tmp_path):
+    result = subprocess.run([sys.executable, "-c", MIRRORED_RECIPE, str(tmp_path)], cwd=ROOT,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    assert "replicas 2" in result.stdout
+    for recipe in ("autoencoder", "vae"):
+        assert json.loads((tmp_path / recipe / "run.json").read_text())["arguments"]["strategy"] == "mirrored"

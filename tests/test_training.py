@@ -89,3 +89,26 @@ def test_fresh_run_drops_a_finished_runs_history(tmp_path, images):
         model.fit(images, epochs=2, verbose=0, callbacks=resumable_callbacks(tmp_path) + [timer])
     assert len(read_history(tmp_path)["loss"]) == 2
     assert len(timer.seconds) == 4 and timer.images_per_second(8) > 0
+
+
+def test_resume_survives_a_backup_cut_short_by_a_kill(tmp_path, images):
+    """A kill during BackupAndRestore's own save leaves a truncated weights file; the
+    double checkpoint lets the rerun fall back to the previous epoch's copy."""
+
+    class Crash(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            if epoch == 2:
+                raise RuntimeError("crash")
+
+    def fresh():
+        keras.utils.set_random_seed(0)
+        model = ConvAutoencoder(latent_dim=2, filters=2, dense_units=0)
+        model.compile(optimizer="adam", loss="mse")
+        return model
+
+    with pytest.raises(RuntimeError, match="crash"):
+        fresh().fit(images, epochs=4, verbose=0, callbacks=resumable_callbacks(tmp_path) + [Crash()])
+    latest = tmp_path / "backup" / "latest.weights.h5"
+    latest.write_bytes(latest.read_bytes()[: latest.stat().st_size // 2])
+    fresh().fit(images, epochs=4, verbose=0, callbacks=resumable_callbacks(tmp_path))
+    assert len(read_history(tmp_path)["loss"]) == 4

@@ -1,22 +1,55 @@
-"""deepzoo: a Keras 3 model zoo for unsupervised deep learning on images."""
+"""deepzoo: a Keras 3 model zoo for unsupervised deep learning on images.
+
+Models: `ConvAutoencoder`, `VAE`, `GAN`. Data: `load_dataset`, `make_tf_dataset`. Serving:
+`export_saved_model`. Modules for the rest of the study: `zoo.classifier` (transfer
+learning), `zoo.corruptions` (denoising), `zoo.analysis` (latent space), `zoo.metrics`
+(domain FID, IWAE log-likelihood), `zoo.tuning` and `zoo.crossval` (KerasTuner search,
+k-fold CV), `zoo.distribute` (tf.distribute strategies), `zoo.presets`.
+"""
 
 from zoo.autoencoder import ConvAutoencoder
+from zoo.classifier import build_classifier, build_cnn_baseline, compile_classifier, fit_two_phase
+from zoo.distribute import get_strategy
 from zoo.data import DataError, ImageDataset, check_images, load_dataset, make_tf_dataset
 from zoo.export import export_saved_model, save_model
+from zoo.gan import GAN, SampleGrid
+from zoo.metrics import binarize, domain_fid, iwae_log_likelihood, sample_diversity, train_feature_classifier
+from zoo.crossval import CrossValidation, cross_validate
 from zoo.training import read_history, resumable_callbacks, set_seed
+from zoo.tuning import AutoencoderHyperModel, CrossValidatedHyperModel, SearchSpace, make_tuner
+from zoo.vae import VAE
 
 __version__ = "0.1.0"  # keep in step with setup.cfg
 
 __all__ = [
+    "AutoencoderHyperModel",
     "ConvAutoencoder",
+    "CrossValidatedHyperModel",
+    "CrossValidation",
     "DataError",
+    "GAN",
     "ImageDataset",
+    "SampleGrid",
+    "SearchSpace",
+    "VAE",
+    "binarize",
+    "build_classifier",
+    "build_cnn_baseline",
     "check_images",
+    "compile_classifier",
+    "cross_validate",
+    "domain_fid",
     "export_saved_model",
+    "fit_two_phase",
+    "get_strategy",
+    "iwae_log_likelihood",
     "load_dataset",
+    "make_tuner",
     "make_tf_dataset",
     "read_history",
     "resumable_callbacks",
+    "sample_diversity",
     "save_model",
     "set_seed",
+    "train_feature_classifier",
 ]

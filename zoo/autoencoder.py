@@ -7,6 +7,7 @@ from keras import layers
 
 from zoo.base import ImageModelMixin
 from zoo.blocks import check_architecture, conv_decoder, conv_encoder_features
+from zoo.data import check_images
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -50,6 +51,22 @@ class ConvAutoencoder(ImageModelMixin, keras.Model):
 
     def call(self, inputs, training=False):
         return self.decoder(self.encoder(inputs, training=training), training=training)
+
+    # A target other than the input (a denoising autoencoder's clean images) is an image
+    # batch too: checking it here stops a wrong one before it fails inside the loss.
+    def fit(self, x=None, y=None, *args, validation_data=None, **kwargs):
+        if isinstance(validation_data, tuple) and len(validation_data) > 1:
+            validation_data = (validation_data[0],
+                               self._check_target(validation_data[1], "validation_data[1]"),
+                               *validation_data[2:])
+        return super().fit(x, self._check_target(y, "y"), *args,
+                           validation_data=validation_data, **kwargs)
+
+    def evaluate(self, x=None, y=None, *args, **kwargs):
+        return super().evaluate(x, self._check_target(y, "y"), *args, **kwargs)
+
+    def _check_target(self, y, name):
+        return y if y is None else check_images(y, self.image_shape, name)
 
     # The reconstruction target is the input unless the caller gives another
     # (a denoising autoencoder gives the clean image).

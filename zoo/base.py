@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from zoo.data import check_images
+from zoo.data import check_batch_size, check_images
 
 
 def check_codes(z, latent_dim: int, name: str = "z") -> np.ndarray:
@@ -40,31 +40,33 @@ def replica_scaled(loss):
 def check_image_inputs(x, image_shape, name: str = "x"):
     """Check what `fit`/`evaluate`/`predict` receive against ``image_shape``.
 
-    Arrays go through `zoo.data.check_images`; a `tf.data.Dataset` must yield float
-    batches of shape ``(None,) + image_shape`` (or tuples starting with them);
-    generators, `keras.utils.PyDataset` and ``None`` pass unchecked.
+    Arrays go through `zoo.data.check_images`; a `tf.data.Dataset` must yield float32
+    batches of shape ``(None,) + image_shape`` (or tuples starting with them) and not
+    be known to be empty; generators, `keras.utils.PyDataset` and ``None`` pass unchecked.
     """
     if isinstance(x, tf.data.Dataset):
         spec = x.element_spec
         spec = spec[0] if isinstance(spec, tuple) else spec
-        if tuple(spec.shape[1:]) != tuple(image_shape) or not spec.dtype.is_floating:
+        if not isinstance(spec, tf.TensorSpec):  # dicts, nested tuples, ragged or sparse
+            raise ValueError(f"{name} must yield batches of images (or (images, targets) "
+                             f"tuples), got elements {x.element_spec}")
+        # float32 like `check_images`' arrays: a custom train_step mixing float64 images
+        # with float32 outputs would fail inside TensorFlow.
+        if tuple(spec.shape[1:]) != tuple(image_shape) or spec.dtype != tf.float32:
             raise ValueError(
                 f"{name} yields {spec.dtype.name} batches of shape {tuple(spec.shape)}; "
-                f"the model expects float batches of shape (None,) + {tuple(image_shape)}"
+                f"the model expects float32 batches of shape (None,) + {tuple(image_shape)}"
             )
+        if x.cardinality() == 0:  # Keras's predict fails obscurely on it
+            raise ValueError(f"{name} is an empty dataset")
         return x
     if x is None or hasattr(x, "__next__") or isinstance(x, keras.utils.PyDataset):
         return x
     return check_images(x, image_shape, name)
 
 
-class ImageModelMixin:
-    """Mix into a `keras.Model` that has ``image_shape``, ``encoder`` and ``decoder``.
-
-    `fit`, `evaluate` and `predict` check array inputs with `zoo.data.check_images`
-    (and a `tf.data.Dataset`'s element spec) before TensorFlow sees them, so bad input
-    fails with one clear error instead of deep inside a graph.
-    """
+class PresetMixin:
+    """Adds ``from_preset(name)`` to a `keras.Model` subclass."""
 
     @classmethod
     def from_preset(cls, name: str):
@@ -73,35 +75,59 @@ class ImageModelMixin:
 
         return load_preset(name, expected_class=cls)
 
+
+class ImageModelMixin(PresetMixin):
+    """Mix into a `keras.Model` that has ``image_shape``, ``encoder`` and ``decoder``.
+
+    `fit`, `evaluate` and `predict` check array inputs with `zoo.data.check_images`
+    (and a `tf.data.Dataset`'s element spec) before TensorFlow sees them, so bad input
+    fails with one clear error instead of deep inside a graph.
+    """
+
     def _check_inputs(self, x, name):
         return check_image_inputs(x, self.image_shape, name)
 
+    @staticmethod
+    def _check_targets(y, x, name="y"):
+        """One target per image when the images are an array (Keras fails obscurely else)."""
+        if y is not None and isinstance(x, np.ndarray) and (np.ndim(y) == 0 or len(y) != len(x)):
+            raise ValueError(f"{name} must hold one target per image ({len(x)} images), "
+                             f"got {type(y).__name__} of shape {np.shape(y)}")
+
     def fit(self, x=None, y=None, *args, validation_data=None, **kwargs):
         x = self._check_inputs(x, "x")
+        self._check_targets(y, x)
+        check_batch_size(kwargs.get("batch_size", args[0] if args else None))
         if isinstance(x, tf.data.Dataset):
             kwargs.setdefault("shuffle", False)  # the dataset shuffles itself
         if isinstance(validation_data, tuple):
             validation_data = (self._check_inputs(validation_data[0], "validation_data[0]"),
                                *validation_data[1:])
+            if len(validation_data) > 1:
+                self._check_targets(validation_data[1], validation_data[0], "validation_data[1]")
         elif validation_data is not None:
             validation_data = self._check_inputs(validation_data, "validation_data")
         return super().fit(x, y, *args, validation_data=validation_data, **kwargs)
 
     def evaluate(self, x=None, y=None, *args, **kwargs):
-        return super().evaluate(self._check_inputs(x, "x"), y, *args, **kwargs)
+        check_batch_size(kwargs.get("batch_size", args[0] if args else None))
+        x = self._check_inputs(x, "x")
+        self._check_targets(y, x)
+        return super().evaluate(x, y, *args, **kwargs)
 
     def predict(self, x, *args, **kwargs):
+        check_batch_size(kwargs.get("batch_size", args[0] if args else None))
         return super().predict(self._check_inputs(x, "x"), *args, **kwargs)
 
     def encode(self, x, batch_size: int = 256) -> np.ndarray:
         """Latent codes ``(N, latent_dim)`` of images ``(N,) + image_shape``."""
         x = check_images(x, self.image_shape)
-        return self.encoder.predict(x, batch_size=batch_size, verbose=0)
+        return self.encoder.predict(x, batch_size=check_batch_size(batch_size), verbose=0)
 
     def decode(self, z, batch_size: int = 256) -> np.ndarray:
         """Images ``(N,) + image_shape`` decoded from codes ``(N, latent_dim)``."""
         z = check_codes(z, self.latent_dim)
-        return self.decoder.predict(z, batch_size=batch_size, verbose=0)
+        return self.decoder.predict(z, batch_size=check_batch_size(batch_size), verbose=0)
 
     def image_spec(self):
         return tf.TensorSpec((None, *self.image_shape), tf.float32, name="images")

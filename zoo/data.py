@@ -22,9 +22,11 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import logging
+import math
 import os
 import socket
 import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -101,7 +103,7 @@ def read_idx(path) -> np.ndarray:
     try:
         with gzip.open(path, "rb") as f:
             raw = f.read()
-    except (OSError, EOFError) as e:  # BadGzipFile is an OSError
+    except (OSError, EOFError, zlib.error) as e:  # BadGzipFile is an OSError
         raise DataError(f"{path}: not a readable gzip file ({e})") from e
     if len(raw) < 4:
         raise DataError(f"{path}: too short for an IDX header ({len(raw)} bytes)")
@@ -115,7 +117,7 @@ def read_idx(path) -> np.ndarray:
     if len(raw) < header:
         raise DataError(f"{path}: truncated IDX header")
     shape = struct.unpack(f">{ndim}I", raw[4:header])
-    expected = int(np.prod(shape))
+    expected = math.prod(shape)  # Python ints: np.prod wraps at 2**64
     if len(raw) - header != expected:
         raise DataError(
             f"{path}: header declares shape {shape} ({expected} bytes) "
@@ -347,6 +349,17 @@ def check_images(x, image_shape=None, name: str = "x") -> np.ndarray:
     return array.astype(np.float32, copy=False)
 
 
+def check_batch_size(batch_size, allow_none: bool = True):
+    """``batch_size`` as an int (None passes when ``allow_none``: Keras's default)."""
+    if batch_size is None and allow_none:
+        return None
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
+        raise TypeError(f"batch_size must be a positive integer, got {batch_size!r}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size}")
+    return int(batch_size)
+
+
 # ---------------------------------------------------------------------- tf.data
 
 
@@ -361,8 +374,11 @@ def make_tf_dataset(
     """
     import tensorflow as tf
 
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    batch_size = check_batch_size(batch_size, allow_none=False)
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
+        raise TypeError(f"seed must be an integer or None, got {seed!r}")
+    if seed is not None and not 0 <= seed < 2**63:
+        raise ValueError(f"seed must be in [0, 2**63), got {seed}")
     x = check_images(x)
     targets = x if y is None else np.asarray(y)
     if len(targets) != len(x):

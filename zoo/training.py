@@ -47,9 +47,10 @@ def resumable_callbacks(run_dir) -> list:
     """Callbacks that make ``fit`` resumable in ``run_dir`` and log every epoch.
 
     - ``history.csv``: one row per completed epoch, kept across restarts.
-    - ``backup/``: `keras.callbacks.BackupAndRestore` state; rerunning the same ``fit``
-      after a crash or kill resumes after the last completed epoch. Keras deletes it
-      when training finishes.
+    - ``backup/``: `keras.callbacks.BackupAndRestore` state, the last two epochs';
+      rerunning the same ``fit`` after a crash or kill resumes after the last completed
+      epoch (the one before, if the kill hit the backup's save). Keras deletes it when
+      training finishes.
     - `StopOnNaN`.
     """
     run_dir = Path(run_dir)
@@ -60,7 +61,9 @@ def resumable_callbacks(run_dir) -> list:
         # The CSV row is written before the backup, so a kill between them makes the
         # resumed run redo (and rewrite) that epoch; `read_history` keeps the last copy.
         keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
-        keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
+        # double_checkpoint: a kill during the backup's own save leaves the previous
+        # epoch's copy, which BackupAndRestore falls back to (else the resume fails).
+        keras.callbacks.BackupAndRestore(str(run_dir / "backup"), double_checkpoint=True),
         StopOnNaN(),
     ]
 

@@ -1,0 +1,87 @@
+"""The reports' headline numbers beside the zoo's, from full-data report folders.
+
+    python -m benchmarks.quality [--reports reports]
+
+Reads the metric tables that recipes write (``<reports>/full-<dataset>/<recipe>/*.json``)
+after full-data runs such as
+``python -m recipes run all --dataset fashion_mnist --data-dir ../shared/data --out reports/full-fashion_mnist``
+(or one recipe at a time with the same ``--out``), and prints one Markdown table. A number
+whose run is missing is shown as "not run", never guessed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from zoo.report import markdown_table
+
+# (what, dataset, recipe, table stem, row filter, column, the reports' value, better)
+REFERENCES = [
+    ("CAE test MSE, latent 36", "fashion_mnist", "autoencoder", "metrics", {"latent dim": 36},
+     "test MSE", 0.00917, "lower"),
+    ("CAE test MSE, latent 9", "mnist", "autoencoder", "metrics", {"latent dim": 9},
+     "test MSE", 0.0164, "lower"),
+    ("classifier on frozen CAE encoder, test accuracy", "fashion_mnist", "finetune", "accuracy",
+     {"labels": "all labels", "method": "frozen"}, "test accuracy", 0.816, "higher"),
+    ("classifier, fine-tuned CAE encoder, test accuracy", "fashion_mnist", "finetune", "accuracy",
+     {"labels": "all labels", "method": "fine-tuned"}, "test accuracy", 0.87, "higher"),
+    ("CNN from scratch, test accuracy", "fashion_mnist", "finetune", "accuracy",
+     {"labels": "all labels", "method": "from scratch"}, "test accuracy", None, "higher"),
+    ("classifier on frozen CAE encoder, test accuracy", "mnist", "finetune", "accuracy",
+     {"labels": "all labels", "method": "frozen"}, "test accuracy", 0.94, "higher"),
+    ("CNN from scratch, test accuracy", "mnist", "finetune", "accuracy",
+     {"labels": "all labels", "method": "from scratch"}, "test accuracy", None, "higher"),
+    ("denoising AE PSNR gain over noisy input at sigma=0.3 (dB)", "fashion_mnist", "denoising",
+     "metrics", {"corruption": "gaussian", "level": "sigma=0.3"}, "PSNR gain", None, "higher"),
+    ("linear probe on CAE codes (latent 16), test accuracy", "mnist", "latent", "scores",
+     {"model": "AE"}, "linear probe accuracy", None, "higher"),
+    ("linear probe on VAE codes (latent 16), test accuracy", "mnist", "latent", "scores",
+     {"model": "VAE"}, "linear probe accuracy", None, "higher"),
+    ("tuned CAE, 5-fold CV test MSE (15k images, 4 epochs/fold)", "fashion_mnist", "tuning",
+     "cross_validation", {"fold": "mean ± std"}, "test MSE", None, "lower"),
+    # Kingma & Welling's VAE (89.9 nats); pythae's reproduction reports 89.78.
+    ("VAE test log-likelihood (nats, IWAE)", "mnist", "vae", "metrics", {},
+     "IWAE log-likelihood", -89.9, "higher"),
+    ("VAE test loss (negative ELBO, nats)", "mnist", "vae", "metrics", {}, "test loss", None, "lower"),
+    # The reports had no FID; the floor is the same statistic between two real image sets.
+    ("VAE domain FID (floor: real vs real)", "mnist", "vae", "metrics", {}, "domain FID", None, "lower"),
+    ("GAN domain FID (floor: real vs real)", "fashion_mnist", "gan", "metrics", {}, "domain FID",
+     None, "lower"),
+]
+
+
+def lookup(reports: Path, dataset, recipe, stem, where, column):
+    path = reports / f"full-{dataset}" / recipe / f"{stem}.json"
+    if not path.is_file():
+        return None
+    for row in json.loads(path.read_text())["rows"]:
+        if all(row.get(k) == v for k, v in where.items()):
+            # Columns may carry run details after the name, e.g. "IWAE log-likelihood (k=100, ...)".
+            return next((v for k, v in row.items() if k == column or k.startswith(column + " (")), None)
+    return None
+
+
+def main(argv=None) -> list:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reports", type=Path, default=Path("reports"))
+    args = parser.parse_args(argv)
+    rows = []
+    for what, dataset, recipe, stem, where, column, reference, better in REFERENCES:
+        value = lookup(args.reports, dataset, recipe, stem, where, column)
+        if "floor" in what and value is not None:
+            floor = lookup(args.reports, dataset, recipe, stem, where, column + " real vs real")
+            what = what.replace("floor:", f"floor {floor:.3g}:") if floor is not None else what
+        rows.append({
+            "metric": what, "dataset": dataset, "reports": "none" if reference is None else reference,
+            "deepzoo": "not run" if value is None else value, "better": better,
+            "deepzoo better?": "" if value is None or reference is None else
+            ("yes" if (value < reference if better == "lower" else value > reference) else "no"),
+        })
+    print(markdown_table(rows))
+    return rows
+
+
+if __name__ == "__main__":
+    main()

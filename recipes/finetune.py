@@ -1,0 +1,201 @@
+"""Transfer learning: classifiers on a pre-trained autoencoder's encoder vs. a CNN from scratch.
+
+Pre-trains a ConvAutoencoder on the training images (no labels), then trains three
+classifiers with the same architecture (encoder + Dense(64) + softmax): ``frozen``
+(head only), ``fine-tuned`` (a frozen warm-up, then everything at a lower learning
+rate) and ``from scratch`` (random init). Each is trained on all labels and on only
+``--labels-per-class`` labels per class. Writes validation accuracy vs. epoch and vs.
+wall-clock seconds, confusion matrices with class names and a test-accuracy table.
+
+    python -m recipes.finetune --quick
+    python -m recipes.finetune --dataset fashion_mnist --data-dir ../shared/data --epochs 5
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import numpy as np
+
+from recipes._common import base_parser, prepare
+
+METHODS = ("frozen", "fine-tuned", "from scratch")
+
+
+def main(argv=None) -> list:
+    parser = base_parser(__doc__.splitlines()[0], epochs=10, quick_epochs=3)
+    parser.add_argument("--pretrain-epochs", type=int, default=None,
+                        help="autoencoder pre-training epochs (default: --epochs)")
+    parser.add_argument("--warmup-epochs", type=int, default=1,
+                        help="frozen epochs before fine-tuning everything")
+    parser.add_argument("--labels-per-class", type=int, default=100,
+                        help="labels per class of the few-labels setting (0: skip it)")
+    parser.add_argument("--few-label-epochs", type=int, default=None,
+                        help="epochs of the few-labels setting (default: 3x --epochs)")
+    parser.add_argument("--latent-dim", type=int, default=36)
+    parser.add_argument("--filters", type=int, default=32)
+    parser.add_argument("--dense-units", type=int, default=256)
+    parser.add_argument("--hidden-units", type=int, default=64)
+    parser.add_argument("--learning-rate", type=float, default=1e-3)
+    parser.add_argument("--fine-tune-learning-rate", type=float, default=3e-4)
+    args = parser.parse_args(argv)
+    dataset, out = prepare(args, "finetune")
+    pretrain_epochs = args.pretrain_epochs or args.epochs
+    few_label_epochs = args.few_label_epochs or 3 * args.epochs
+
+    import keras
+
+    from zoo import ConvAutoencoder, make_tf_dataset, save_model
+    from zoo.report import write_table
+    from zoo.training import resumable_callbacks
+
+    autoencoder = ConvAutoencoder(latent_dim=args.latent_dim, filters=args.filters,
+                                  dense_units=args.dense_units, input_shape=dataset.image_shape)
+    autoencoder.compile(optimizer=keras.optimizers.Adam(args.learning_rate), loss="mse")
+    started = time.perf_counter()
+    autoencoder.fit(make_tf_dataset(dataset.x_train, batch_size=args.batch_size, seed=args.seed),
+                    epochs=pretrain_epochs, callbacks=resumable_callbacks(out / "run_pretrain"),
+                    verbose=2)
+    pretrain_seconds = time.perf_counter() - started
+    save_model(autoencoder, out / "autoencoder.keras")
+
+    settings = [("all labels", np.arange(len(dataset.y_train)), args.epochs)]
+    if args.labels_per_class:
+        settings.append((f"{args.labels_per_class} per class",
+                         _few_labels(dataset.y_train, args.labels_per_class, args.seed),
+                         few_label_epochs))
+    rows = []
+    for setting, chosen, epochs in settings:
+        tag = setting.split()[0]
+        curves, predictions = {}, {}
+        for method in METHODS:
+            result = _train(method, autoencoder, dataset, chosen, epochs, args,
+                            out / f"run_{tag}_{method.replace(' ', '_')}")
+            curves[method] = result.pop("history")
+            predictions[method] = result.pop("predictions")
+            rows.append({"labels": setting, "method": method, **result,
+                         "pre-training s": round(pretrain_seconds, 1) if method != "from scratch" else 0.0})
+            print(f"[finetune] {setting}, {method}: test accuracy {result['test accuracy']:.4f}",
+                  flush=True)
+        _plot_curves(curves, out / f"accuracy_{tag}.png",
+                     f"{dataset.name}, {setting}: validation accuracy")
+        _plot_confusions(dataset, predictions, out / f"confusion_{tag}.png",
+                         f"{dataset.name}, {setting}: test confusion matrices")
+    for row in rows:
+        row.update(dataset=dataset.name, source=dataset.source)
+    write_table(rows, out / "accuracy",
+                f"Test accuracy: frozen / fine-tuned encoder vs. CNN from scratch ({dataset.name})")
+    print(f"[finetune] wrote {out}", flush=True)
+    return rows
+
+
+def _few_labels(labels, per_class: int, seed: int) -> np.ndarray:
+    """Indices of ``per_class`` random training examples of each class."""
+    if per_class < 1:
+        raise ValueError(f"labels per class must be positive, got {per_class}")
+    rng = np.random.default_rng(seed)
+    chosen = []
+    for c in np.unique(labels):
+        members = np.flatnonzero(labels == c)
+        if len(members) < per_class:
+            raise ValueError(f"class {c} has only {len(members)} training examples, "
+                             f"fewer than --labels-per-class {per_class}")
+        chosen.append(rng.choice(members, per_class, replace=False))
+    return np.sort(np.concatenate(chosen))
+
+
+def _train(method, autoencoder, dataset, chosen, epochs, args, run_dir) -> dict:
+    from zoo.classifier import (build_classifier, build_cnn_baseline, compile_classifier,
+                                fit_two_phase)
+    from zoo.training import EpochTimer, read_history, resumable_callbacks
+
+    class LoggedEpochTimer(EpochTimer):
+        """Puts each epoch's seconds into the logs, so the CSV history keeps them on resume."""
+
+        def on_epoch_end(self, epoch, logs=None):
+            super().on_epoch_end(epoch, logs)
+            logs["seconds"] = self.seconds[-1]
+
+    def callbacks(phase=""):
+        # The timer comes first so that CSVLogger sees the seconds it adds.
+        return [LoggedEpochTimer()] + resumable_callbacks(run_dir / phase)
+
+    if method == "from scratch":
+        model = build_cnn_baseline(dataset.num_classes, dataset.image_shape, args.latent_dim,
+                                   args.filters, args.dense_units, args.hidden_units)
+    else:
+        model = build_classifier(autoencoder, dataset.num_classes, args.hidden_units,
+                                 freeze=True, clone=True)
+    fit_kwargs = dict(x=dataset.x_train[chosen], y=dataset.y_train[chosen],
+                      batch_size=args.batch_size, validation_data=(dataset.x_val, dataset.y_val),
+                      verbose=2)
+    started = time.perf_counter()
+    if method == "fine-tuned":
+        warmup = min(args.warmup_epochs, epochs - 1)
+        fit_two_phase(model, warmup_epochs=warmup, epochs=epochs, callbacks=callbacks,
+                      head_learning_rate=args.learning_rate,
+                      fine_tune_learning_rate=args.fine_tune_learning_rate, **fit_kwargs)
+        phases = [run_dir / "warmup"] * (warmup > 0) + [run_dir / "fine_tune"]
+        history = {}
+        for phase_dir in phases:
+            for name, values in read_history(phase_dir).items():
+                history.setdefault(name, []).extend(values)
+    else:
+        compile_classifier(model, args.learning_rate)
+        model.fit(epochs=epochs, callbacks=callbacks(), **fit_kwargs)
+        history = read_history(run_dir)
+    train_seconds = time.perf_counter() - started
+    probabilities = model.predict(dataset.x_test, batch_size=512, verbose=0)
+    return {
+        "labelled images": len(chosen),
+        "trainable parameters": int(sum(np.prod(w.shape) for w in model.trainable_weights)),
+        "epochs": epochs,
+        "test accuracy": float(np.mean(probabilities.argmax(axis=1) == dataset.y_test)),
+        "train s": round(train_seconds, 1),
+        "history": history,
+        "predictions": probabilities.argmax(axis=1),
+    }
+
+
+def _plot_curves(curves: dict, path, title):
+    from matplotlib.ticker import MaxNLocator
+
+    from zoo.plotting import plt, save_figure
+
+    fig, (by_epoch, by_time) = plt.subplots(1, 2, figsize=(10, 3.8))
+    for method, history in curves.items():
+        accuracy = history["val_accuracy"]
+        by_epoch.plot(range(1, len(accuracy) + 1), accuracy, marker="o", ms=3, label=method)
+        by_time.plot(np.cumsum(history["seconds"]), accuracy, marker="o", ms=3, label=method)
+    for ax, xlabel in ((by_epoch, "epoch"), (by_time, "training wall-clock seconds")):
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("validation accuracy")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    by_epoch.xaxis.set_major_locator(MaxNLocator(integer=True))
+    fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    save_figure(fig, path)
+
+
+def _plot_confusions(dataset, predictions: dict, path, title):
+    from sklearn.metrics import ConfusionMatrixDisplay
+
+    from zoo.plotting import plt, save_figure
+
+    fig, axes = plt.subplots(1, len(predictions), figsize=(6.2 * len(predictions), 5.8))
+    for ax, (method, predicted) in zip(np.atleast_1d(axes), predictions.items()):
+        ConfusionMatrixDisplay.from_predictions(
+            dataset.y_test, predicted, labels=range(dataset.num_classes),
+            display_labels=dataset.class_names, ax=ax, colorbar=False, xticks_rotation=60,
+        )
+        accuracy = np.mean(predicted == dataset.y_test)
+        ax.set_title(f"{method} (accuracy {accuracy:.3f})", fontsize=10)
+    fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    save_figure(fig, path)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,114 @@
+"""Latent-space analysis: autoencoder vs. VAE codes, embeddings, traversals, samples, scores.
+
+Trains a ConvAutoencoder and a VAE (same latent size and trunk) and writes: PCA and
+t-SNE scatters of the test codes coloured by class, per-class ellipses (mean ± 1 std
+along the embedded axes) with the table of ``|std 1 - std 2|`` per class, latent
+traversals, decoded random codes from N(0, I) and from a Gaussian fitted to the
+encoded training set, interpolations, and k-NN / linear-probe / silhouette scores.
+
+    python -m recipes.latent --quick
+    python -m recipes.latent --dataset mnist --data-dir ../shared/data --epochs 5
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+
+from recipes._common import base_parser, one_per_class, prepare
+
+
+def main(argv=None) -> list:
+    parser = base_parser(__doc__.splitlines()[0], epochs=10, quick_epochs=4)
+    parser.add_argument("--latent-dim", type=int, default=16)
+    parser.add_argument("--filters", type=int, default=32)
+    parser.add_argument("--dense-units", type=int, default=256)
+    parser.add_argument("--learning-rate", type=float, default=1e-3)
+    parser.add_argument("--tsne-points", type=int, default=2000,
+                        help="test points embedded by t-SNE (1000 with --quick)")
+    parser.add_argument("--traversal-components", type=int, default=8)
+    args = parser.parse_args(argv)
+    dataset, out = prepare(args, "latent")
+    tsne_points = min(args.tsne_points, 1000) if args.quick else args.tsne_points
+
+    import keras
+
+    from zoo import ConvAutoencoder, make_tf_dataset, save_model
+    from zoo.analysis import (class_statistics, decode_codes, embed_2d, encode_dataset,
+                              interpolate, isotropy_table, latent_scores, latent_traversal,
+                              plot_class_ellipses, plot_embedding, sample_codes)
+    from zoo.plotting import image_grid, image_rows
+    from zoo.report import write_table
+    from zoo.training import resumable_callbacks
+
+    models = {"AE": ConvAutoencoder(latent_dim=args.latent_dim, filters=args.filters,
+                                    dense_units=args.dense_units, input_shape=dataset.image_shape)}
+    try:
+        from zoo.vae import VAE
+    except ImportError as e:
+        print(f"[latent] no VAE ({e}); analysing the autoencoder only", flush=True)
+    else:
+        models["VAE"] = VAE(latent_dim=args.latent_dim, architecture="conv", filters=args.filters,
+                            dense_units=args.dense_units, input_shape=dataset.image_shape,
+                            seed=args.seed)
+    for name, model in models.items():
+        loss = {"loss": "mse"} if name == "AE" else {}
+        model.compile(optimizer=keras.optimizers.Adam(args.learning_rate), **loss)
+        model.fit(make_tf_dataset(dataset.x_train, batch_size=args.batch_size, seed=args.seed),
+                  validation_data=make_tf_dataset(dataset.x_val, batch_size=512, shuffle=False),
+                  epochs=args.epochs, callbacks=resumable_callbacks(out / f"run_{name}"), verbose=2)
+        save_model(model, out / f"{name}.keras")
+
+    rng = np.random.default_rng(args.seed)
+    shown = rng.choice(len(dataset.x_test), min(tsne_points, len(dataset.x_test)), replace=False)
+    labels = dataset.y_test[shown]
+    scores, embeddings, statistics = [], {"pca": {}, "tsne": {}}, {"pca": {}, "tsne": {}}
+    for name, model in models.items():
+        train_codes = encode_dataset(model, dataset.x_train)
+        test_codes = encode_dataset(model, dataset.x_test)
+        scores.append({"model": name, "latent dim": args.latent_dim,
+                       **latent_scores(train_codes, dataset.y_train, test_codes, dataset.y_test)})
+        print(f"[latent] {name}: {scores[-1]}", flush=True)
+        for method in embeddings:
+            embedding = embed_2d(test_codes[shown], method=method, seed=args.seed)
+            embeddings[method][name] = embedding
+            statistics[method][name] = class_statistics(embedding, labels, dataset.class_names)
+
+        spread = train_codes.std(axis=0)
+        components = np.argsort(spread)[::-1][:args.traversal_components]
+        grid = latent_traversal(model, test_codes[0], components=components, span=2.0,
+                                steps=9, scale=spread)
+        image_rows({f"z[{c}]": row for c, row in zip(components, grid)},
+                   out / f"traversal_{name}.png",
+                   title=f"{name}: one component from -2 to +2 std, others fixed "
+                         f"(most spread components first)")
+        image_rows({
+            "z ~ N(0, I)": decode_codes(model, sample_codes(10, args.latent_dim, args.seed)),
+            "fitted Gaussian": decode_codes(model, sample_codes(10, args.latent_dim, args.seed,
+                                                                fit_to=train_codes)),
+        }, out / f"samples_{name}.png", title=f"{name}: decoded random codes")
+        pairs = one_per_class(dataset.y_test)
+        image_grid(np.concatenate([interpolate(model, dataset.x_test[a], dataset.x_test[b], 10)
+                                   for a, b in zip(pairs[:-1:2], pairs[1::2])]),
+                   out / f"interpolation_{name}.png", ncols=10,
+                   title=f"{name}: linear interpolation in latent space")
+
+    titles = {"pca": "PCA", "tsne": "t-SNE"}
+    for method, title in titles.items():
+        plot_embedding({f"{name} ({title})": e for name, e in embeddings[method].items()}, labels,
+                       out / f"scatter_{method}.png", dataset.class_names,
+                       title=f"{dataset.name} test codes, {len(shown)} points")
+        plot_class_ellipses({f"{name} ({title})": s for name, s in statistics[method].items()},
+                            out / f"ellipses_{method}.png",
+                            title="per-class mean ± 1 std along the embedded axes")
+        write_table(isotropy_table(statistics[method]), out / f"isotropy_{method}",
+                    f"|std 1 - std 2| per class along the {title} axes (0: round classes)")
+    write_table(scores, out / "scores",
+                f"Latent-space scores on {dataset.name} test codes ({dataset.source})")
+    print(f"[latent] wrote {out}", flush=True)
+    return scores
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

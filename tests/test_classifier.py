@@ -1,0 +1,116 @@
+import keras
+import numpy as np
+import pytest
+
+from zoo import ConvAutoencoder
+from zoo.classifier import (build_classifier, build_cnn_baseline, classifier_encoder,
+                            compile_classifier, fit_two_phase)
+
+
+def tiny_autoencoder():
+    return ConvAutoencoder(latent_dim=4, filters=4, dense_units=16, dropout=0.2)
+
+
+@pytest.fixture
+def labelled(images):
+    return images, np.arange(len(images)) % 3
+
+
+def weights(model):
+    return [w.copy() for w in model.get_weights()]
+
+
+def changed(before, after):
+    return [not np.array_equal(a, b) for a, b in zip(before, after)]
+
+
+def test_frozen_encoder_weights_do_not_change(labelled):
+    x, y = labelled
+    autoencoder = tiny_autoencoder()
+    classifier = compile_classifier(build_classifier(autoencoder, 3, hidden_units=8))
+    assert classifier.output_shape == (None, 3)
+    encoder_before, all_before = weights(autoencoder.encoder), weights(classifier)
+    classifier.fit(x, y, epochs=2, batch_size=4, verbose=0)
+    assert not any(changed(encoder_before, autoencoder.encoder.get_weights()))
+    assert any(changed(all_before, classifier.get_weights()))  # the head did learn
+    trainable = sum(int(np.prod(w.shape)) for w in classifier.trainable_weights)
+    assert trainable == (4 * 8 + 8) + (8 * 3 + 3)
+
+
+def test_fine_tuning_changes_the_encoder_and_clone_protects_the_original(labelled):
+    x, y = labelled
+    autoencoder = tiny_autoencoder()
+    original = weights(autoencoder.encoder)
+    classifier = compile_classifier(build_classifier(autoencoder, 3, freeze=False, clone=True))
+    np.testing.assert_allclose(classifier.predict(x, verbose=0).sum(axis=1), 1.0, rtol=1e-5)
+    classifier.fit(x, y, epochs=1, batch_size=4, verbose=0)
+    assert all(changed(original, classifier_encoder(classifier).get_weights()))
+    assert not any(changed(original, autoencoder.encoder.get_weights()))
+
+
+def test_two_phase_schedule_freezes_then_unfreezes(labelled):
+    x, y = labelled
+    autoencoder = tiny_autoencoder()
+    classifier = build_classifier(autoencoder, 3)
+    snapshots, phases = [], []
+
+    class Snapshot(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            snapshots.append(weights(autoencoder.encoder))
+
+    def callbacks(phase):
+        phases.append(phase)
+        return [Snapshot()]
+
+    before = weights(autoencoder.encoder)
+    history = fit_two_phase(classifier, x, y, warmup_epochs=2, epochs=3, callbacks=callbacks,
+                            batch_size=4, verbose=0)
+    assert phases == ["warmup", "fine_tune"] and len(history["loss"]) == 3
+    assert not any(changed(before, snapshots[1]))  # warm-up: encoder frozen
+    assert any(changed(snapshots[1], snapshots[2]))  # then fine-tuned
+    assert classifier_encoder(classifier).trainable
+    with pytest.raises(ValueError, match="warmup_epochs"):
+        fit_two_phase(classifier, x, y, warmup_epochs=4, epochs=3)
+
+
+def test_baseline_is_the_same_architecture_from_random_init(labelled):
+    x, y = labelled
+    autoencoder = tiny_autoencoder()
+    pretrained = build_classifier(autoencoder, 3, hidden_units=8, freeze=False)
+    scratch = build_cnn_baseline(3, latent_dim=4, filters=4, dense_units=16, hidden_units=8)
+    assert scratch.count_params() == pretrained.count_params()
+    assert [w.shape for w in scratch.get_weights()] == [w.shape for w in pretrained.get_weights()]
+    compile_classifier(scratch).fit(x, y, epochs=1, batch_size=4, verbose=0)
+    assert scratch.predict(x, verbose=0).shape == (8, 3)
+
+
+def test_classifier_round_trips_through_keras_format(tmp_path, labelled):
+    x, _ = labelled
+    classifier = build_classifier(tiny_autoencoder(), 3)
+    classifier.save(tmp_path / "c.keras")
+    loaded = keras.saving.load_model(tmp_path / "c.keras")
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), classifier.predict(x, verbose=0), atol=1e-6)
+
+
+def test_multi_output_encoder_uses_its_first_output(images):
+    inputs = keras.Input((28, 28, 1))
+    flat = keras.layers.Flatten()(inputs)
+    encoder = keras.Model(inputs, [keras.layers.Dense(5)(flat), keras.layers.Dense(7)(flat)])
+    classifier = build_classifier(encoder, 4, hidden_units=6)
+    assert classifier.get_layer("head_hidden").kernel.shape == (5, 6)
+
+
+@pytest.mark.parametrize("kwargs, error", [
+    ({"num_classes": 1}, ValueError), ({"num_classes": 3, "hidden_units": 0}, ValueError),
+    ({"num_classes": 3, "dropout": 1.0}, ValueError),
+])
+def test_bad_hyperparameters(kwargs, error):
+    with pytest.raises(error):
+        build_classifier(tiny_autoencoder(), **kwargs)
+
+
+def test_bad_encoder():
+    with pytest.raises(TypeError, match="keras.Model"):
+        build_classifier("not a model", 3)
+    with pytest.raises(ValueError, match="learning_rate"):
+        compile_classifier(build_cnn_baseline(3), learning_rate=0)

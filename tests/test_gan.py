@@ -1,0 +1,186 @@
+import json
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+from zoo import export_saved_model
+from zoo.gan import GAN, SampleGrid
+from zoo.training import StopOnNaN
+
+
+def tiny(**kwargs):
+    return GAN(**{"latent_dim": 8, "filters": 4, "seed": 0, **kwargs})
+
+
+@pytest.mark.parametrize("architecture, shape", [("mlp", (28, 28, 1)), ("dcgan", (28, 28, 1)),
+                                                 ("dcgan", (30, 22, 3))])
+def test_shapes_and_output_ranges(architecture, shape):
+    model = tiny(architecture=architecture, input_shape=shape)
+    z = np.random.default_rng(0).normal(size=(5, 8)).astype(np.float32) * 10
+    raw = np.asarray(model.generator(z))
+    assert raw.shape == (5, *shape) and -1.0 <= raw.min() and raw.max() <= 1.0  # tanh
+    images = model.generate_from(z)
+    np.testing.assert_allclose(images, (raw + 1) / 2, atol=1e-6)  # served in [0, 1]
+    assert model.generate(3, seed=0).shape == (3, *shape)
+    assert model.discriminator(images).shape == (5, 1)
+
+
+def test_dcgan_uses_batch_normalisation_in_both_networks():
+    model = tiny(architecture="dcgan")
+    for network in (model.generator, model.discriminator):
+        assert any(isinstance(layer, keras.layers.BatchNormalization) for layer in network.layers)
+    assert not any(isinstance(layer, keras.layers.BatchNormalization)
+                   for layer in tiny().discriminator.layers)
+
+
+@pytest.mark.parametrize("architecture", ["mlp", "dcgan"])
+def test_train_step_updates_both_networks_and_reports_scores(architecture, mnist_sample):
+    keras.utils.set_random_seed(0)
+    model = tiny(architecture=architecture)
+    model.compile()
+    before = {name: [w.numpy().copy() for w in getattr(model, name).trainable_weights]
+              for name in ("generator", "discriminator")}
+    history = model.fit(mnist_sample.x_train[:256], epochs=2, batch_size=64, verbose=0).history
+    assert set(history) == {"d_loss", "g_loss", "d_real", "d_fake"}
+    for name, weights in before.items():
+        for a, w in zip(weights, getattr(model, name).trainable_weights):
+            assert not np.array_equal(a, w.numpy()), w.path
+    assert int(model.d_optimizer.iterations) == int(model.g_optimizer.iterations) == 8
+    assert all(0 < v < 1 for key in ("d_real", "d_fake") for v in history[key])
+    assert all(np.isfinite(v) and v > 0 for key in ("d_loss", "g_loss") for v in history[key])
+
+
+def test_discriminator_sees_real_images_rescaled_to_the_generators_range():
+    model = tiny()
+    model.compile(d_optimizer=keras.optimizers.SGD(0.0), g_optimizer=keras.optimizers.SGD(0.0))
+    seen = []
+    model.discriminator.call = _recording(model.discriminator.call, seen)
+    model.train_step((np.zeros((4, 28, 28, 1), np.float32),))
+    assert float(np.min(seen[0])) == -1.0 and float(np.max(seen[0])) == -1.0
+
+
+def _recording(call, seen):
+    def wrapper(inputs, *args, **kwargs):
+        seen.append(np.asarray(inputs))
+        return call(inputs, *args, **kwargs)
+    return wrapper
+
+
+def test_generation_is_reproducible_under_a_seed():
+    model = tiny(architecture="dcgan")
+    np.testing.assert_array_equal(model.generate(4, seed=3), model.generate(4, seed=3))
+    assert not np.allclose(model.generate(4, seed=3), model.generate(4, seed=4))
+    assert any(v is model.seed_generator.state for v in model.variables)
+
+
+def test_keras_round_trip_restores_both_optimizers_and_training_continues(tmp_path, images):
+    model = tiny(architecture="dcgan")
+    model.compile(d_optimizer=keras.optimizers.Adam(1e-3), g_optimizer=keras.optimizers.RMSprop(5e-4))
+    model.fit(images, epochs=1, batch_size=4, verbose=0)
+    model.save(tmp_path / "gan.keras")
+    loaded = keras.saving.load_model(tmp_path / "gan.keras")
+    assert isinstance(loaded, GAN) and loaded.get_config() == model.get_config()
+    np.testing.assert_array_equal(loaded.generate(3, seed=1), model.generate(3, seed=1))
+    assert isinstance(loaded.g_optimizer, keras.optimizers.RMSprop)
+    assert float(loaded.g_optimizer.learning_rate) == pytest.approx(5e-4)
+    for name in ("d_optimizer", "g_optimizer"):
+        restored, original = getattr(loaded, name), getattr(model, name)
+        assert len(restored.variables) == len(original.variables) > 1
+        for a, b in zip(restored.variables, original.variables):
+            np.testing.assert_array_equal(a, b)
+        assert int(restored.iterations) == 2
+    history = loaded.fit(images, epochs=1, batch_size=4, verbose=0).history
+    assert int(loaded.d_optimizer.iterations) == int(loaded.g_optimizer.iterations) == 4
+    assert np.isfinite(history["d_loss"][0])
+
+
+RELOAD = """
+import json, sys
+import numpy as np
+import tensorflow as tf
+served = tf.saved_model.load(sys.argv[1])
+z = np.load(sys.argv[2])
+print(json.dumps({"generate": served.generate(z).numpy().tolist(),
+                  "default": served.signatures["serving_default"](codes=z)["output_0"].numpy().tolist(),
+                  "signatures": sorted(served.signatures)}))
+"""
+
+
+def test_saved_model_generate_reloads_in_a_fresh_process(tmp_path):
+    model = tiny(architecture="dcgan")
+    z = np.random.default_rng(1).normal(size=(4, 8)).astype(np.float32)
+    np.save(tmp_path / "z.npy", z)
+    export_saved_model(model, tmp_path / "served")
+    result = subprocess.run([sys.executable, "-c", RELOAD, str(tmp_path / "served"),
+                             str(tmp_path / "z.npy")], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    served = json.loads(result.stdout.strip().splitlines()[-1])
+    assert served["signatures"] == ["generate", "serving_default"]
+    np.testing.assert_allclose(served["generate"], model.generate_from(z), atol=1e-6)
+    np.testing.assert_allclose(served["default"], served["generate"], atol=0)
+
+
+def test_sample_grid_callback_saves_chosen_epochs_and_history(tmp_path, images):
+    model = tiny()
+    model.compile()
+    grid = SampleGrid(tmp_path, epochs=(1, 3, 50), n=6, ncols=3, seed=5)
+    model.fit(images, epochs=3, batch_size=4, verbose=0, callbacks=[grid])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["samples_epoch_001.png",
+                                                          "samples_epoch_003.png"]
+    assert sorted(grid.samples) == [1, 3] and grid.samples[3].shape == (6, 28, 28, 1)
+    np.testing.assert_array_equal(grid.samples[3], model.generate(6, seed=5))  # fixed noise
+    assert not np.allclose(grid.samples[1], grid.samples[3])  # ...from a model that moved
+    assert set(grid.history) == {"d_loss", "g_loss", "d_real", "d_fake"}
+    assert all(len(values) == 3 for values in grid.history.values())
+    with pytest.raises(ValueError, match="epochs"):
+        SampleGrid(tmp_path, epochs=(0, 5))
+
+
+def test_nan_loss_stops_training_with_a_clear_error(images):
+    model = tiny()
+    model.compile(d_optimizer=keras.optimizers.SGD(1e20), g_optimizer=keras.optimizers.SGD(1e20))
+    with pytest.raises(FloatingPointError, match=r"[dg]_loss became (nan|inf)"):
+        model.fit(images, epochs=20, batch_size=2, verbose=0, callbacks=[StopOnNaN()])
+
+
+def test_bad_compile_arguments_inputs_and_hyperparameters():
+    model = tiny()
+    with pytest.raises(ValueError, match="from_logits=True"):
+        model.compile(loss_fn=keras.losses.BinaryCrossentropy())
+    shared = keras.optimizers.Adam()
+    with pytest.raises(ValueError, match="two optimizer instances"):
+        model.compile(d_optimizer=shared, g_optimizer=shared)
+    model.compile()
+    for bad, message in [(np.zeros((4, 28, 28), np.float32), "shape"),
+                         (np.full((4, 28, 28, 1), 2.0, np.float32), r"\[0, 1\]")]:
+        with pytest.raises(ValueError, match=message):
+            model.fit(bad, epochs=1, verbose=0)
+    with pytest.raises(ValueError, match=r"shape \(N >= 1, 8\)"):
+        model.generate_from(np.zeros((2, 3), np.float32))
+    with pytest.raises(ValueError, match="n must be a positive integer"):
+        model.generate(-1)
+    for kwargs, message in [({"architecture": "vae"}, "architecture"), ({"latent_dim": 0}, "latent_dim"),
+                            ({"filters": -2}, "filters"), ({"seed": 1.5}, "seed")]:
+        with pytest.raises(ValueError, match=message):
+            tiny(**kwargs)
+
+
+def test_recipe_quick_writes_curves_grids_metrics_and_model(tmp_path):
+    from recipes import gan
+
+    row = gan.main(["--quick", "--epochs", "2", "--latent-dim", "8", "--sample-epochs", "1,5",
+                    "--classifier-epochs", "1", "--fid-samples", "200", "--out", str(tmp_path),
+                    "--export"])
+    out = tmp_path / "gan"
+    for name in ("loss_curves.png", "samples_epoch_001.png", "samples_epoch_002.png",
+                 "samples_by_epoch.png", "metrics.md", "model.keras", "savedmodel/saved_model.pb"):
+        assert (out / name).is_file(), name
+    assert not (out / "samples_epoch_005.png").exists()  # beyond the run
+    table = json.loads((out / "metrics.json").read_text())["rows"][0]
+    assert table["domain FID"] == pytest.approx(row["domain FID"]) and row["domain FID"] > 0
+    assert row["epochs"] == 2 and 0 < row["final D(x)"] < 1
+    with pytest.raises(SystemExit):
+        gan.main(["--quick", "--sample-epochs", "one", "--out", str(tmp_path)])

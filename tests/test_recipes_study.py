@@ -1,0 +1,64 @@
+"""Quick end-to-end runs of the transfer-learning, denoising and latent-space recipes."""
+
+import json
+
+import pytest
+
+TINY = ["--quick", "--epochs", "2", "--filters", "4", "--dense-units", "16", "--batch-size", "256"]
+
+
+def test_finetune_recipe(tmp_path):
+    from recipes import finetune
+
+    rows = finetune.main(TINY + ["--batch-size", "64", "--latent-dim", "8", "--pretrain-epochs", "1",
+                                 "--labels-per-class", "10", "--few-label-epochs", "2",
+                                 "--out", str(tmp_path)])
+    out = tmp_path / "finetune"
+    for name in ("accuracy_all.png", "accuracy_10.png", "confusion_all.png", "confusion_10.png",
+                 "accuracy.md", "autoencoder.keras"):
+        assert (out / name).is_file(), name
+    assert [(r["labels"], r["method"]) for r in rows] == [
+        (labels, method) for labels in ("all labels", "10 per class")
+        for method in ("frozen", "fine-tuned", "from scratch")]
+    assert all(0 <= r["test accuracy"] <= 1 for r in rows)
+    assert rows[2]["test accuracy"] > 0.3  # from scratch on all labels; chance is 0.1
+    frozen, tuned, scratch = rows[:3]
+    assert frozen["trainable parameters"] < tuned["trainable parameters"] == scratch["trainable parameters"]
+    assert rows[3]["labelled images"] == 100
+    table = json.loads((out / "accuracy.json").read_text())["rows"]
+    assert table[0]["test accuracy"] == pytest.approx(rows[0]["test accuracy"])
+
+
+def test_denoising_recipe(tmp_path):
+    from recipes import denoising
+
+    rows = denoising.main(TINY + ["--latent-dim", "8", "--out", str(tmp_path)])
+    out = tmp_path / "denoising"
+    for name in ("denoised_gaussian.png", "denoised_salt_and_pepper.png", "denoised_occlusion.png",
+                 "metrics.md"):
+        assert (out / name).is_file(), name
+    gaussian = [r for r in rows if r["corruption"] == "gaussian"]
+    assert [r["level"] for r in gaussian] == ["sigma=0.1", "sigma=0.2", "sigma=0.3", "sigma=0.5"]
+    noisy_psnr = [r["noisy input PSNR"] for r in gaussian]
+    assert noisy_psnr == sorted(noisy_psnr, reverse=True)  # more noise, lower PSNR
+    assert all(r["denoising AE MSE"] < 0.2 for r in rows)
+
+
+def test_latent_recipe(tmp_path):
+    from recipes import latent
+
+    scores = latent.main(TINY + ["--latent-dim", "4", "--tsne-points", "200",
+                                 "--traversal-components", "2", "--out", str(tmp_path)])
+    out = tmp_path / "latent"
+    models = [s["model"] for s in scores]
+    assert models[0] == "AE"
+    for name in ["scatter_pca.png", "scatter_tsne.png", "ellipses_pca.png", "ellipses_tsne.png",
+                 "isotropy_pca.md", "isotropy_tsne.md", "scores.md"] + [
+            f"{kind}_{m}.png" for m in models for kind in ("traversal", "samples", "interpolation")]:
+        assert (out / name).is_file(), name
+    for s in scores:
+        assert 0.2 < s["kNN accuracy"] <= 1 and 0.2 < s["linear probe accuracy"] <= 1
+        assert -1 <= s["silhouette"] <= 1
+    isotropy = json.loads((out / "isotropy_pca.json").read_text())["rows"]
+    assert len(isotropy) == 11 and isotropy[-1]["class"] == "mean"
+    assert set(isotropy[0]) == {"class", *models}

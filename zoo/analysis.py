@@ -1,0 +1,320 @@
+"""Latent-space analysis of any zoo model that has ``encode``/``decode``.
+
+Works with `zoo.ConvAutoencoder`, the VAE (whose ``encode`` gives the posterior
+means), or bare Keras encoder/decoder models:
+
+- `encode_dataset`, `embed_2d` (PCA or t-SNE from scikit-learn), `class_statistics`
+  (per-class mean and std along the two embedded axes; ``std gap`` is the reports'
+  isotropy statistic ``|std_1 - std_2|``), `plot_embedding`, `plot_class_ellipses`;
+- `latent_traversal`, `interpolate`, `sample_codes` (from N(0, I) or from a Gaussian
+  fitted to encoded data), `decode_codes`;
+- scores: `knn_accuracy`, `linear_probe_accuracy`, `silhouette`, `latent_scores`.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+
+from zoo.base import check_codes
+from zoo.data import check_images
+from zoo.plotting import plt, save_figure
+
+EMBEDDINGS = ("pca", "tsne")
+
+
+# ---------------------------------------------------------------- encode/decode
+
+
+def encode_dataset(model, x, batch_size: int = 256) -> np.ndarray:
+    """Codes ``(N, latent_dim)`` of images ``x`` ``(N, H, W, C)``.
+
+    ``model`` is a zoo model with ``encode`` (for a VAE: the posterior means) or a bare
+    Keras encoder; an encoder with several outputs contributes its first one.
+    """
+    x = check_images(x)
+    if hasattr(model, "encode"):
+        codes = model.encode(x)
+    elif isinstance(model, keras.Model):
+        codes = model.predict(x, batch_size=batch_size, verbose=0)
+        if isinstance(codes, (list, tuple)):
+            codes = codes[0]
+    else:
+        raise TypeError(f"model must have an encode method or be a keras.Model, got {type(model).__name__}")
+    return np.asarray(codes, dtype=np.float32)
+
+
+def decode_codes(model, z, batch_size: int = 256) -> np.ndarray:
+    """Images decoded from codes ``z`` ``(N, latent_dim)`` by a zoo model or a bare decoder."""
+    if hasattr(model, "decode"):
+        return np.asarray(model.decode(np.asarray(z, np.float32)))
+    if isinstance(model, keras.Model):
+        z = check_codes(z, model.input_shape[-1])
+        return model.predict(z, batch_size=batch_size, verbose=0)
+    raise TypeError(f"model must have a decode method or be a keras.Model, got {type(model).__name__}")
+
+
+def _codes(codes, name="codes", min_rows=1) -> np.ndarray:
+    array = np.asarray(codes)
+    if array.ndim != 2:
+        raise ValueError(f"{name} must have shape (N, latent_dim), got {array.shape}")
+    array = check_codes(array, array.shape[1], name)
+    if len(array) < min_rows:
+        raise ValueError(f"{name} needs at least {min_rows} rows, got {len(array)}")
+    return array
+
+
+def _labels(labels, n, name="labels") -> np.ndarray:
+    labels = np.asarray(labels)
+    if labels.ndim != 1 or len(labels) != n:
+        raise ValueError(f"{name} must have shape ({n},), got {labels.shape}")
+    return labels
+
+
+# ------------------------------------------------------------------- embeddings
+
+
+def embed_2d(codes, method: str = "pca", seed: int = 0, perplexity: float = 30.0,
+             max_iter: int = 1000) -> np.ndarray:
+    """A 2-D embedding ``(N, 2)`` of ``codes`` ``(N, D)`` by PCA or t-SNE (scikit-learn).
+
+    t-SNE costs O(N log N) per iteration for ``max_iter`` (>= 250) iterations; keep it to
+    a few thousand points. Its perplexity is capped below N.
+    """
+    if method not in EMBEDDINGS:
+        raise ValueError(f"method must be one of {EMBEDDINGS}, got {method!r}")
+    codes = _codes(codes, min_rows=3)
+    if method == "pca":
+        from sklearn.decomposition import PCA
+
+        if codes.shape[1] < 2:
+            raise ValueError("PCA to 2-D needs codes with at least 2 components")
+        return PCA(n_components=2, random_state=seed).fit_transform(codes).astype(np.float32)
+    from sklearn.manifold import TSNE
+
+    tsne = TSNE(n_components=2, perplexity=min(perplexity, len(codes) - 1.0), init="pca",
+                max_iter=max_iter, random_state=seed)
+    return tsne.fit_transform(codes).astype(np.float32)
+
+
+def class_statistics(embedding, labels, class_names=None) -> list:
+    """Per-class mean and standard deviation along each of the two embedded axes.
+
+    Returns one dict per class present, in label order: ``class``, ``n``, ``mean 1``,
+    ``mean 2``, ``std 1``, ``std 2`` (population std) and ``std gap`` = ``|std 1 - std 2|``,
+    the reports' isotropy statistic (0 for a round cloud).
+    """
+    embedding = _codes(embedding, "embedding")
+    if embedding.shape[1] != 2:
+        raise ValueError(f"embedding must have shape (N, 2), got {embedding.shape}")
+    labels = _labels(labels, len(embedding))
+    rows = []
+    for label in np.unique(labels):
+        points = embedding[labels == label]
+        mean, std = points.mean(axis=0), points.std(axis=0)
+        rows.append({
+            "class": class_names[int(label)] if class_names is not None else int(label),
+            "n": len(points),
+            "mean 1": float(mean[0]), "mean 2": float(mean[1]),
+            "std 1": float(std[0]), "std 2": float(std[1]),
+            "std gap": float(abs(std[0] - std[1])),
+        })
+    return rows
+
+
+def isotropy_table(statistics: dict) -> list:
+    """Rows ``{class, <model>: std gap, ...}`` and a final ``mean`` row.
+
+    ``statistics`` maps a model name to its `class_statistics` rows (same classes).
+    """
+    if not statistics:
+        raise ValueError("isotropy_table needs the statistics of at least one model")
+    names = list(statistics)
+    classes = [row["class"] for row in statistics[names[0]]]
+    for name in names:
+        if [row["class"] for row in statistics[name]] != classes:
+            raise ValueError(f"{name!r} has statistics for other classes than {names[0]!r}")
+    rows = [{"class": c, **{name: statistics[name][i]["std gap"] for name in names}}
+            for i, c in enumerate(classes)]
+    rows.append({"class": "mean", **{name: float(np.mean([r[name] for r in rows])) for name in names}})
+    return rows
+
+
+def _legend_names(labels, class_names):
+    return {int(c): (class_names[int(c)] if class_names is not None else str(int(c)))
+            for c in np.unique(labels)}
+
+
+def plot_embedding(embeddings: dict, labels, path, class_names=None, title=None,
+                   point_size: float = 4.0):
+    """Scatter plots of 2-D embeddings ``{panel title: (N, 2)}``, coloured by class."""
+    labels = np.asarray(labels)
+    names = _legend_names(labels, class_names)
+    colours = plt.get_cmap("tab10" if len(names) <= 10 else "tab20")
+    fig, axes = plt.subplots(1, len(embeddings), figsize=(5.0 * len(embeddings) + 1.5, 4.6),
+                             squeeze=False)
+    for ax, (panel, embedding) in zip(axes[0], embeddings.items()):
+        embedding = np.asarray(embedding)
+        _labels(labels, len(embedding))
+        for i, (label, name) in enumerate(names.items()):
+            chosen = labels == label
+            ax.scatter(embedding[chosen, 0], embedding[chosen, 1], s=point_size,
+                       color=colours(i), label=name)
+        ax.set_title(panel, fontsize=10)
+        ax.set_xticks([]), ax.set_yticks([])
+    axes[0, -1].legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, markerscale=3,
+                       frameon=False)
+    if title:
+        fig.suptitle(title, fontsize=11)
+    return save_figure(fig, path)
+
+
+def plot_class_ellipses(statistics: dict, path, title=None, n_std: float = 1.0):
+    """Ellipses of ``n_std`` standard deviations around each class mean.
+
+    ``statistics`` maps a panel title to `class_statistics` rows; the ellipse axes are
+    the embedding's axes, so its width and height show the two std's.
+    """
+    from matplotlib.patches import Ellipse
+
+    fig, axes = plt.subplots(1, len(statistics), figsize=(5.0 * len(statistics) + 1.5, 4.6),
+                             squeeze=False)
+    colours = plt.get_cmap("tab10")
+    for ax, (panel, rows) in zip(axes[0], statistics.items()):
+        for i, row in enumerate(rows):
+            colour = colours(i % 10)
+            ax.add_patch(Ellipse((row["mean 1"], row["mean 2"]), 2 * n_std * row["std 1"],
+                                 2 * n_std * row["std 2"], facecolor=colour, alpha=0.25,
+                                 edgecolor=colour, lw=1.5, label=str(row["class"])))
+            ax.plot(row["mean 1"], row["mean 2"], "+", color=colour)
+        ax.autoscale_view()
+        gap = np.mean([row["std gap"] for row in rows])
+        ax.set_title(f"{panel}\nmean |std 1 - std 2| = {gap:.3g}", fontsize=10)
+    axes[0, -1].legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, frameon=False)
+    if title:
+        fig.suptitle(title, fontsize=11)
+    return save_figure(fig, path)
+
+
+# ------------------------------------------------------------ decoding the space
+
+
+def latent_traversal(model, base_code, components=None, span: float = 3.0, steps: int = 9,
+                     scale=None) -> np.ndarray:
+    """Decode ``base_code`` with one component varied at a time, the others fixed.
+
+    Component ``c`` takes the values ``base_code[c] + t * scale[c]`` for ``steps`` values
+    of ``t`` evenly spaced in ``[-span, span]`` (``scale`` defaults to 1; the std of
+    encoded data makes the steps comparable across components).
+
+    Returns an image grid array ``(len(components), steps, H, W, C)``: one row per
+    component (default: all of them).
+    """
+    base_code = np.asarray(base_code, np.float32).reshape(-1)
+    latent_dim = len(base_code)
+    check_codes(base_code[None], latent_dim, "base_code")
+    components = list(range(latent_dim)) if components is None else [int(c) for c in components]
+    if not components or not all(0 <= c < latent_dim for c in components):
+        raise ValueError(f"components must be indices in [0, {latent_dim}), got {components}")
+    _check_steps(steps)
+    if not span > 0:
+        raise ValueError(f"span must be positive, got {span!r}")
+    scale = np.ones(latent_dim, np.float32) if scale is None else np.asarray(scale, np.float32)
+    if scale.shape != (latent_dim,):
+        raise ValueError(f"scale must have shape ({latent_dim},), got {scale.shape}")
+    offsets = np.linspace(-span, span, steps, dtype=np.float32)
+    codes = np.repeat(base_code[None, None], len(components), axis=0).repeat(steps, axis=1)
+    for row, c in enumerate(components):
+        codes[row, :, c] += offsets * scale[c]
+    images = decode_codes(model, codes.reshape(-1, latent_dim))
+    return images.reshape(len(components), steps, *images.shape[1:])
+
+
+def interpolate(model, image_a, image_b, steps: int = 8) -> np.ndarray:
+    """Decode ``steps`` codes on the line from ``encode(image_a)`` to ``encode(image_b)``.
+
+    ``image_a`` and ``image_b`` are single images ``(H, W, C)``; returns
+    ``(steps, H, W, C)``, the first and last being the two reconstructions.
+    """
+    _check_steps(steps, minimum=2)
+    pair = check_images(np.stack([np.asarray(image_a), np.asarray(image_b)]), name="image pair")
+    start, end = encode_dataset(model, pair)
+    weights = np.linspace(0.0, 1.0, steps, dtype=np.float32)[:, None]
+    return decode_codes(model, (1 - weights) * start + weights * end)
+
+
+def sample_codes(n: int, latent_dim: int, seed: int = 0, fit_to=None) -> np.ndarray:
+    """``n`` random codes ``(n, latent_dim)``: from N(0, I), or from a Gaussian fitted to codes.
+
+    ``fit_to`` (codes ``(M, latent_dim)``, e.g. the encoded training set) switches from
+    the standard normal prior to a Gaussian with their mean and full covariance, which
+    is where an autoencoder's decoder has actually been trained.
+    """
+    _check_steps(n, name="n")
+    rng = np.random.default_rng(seed)
+    if fit_to is None:
+        return rng.standard_normal((n, latent_dim)).astype(np.float32)
+    fit_to = _codes(fit_to, "fit_to", min_rows=2)
+    if fit_to.shape[1] != latent_dim:
+        raise ValueError(f"fit_to has {fit_to.shape[1]} components, expected {latent_dim}")
+    mean, cov = fit_to.mean(axis=0), np.cov(fit_to, rowvar=False).reshape(latent_dim, latent_dim)
+    return rng.multivariate_normal(mean, cov, size=n).astype(np.float32)
+
+
+def _check_steps(value, minimum=1, name="steps"):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+
+
+# ----------------------------------------------------------------------- scores
+
+
+def _split(train_codes, y_train, test_codes, y_test):
+    train_codes, test_codes = _codes(train_codes, "train_codes"), _codes(test_codes, "test_codes")
+    if train_codes.shape[1] != test_codes.shape[1]:
+        raise ValueError(f"train codes have {train_codes.shape[1]} components, "
+                         f"test codes {test_codes.shape[1]}")
+    return (train_codes, _labels(y_train, len(train_codes), "y_train"),
+            test_codes, _labels(y_test, len(test_codes), "y_test"))
+
+
+def knn_accuracy(train_codes, y_train, test_codes, y_test, k: int = 5) -> float:
+    """Test accuracy of a k-nearest-neighbour classifier fitted on the training codes."""
+    from sklearn.neighbors import KNeighborsClassifier
+
+    train_codes, y_train, test_codes, y_test = _split(train_codes, y_train, test_codes, y_test)
+    _check_steps(k, name="k")
+    return float(KNeighborsClassifier(n_neighbors=k).fit(train_codes, y_train)
+                 .score(test_codes, y_test))
+
+
+def linear_probe_accuracy(train_codes, y_train, test_codes, y_test, max_iter: int = 1000) -> float:
+    """Test accuracy of a logistic regression on standardised training codes."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    train_codes, y_train, test_codes, y_test = _split(train_codes, y_train, test_codes, y_test)
+    probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=max_iter))
+    return float(probe.fit(train_codes, y_train).score(test_codes, y_test))
+
+
+def silhouette(codes, labels, sample_size: int | None = 2000, seed: int = 0) -> float:
+    """Silhouette score of the classes in code space, in [-1, 1] (on at most ``sample_size`` points)."""
+    from sklearn.metrics import silhouette_score
+
+    codes = _codes(codes)
+    labels = _labels(labels, len(codes))
+    if len(np.unique(labels)) < 2:
+        raise ValueError("the silhouette score needs at least 2 classes")
+    size = None if sample_size is None or sample_size >= len(codes) else sample_size
+    return float(silhouette_score(codes, labels, sample_size=size, random_state=seed))
+
+
+def latent_scores(train_codes, y_train, test_codes, y_test, k: int = 5) -> dict:
+    """``{"kNN accuracy", "linear probe accuracy", "silhouette"}`` (silhouette on the test codes)."""
+    return {
+        "kNN accuracy": knn_accuracy(train_codes, y_train, test_codes, y_test, k),
+        "linear probe accuracy": linear_probe_accuracy(train_codes, y_train, test_codes, y_test),
+        "silhouette": silhouette(test_codes, y_test),
+    }

@@ -1,0 +1,165 @@
+"""Classifiers on top of zoo encoders (transfer learning) and the from-scratch baseline.
+
+``build_classifier(encoder, num_classes)`` puts a hidden dense layer and a softmax on
+any zoo encoder: a bare Keras encoder, or a model with an ``encoder`` attribute
+(`zoo.ConvAutoencoder`, the VAE). ``freeze=True`` trains only the head (linear
+evaluation of the learned features); ``freeze=False`` fine-tunes everything.
+`fit_two_phase` runs the usual schedule: a frozen warm-up of the head, then fine-tuning
+of everything at a lower learning rate. `build_cnn_baseline` is the same network with a
+randomly initialised trunk, trained from scratch, for comparison::
+
+    classifier = build_classifier(autoencoder, num_classes=10, freeze=True)
+    compile_classifier(classifier)
+    classifier.fit(x_train, y_train, epochs=5)
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+from zoo.blocks import check_architecture, conv_encoder_features
+
+ENCODER_NAME = "encoder"
+
+
+def _positive_int(name, value):
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+
+def _classification_head(inputs, features, num_classes, hidden_units, dropout, name):
+    """``features`` -> Dense(hidden_units, relu) -> [dropout] -> softmax over the classes."""
+    _positive_int("num_classes", num_classes)
+    _positive_int("hidden_units", hidden_units)
+    if num_classes < 2:
+        raise ValueError(f"num_classes must be at least 2, got {num_classes}")
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+    x = layers.Dense(hidden_units, activation="relu", name="head_hidden")(features)
+    if dropout:
+        x = layers.Dropout(dropout, name="head_dropout")(x)
+    outputs = layers.Dense(num_classes, activation="softmax", name="probabilities")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def _as_encoder(encoder) -> keras.Model:
+    model = getattr(encoder, "encoder", encoder)
+    if not isinstance(model, keras.Model):
+        raise TypeError(
+            "encoder must be a keras.Model mapping images to codes, or a zoo model with an "
+            f"`encoder` attribute, got {type(encoder).__name__}"
+        )
+    return model
+
+
+def build_classifier(encoder, num_classes: int, hidden_units: int = 64, freeze: bool = True,
+                     dropout: float = 0.0, clone: bool = False,
+                     name: str = "classifier") -> keras.Model:
+    """Encoder + Dense(``hidden_units``, relu) + softmax over ``num_classes``.
+
+    Parameters
+    ----------
+    encoder : a `keras.Model` mapping images ``(N, H, W, C)`` to codes ``(N, D)``, or a
+        zoo model with an ``encoder`` attribute. An encoder with several outputs (a VAE's
+        ``[z_mean, z_log_var, ...]``) contributes its first one.
+    num_classes : classes of the softmax (>= 2).
+    hidden_units : units of the hidden dense layer of the head.
+    freeze : ``True`` trains only the head; ``False`` trains the encoder too.
+    dropout : dropout rate between the head's two layers.
+    clone : put a copy of the encoder (same weights) in the classifier, so training
+        never touches the original; without it the classifier shares the encoder's
+        weights (and its ``trainable`` flag) with the model it came from.
+    name : name of the returned model.
+
+    The encoder is always called with ``training=False``, as in Keras' transfer-learning
+    guide: its BatchNormalization statistics stay fixed and its dropout is off, frozen or
+    not, so unfreezing it later does not wreck the features the head has learned. The
+    encoder is the layer named ``"encoder"`` of the returned (uncompiled) model.
+    """
+    source = _as_encoder(encoder)
+    if clone:
+        copy = keras.models.clone_model(source)
+        copy.set_weights(source.get_weights())
+        source = copy
+    # A unique layer name inside the classifier, whatever the encoder was called.
+    encoder = keras.Model(source.inputs, source.outputs, name=ENCODER_NAME)
+    encoder.trainable = not freeze
+    inputs = keras.Input(encoder.input_shape[1:], name="images")
+    codes = encoder(inputs, training=False)
+    if isinstance(codes, (list, tuple)):
+        codes = codes[0]
+    if len(codes.shape) != 2:
+        raise ValueError(f"the encoder must output flat codes (N, D), got shape {tuple(codes.shape)}")
+    return _classification_head(inputs, codes, num_classes, hidden_units, dropout, name)
+
+
+def build_cnn_baseline(num_classes: int, input_shape=(28, 28, 1), latent_dim: int = 36,
+                       filters: int = 32, dense_units: int = 256, hidden_units: int = 64,
+                       dropout: float = 0.0, name: str = "cnn_from_scratch") -> keras.Model:
+    """The classifier of `build_classifier` with a fresh, randomly initialised trunk.
+
+    The trunk is the `zoo.ConvAutoencoder` encoder architecture (`conv_encoder_features`
+    and a linear ``latent_dim`` code) for the same arguments, so a comparison with a
+    pre-trained encoder differs only in the initial weights. Everything is trainable and
+    dropout is active in training.
+    """
+    input_shape = check_architecture(input_shape, latent_dim, filters, dense_units, dropout)
+    inputs = keras.Input(input_shape, name="images")
+    features = conv_encoder_features(inputs, filters, dense_units, dropout)
+    codes = layers.Dense(latent_dim, name="code")(features)
+    return _classification_head(inputs, codes, num_classes, hidden_units, 0.0, name)
+
+
+def classifier_encoder(classifier: keras.Model) -> keras.Model:
+    """The encoder inside a model from `build_classifier`."""
+    try:
+        return classifier.get_layer(ENCODER_NAME)
+    except ValueError as e:
+        raise ValueError(f"{classifier.name} has no layer named {ENCODER_NAME!r}; "
+                         "was it made by build_classifier?") from e
+
+
+def compile_classifier(classifier: keras.Model, learning_rate: float = 1e-3) -> keras.Model:
+    """Compile with Adam, sparse categorical cross-entropy and accuracy; return it."""
+    if not learning_rate > 0:
+        raise ValueError(f"learning_rate must be positive, got {learning_rate!r}")
+    classifier.compile(optimizer=keras.optimizers.Adam(learning_rate),
+                       loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return classifier
+
+
+def fit_two_phase(classifier: keras.Model, x, y=None, *, warmup_epochs: int, epochs: int,
+                  head_learning_rate: float = 1e-3, fine_tune_learning_rate: float = 1e-4,
+                  callbacks=None, **fit_kwargs) -> dict:
+    """Train the head with the encoder frozen, then fine-tune everything.
+
+    Epochs ``1..warmup_epochs`` train the head only; epochs ``warmup_epochs+1..epochs``
+    unfreeze the encoder and train all weights at ``fine_tune_learning_rate``. Keras
+    only sees a change of ``trainable`` at compile time, so the model is recompiled
+    between the phases (the head's optimizer state is dropped with it).
+
+    ``callbacks`` is a function ``phase -> list of callbacks`` (``phase`` is
+    ``"warmup"`` or ``"fine_tune"``), so each phase can have its own resumable run
+    folder; other keyword arguments go to both ``fit`` calls. Returns the merged history
+    ``{metric: [value per epoch]}`` over all ``epochs``.
+    """
+    _positive_int("epochs", epochs)
+    if isinstance(warmup_epochs, bool) or not isinstance(warmup_epochs, int) \
+            or not 0 <= warmup_epochs <= epochs:
+        raise ValueError(f"warmup_epochs must be an integer in [0, epochs={epochs}], "
+                         f"got {warmup_epochs!r}")
+    encoder = classifier_encoder(classifier)
+    history = {}
+    phases = (("warmup", False, head_learning_rate, 0, warmup_epochs),
+              ("fine_tune", True, fine_tune_learning_rate, warmup_epochs, epochs))
+    for phase, trainable, learning_rate, first, last in phases:
+        if last == first:
+            continue
+        encoder.trainable = trainable
+        compile_classifier(classifier, learning_rate)
+        result = classifier.fit(x, y, initial_epoch=first, epochs=last,
+                                callbacks=callbacks(phase) if callbacks else None, **fit_kwargs)
+        for name, values in result.history.items():
+            history.setdefault(name, []).extend(values)
+    return history

@@ -1,0 +1,487 @@
+"""Hyperparameter search with KerasTuner: search space, hypermodels, tuners, results.
+
+Search
+------
+`SearchSpace` holds the ranges (base channels, latent dimension, optimizer, momentum,
+learning rate, weight decay, dropout); `AutoencoderHyperModel` builds and compiles a
+`zoo.ConvAutoencoder` (or any model with the same arguments, such as the VAE) from a
+trial's values; `make_tuner` makes a random-search, Bayesian-optimisation or Hyperband
+tuner that minimises the validation loss::
+
+    hypermodel = AutoencoderHyperModel(space=SearchSpace(latent_dim=(8, 32)))
+    tuner = make_tuner("bayesian", hypermodel, "runs/search", max_trials=20)
+    tuner.search(x_train, epochs=5, validation_data=x_val, batch_size=128)
+    best = tuner.get_best_hyperparameters()[0].values
+
+Results live in ``<directory>/<project_name>/``. With ``overwrite=False`` (the default)
+rerunning the same code after a crash or kill reloads the finished trials, reruns the
+one that was interrupted and continues until ``max_trials``. Every trial also writes its
+per-epoch logs to ``trial_<id>/epochs.json`` (`trial_records` reads them back).
+
+Cross-validation inside the search
+----------------------------------
+`CrossValidatedHyperModel.fit` trains a fresh model (``self.build(hp)``) on each of
+``n_splits`` folds and returns ``{"val_loss": mean held-out loss}``. Use it with
+``"random"`` or ``"bayesian"``. Hyperband is refused: it continues promoted trials from
+their parent's saved weights for the remaining epochs, which a per-fold rebuild throws
+away.
+
+Distributed search
+------------------
+KerasTuner's chief/worker mode runs one oracle (the chief) and any number of workers
+that ask it for trials over gRPC. Start the same script once per process with::
+
+    KERASTUNER_TUNER_ID=chief    KERASTUNER_ORACLE_IP=10.0.0.1 KERASTUNER_ORACLE_PORT=8000
+    KERASTUNER_TUNER_ID=worker0  KERASTUNER_ORACLE_IP=10.0.0.1 KERASTUNER_ORACLE_PORT=8000
+    KERASTUNER_TUNER_ID=worker1  ...
+
+The chief's ``tuner.search(...)`` trains nothing: it serves the oracle on
+``IP:PORT`` and returns once ``max_trials`` trials are done and every worker has been
+told to stop. Each worker's ``search`` trains trials until the oracle says stop. Give
+every process the same ``directory`` (a shared file system) and project name, and
+``overwrite=False``. When ``search`` returns, the chief's tuner holds every trial
+(`trial_records`); to reload a finished distributed search later, run
+``make_tuner(..., overwrite=False)`` with ``KERASTUNER_TUNER_ID=chief`` set and
+``KERASTUNER_ORACLE_IP`` unset. `distributed_role` says which part a process plays.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+from pathlib import Path
+
+import keras
+import keras_tuner as kt
+import numpy as np
+
+from zoo.autoencoder import ConvAutoencoder
+from zoo.crossval import kfold_splits
+from zoo.export import atomic_path
+from zoo.plotting import save_figure
+
+import matplotlib.pyplot as plt  # noqa: E402  (after zoo.plotting chose the Agg backend)
+from matplotlib.colors import Normalize  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
+
+OPTIMIZERS = ("adam", "sgd")
+EPOCHS_FILE = "epochs.json"
+
+
+def _check_range(name, bounds, low_limit, high_limit=math.inf, integer=False, high_open=False):
+    if (not isinstance(bounds, tuple) or len(bounds) != 2
+            or any(isinstance(b, bool) or not isinstance(b, (int, float)) for b in bounds)):
+        raise TypeError(f"{name} must be a (low, high) tuple of numbers, got {bounds!r}")
+    low, high = bounds
+    if integer and not all(isinstance(b, int) for b in bounds):
+        raise TypeError(f"{name} bounds must be integers, got {bounds!r}")
+    above_high = high >= high_limit if high_open else high > high_limit
+    if not low_limit <= low <= high or above_high:
+        closing = ")" if high_open else "]"
+        raise ValueError(f"{name} must satisfy {low_limit} <= low <= high within "
+                         f"[{low_limit}, {high_limit}{closing}, got {bounds!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class SearchSpace:
+    """The hyperparameter ranges a search draws from.
+
+    Numeric fields are ``(low, high)`` ranges, both ends included; ``low == high`` fixes
+    the value. Architecture fields (``filters``, ``latent_dim``, ``dense_units``,
+    ``dropout``) may be None: then they are not searched and the model builder's own
+    default is used. Override any field: ``SearchSpace(latent_dim=(8, 16), dropout=None)``.
+
+    filters : base channels of the first convolution (then 2x, 4x), integer range.
+    latent_dim : size of the code, integer range.
+    dense_units : choices for the hidden dense layer's width (0: none).
+    dropout : dropout rate before the encoder's dense layers, in [0, 1).
+    optimizers : choices among ``"adam"`` (AdamW; Adam when the decay is fixed at 0) and
+        ``"sgd"`` (SGD with momentum).
+    momentum : SGD momentum range (searched only when SGD is drawn).
+    learning_rate : sampled on a log scale.
+    weight_decay : decoupled weight decay (the optimizer's ``weight_decay``), log scale.
+    """
+
+    filters: tuple | None = (3, 16)
+    latent_dim: tuple | None = (2, 50)
+    dense_units: tuple | None = (256,)
+    dropout: tuple | None = (0.0, 0.5)
+    optimizers: tuple = OPTIMIZERS
+    momentum: tuple = (0.7, 0.99)
+    learning_rate: tuple = (1e-5, 1e-2)
+    weight_decay: tuple = (1e-6, 1e-3)
+
+    def __post_init__(self):
+        if self.filters is not None:
+            _check_range("filters", self.filters, 1, integer=True)
+        if self.latent_dim is not None:
+            _check_range("latent_dim", self.latent_dim, 1, integer=True)
+        if self.dense_units is not None and (
+                not isinstance(self.dense_units, tuple) or not self.dense_units
+                or any(not isinstance(u, int) or isinstance(u, bool) or u < 0
+                       for u in self.dense_units)):
+            raise ValueError(f"dense_units must be a non-empty tuple of integers >= 0, "
+                             f"got {self.dense_units!r}")
+        if self.dropout is not None:
+            _check_range("dropout", self.dropout, 0.0, 1.0, high_open=True)
+        if (not isinstance(self.optimizers, tuple) or not self.optimizers
+                or not set(self.optimizers) <= set(OPTIMIZERS)):
+            raise ValueError(f"optimizers must be a non-empty tuple drawn from {OPTIMIZERS}, "
+                             f"got {self.optimizers!r}")
+        _check_range("momentum", self.momentum, 0.0, 1.0, high_open=True)
+        for name in ("learning_rate", "weight_decay"):
+            bounds = getattr(self, name)
+            _check_range(name, bounds, 0.0)
+            if bounds[0] == 0 and bounds[1] > 0:
+                raise ValueError(f"{name} is sampled on a log scale, so low must be > 0 "
+                                 f"(or low == high == 0 to fix it), got {bounds!r}")
+
+    def architecture(self, hp: kt.HyperParameters) -> dict:
+        """Declare the architecture hyperparameters in ``hp``; return the model kwargs."""
+        values = {}
+        for name in ("filters", "latent_dim"):
+            bounds = getattr(self, name)
+            if bounds is not None:
+                values[name] = (hp.Fixed(name, bounds[0]) if bounds[0] == bounds[1]
+                                else hp.Int(name, *bounds))
+        if self.dense_units is not None:
+            values["dense_units"] = (hp.Fixed("dense_units", self.dense_units[0])
+                                     if len(self.dense_units) == 1
+                                     else hp.Choice("dense_units", list(self.dense_units)))
+        if self.dropout is not None:
+            values["dropout"] = _float(hp, "dropout", self.dropout)
+        return values
+
+    def optimizer(self, hp: kt.HyperParameters) -> keras.optimizers.Optimizer:
+        """Declare the optimizer hyperparameters in ``hp``; return the optimizer."""
+        name = (hp.Fixed("optimizer", self.optimizers[0]) if len(self.optimizers) == 1
+                else hp.Choice("optimizer", list(self.optimizers)))
+        learning_rate = _float(hp, "learning_rate", self.learning_rate, log=True)
+        weight_decay = _float(hp, "weight_decay", self.weight_decay, log=True) or None
+        if name == "adam":
+            return (keras.optimizers.AdamW(learning_rate, weight_decay=weight_decay)
+                    if weight_decay else keras.optimizers.Adam(learning_rate))
+        with hp.conditional_scope("optimizer", ["sgd"]):
+            momentum = _float(hp, "momentum", self.momentum)
+        return keras.optimizers.SGD(learning_rate, momentum=momentum, weight_decay=weight_decay)
+
+
+def _float(hp, name, bounds, log=False):
+    if bounds[0] == bounds[1]:
+        return hp.Fixed(name, float(bounds[0]))
+    return hp.Float(name, float(bounds[0]), float(bounds[1]), sampling="log" if log else "linear")
+
+
+class AutoencoderHyperModel(kt.HyperModel):
+    """Builds a compiled autoencoder from a trial's hyperparameters.
+
+    Parameters
+    ----------
+    input_shape : ``(height, width, channels)`` of the images.
+    space : the `SearchSpace` (default: `SearchSpace()`).
+    model_builder : called as ``model_builder(input_shape=..., **architecture)`` with the
+        searched architecture values (``filters``, ``latent_dim``, ``dense_units``,
+        ``dropout``; fields set to None in the space are left out). Default
+        `zoo.ConvAutoencoder`; for the VAE pass e.g.
+        ``functools.partial(zoo.VAE, architecture="conv")`` with ``loss=None`` and a
+        space whose ``dropout`` is None if the VAE takes no dropout.
+    loss : the ``compile`` loss; None for models that compute their own loss in
+        ``train_step`` (the VAE), which are compiled with only the optimizer.
+    """
+
+    def __init__(self, input_shape=(28, 28, 1), space: SearchSpace | None = None,
+                 model_builder=None, loss="mse", name=None, tunable=True):
+        super().__init__(name=name, tunable=tunable)
+        space = SearchSpace() if space is None else space
+        if not isinstance(space, SearchSpace):
+            raise TypeError(f"space must be a zoo.tuning.SearchSpace, got {type(space).__name__}")
+        self.input_shape = tuple(input_shape)
+        self.space = space
+        self.model_builder = ConvAutoencoder if model_builder is None else model_builder
+        self.loss = loss
+
+    def build(self, hp):
+        model = self.model_builder(input_shape=self.input_shape, **self.space.architecture(hp))
+        loss = {} if self.loss is None else {"loss": self.loss}
+        model.compile(optimizer=self.space.optimizer(hp), **loss)
+        return model
+
+
+class CrossValidatedHyperModel(AutoencoderHyperModel):
+    """`AutoencoderHyperModel` whose trial objective is a k-fold cross-validated loss.
+
+    ``fit`` trains a freshly built model on each fold's training part (the tuner's model
+    on the first), validates on the held-out part and returns ``{"val_loss": mean of the
+    folds' last-epoch validation losses}``. Give ``search`` arrays (not datasets) and no
+    ``validation_data``. Works with the ``"random"`` and ``"bayesian"`` tuners, not
+    Hyperband (see the module docstring). The trial's saved checkpoint is the best epoch
+    of any fold.
+    """
+
+    def __init__(self, *args, n_splits: int = 3, seed: int = 0, **kwargs):
+        super().__init__(*args, **kwargs)
+        kfold_splits(n_splits, n_splits)  # validates n_splits
+        self.n_splits, self.seed = n_splits, seed
+
+    def fit(self, hp, model, x, y=None, validation_data=None, **kwargs):
+        if validation_data is not None or "validation_split" in kwargs:
+            raise ValueError("CrossValidatedHyperModel validates on its own folds; "
+                             "do not pass validation_data or validation_split")
+        x, y = np.asarray(x), None if y is None else np.asarray(y)
+        losses = []
+        for fold, (train, val) in enumerate(kfold_splits(len(x), self.n_splits, self.seed)):
+            fold_model = model if fold == 0 else self.build(hp)
+            history = fold_model.fit(
+                x[train], None if y is None else y[train],
+                validation_data=(x[val], x[val] if y is None else y[val]), **kwargs)
+            losses.append(history.history["val_loss"][-1])
+        return {"val_loss": float(np.mean(losses))}
+
+
+class _EpochLogMixin:
+    """Writes each trial's per-epoch logs to ``<trial dir>/epochs.json``.
+
+    KerasTuner reports only each trial's best epoch to the oracle; the per-epoch curves
+    (for the intermediate-values figure) are kept here. ``run`` counts the ``fit`` calls
+    inside a trial (folds under cross-validation); ``epoch`` counts from 1 and includes
+    epochs inherited from a Hyperband parent.
+    """
+
+    def on_trial_begin(self, trial):
+        super().on_trial_begin(trial)
+        self._epoch_rows = []  # a retried trial starts its log afresh
+
+    def on_epoch_end(self, trial, model, epoch, logs=None):
+        super().on_epoch_end(trial, model, epoch, logs=logs)
+        rows = self._epoch_rows
+        run = rows[-1]["run"] + (epoch + 1 <= rows[-1]["epoch"]) if rows else 0
+        rows.append({"run": run, "epoch": epoch + 1,
+                     **{k: float(v) for k, v in (logs or {}).items()}})
+        path = Path(self.get_trial_dir(trial.trial_id)) / EPOCHS_FILE
+        with atomic_path(path) as tmp:
+            tmp.write_text(json.dumps({"trial_id": trial.trial_id, "tuner_id": self.tuner_id,
+                                       "epochs": rows}))
+
+
+class RandomSearch(_EpochLogMixin, kt.RandomSearch):
+    """`keras_tuner.RandomSearch` that also logs every trial's epochs."""
+
+
+class BayesianOptimization(_EpochLogMixin, kt.BayesianOptimization):
+    """`keras_tuner.BayesianOptimization` (Gaussian process) that also logs every trial's epochs."""
+
+
+class Hyperband(_EpochLogMixin, kt.Hyperband):
+    """`keras_tuner.Hyperband` (successive halving with early stopping of poor trials)
+    that also logs every trial's epochs."""
+
+
+TUNERS = {"random": RandomSearch, "bayesian": BayesianOptimization, "hyperband": Hyperband}
+
+
+def make_tuner(kind: str, hypermodel: kt.HyperModel, directory, project_name: str = "search",
+               max_trials: int = 10, max_epochs: int = 10, objective: str = "val_loss",
+               seed: int = 0, overwrite: bool = False, **tuner_kwargs) -> kt.Tuner:
+    """A tuner of ``kind`` (``"random"``, ``"bayesian"`` or ``"hyperband"``).
+
+    ``objective`` (minimised) is the validation reconstruction loss by default.
+    ``max_trials`` bounds random search and Bayesian optimisation; Hyperband is bounded
+    instead by ``max_epochs`` per model (and ``factor``, ``hyperband_iterations`` in
+    ``tuner_kwargs``) and sets each trial's epochs itself. Results go to
+    ``directory/project_name``; ``overwrite=False`` resumes a search found there.
+    Bayesian optimisation starts from ``num_initial_points`` random trials, by default
+    a third of ``max_trials`` (at least 2) rather than KerasTuner's three per
+    hyperparameter, which would leave a short search entirely random.
+    """
+    if kind not in TUNERS:
+        raise ValueError(f"tuner kind must be one of {sorted(TUNERS)}, got {kind!r}")
+    if not isinstance(hypermodel, kt.HyperModel):
+        raise TypeError(f"hypermodel must be a keras_tuner.HyperModel, got {type(hypermodel).__name__}")
+    if kind == "hyperband" and isinstance(hypermodel, CrossValidatedHyperModel):
+        raise ValueError("Hyperband resumes promoted trials from saved weights, which "
+                         "cross-validation rebuilds away; use 'random' or 'bayesian'")
+    for name, value in (("max_trials", max_trials), ("max_epochs", max_epochs)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    budget = {"max_epochs": max_epochs} if kind == "hyperband" else {"max_trials": max_trials}
+    if kind == "bayesian":
+        tuner_kwargs.setdefault("num_initial_points", max(2, max_trials // 3))
+    return TUNERS[kind](hypermodel, objective=kt.Objective(objective, "min"), seed=seed,
+                        directory=str(directory), project_name=project_name,
+                        overwrite=overwrite, **budget, **tuner_kwargs)
+
+
+def distributed_role() -> str | None:
+    """``"chief"``, ``"worker"`` or None (not distributed), from KerasTuner's env vars."""
+    if "KERASTUNER_ORACLE_IP" not in os.environ:
+        return None
+    return "chief" if "chief" in os.environ.get("KERASTUNER_TUNER_ID", "") else "worker"
+
+
+def trial_records(tuner: kt.Tuner) -> list:
+    """Every trial of a (finished or reloaded) search, in start order.
+
+    Each record is a dict: ``trial_id``, ``status`` (``"COMPLETED"``, ``"RUNNING"``,
+    ``"INVALID"``, ``"FAILED"``), ``score`` (the objective, NaN if none),
+    ``hyperparameters`` (the searched values; Hyperband's bookkeeping in ``tuner/*``
+    is left out), ``tuner_id`` (who trained it), ``parent`` (the Hyperband trial whose
+    weights it continued, or None) and ``epochs``: ``{metric: [value per
+    epoch]}`` with ``epoch`` numbers, averaged over the trial's ``fit`` runs (folds).
+    Call it on the chief or a non-distributed tuner; a worker holds no trials.
+    """
+    oracle = tuner.oracle
+    if not hasattr(oracle, "start_order"):
+        raise ValueError("trial_records needs the oracle: call it on the chief, or reload "
+                         "the search directory with a non-distributed tuner")
+    records = []
+    for trial_id in oracle.start_order:
+        trial = oracle.trials[trial_id]
+        log_path = Path(tuner.get_trial_dir(trial_id)) / EPOCHS_FILE
+        log = json.loads(log_path.read_text()) if log_path.is_file() else {"epochs": []}
+        records.append({
+            "trial_id": trial_id,
+            "status": trial.status,
+            "score": math.nan if trial.score is None else float(trial.score),
+            "hyperparameters": {k: v for k, v in trial.hyperparameters.values.items()
+                                if not k.startswith("tuner/")},
+            "tuner_id": log.get("tuner_id"),
+            "parent": trial.hyperparameters.values.get("tuner/trial_id"),
+            "epochs": _mean_over_runs(log["epochs"]),
+        })
+    return records
+
+
+def _mean_over_runs(rows) -> dict:
+    epochs = sorted({row["epoch"] for row in rows})
+    names = [k for k in (rows[0] if rows else {}) if k not in ("run", "epoch")]
+    curves = {"epoch": epochs}
+    for name in names:
+        curves[name] = [float(np.mean([row[name] for row in rows if row["epoch"] == e]))
+                        for e in epochs]
+    return curves
+
+
+def best_configuration(tuner: kt.Tuner) -> dict:
+    """The best trial's searched hyperparameters with its ``trial_id`` and ``score``."""
+    trial = tuner.oracle.get_best_trials(1)[0]
+    if trial.score is None:
+        raise ValueError("no trial of this search has completed yet")
+    return {"trial_id": trial.trial_id, "score": float(trial.score),
+            **{k: v for k, v in trial.hyperparameters.values.items() if not k.startswith("tuner/")}}
+
+
+def log_scaled(tuner: kt.Tuner) -> set:
+    """Names of the search's hyperparameters sampled on a log scale."""
+    return {hp.name for hp in tuner.oracle.get_space().space
+            if getattr(hp, "sampling", None) == "log"}
+
+
+# ---------------------------------------------------------------------- figures
+
+
+def plot_optimization_history(records: list, path, objective: str = "val_loss",
+                              title: str | None = None) -> Path:
+    """Each completed trial's objective and the running best, against trial number."""
+    done = [(i + 1, r["score"]) for i, r in enumerate(records)
+            if r["status"] == "COMPLETED" and math.isfinite(r["score"])]
+    if not done:
+        raise ValueError("no completed trial to plot")
+    numbers, scores = zip(*done)
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    ax.plot(numbers, scores, "o", ms=5, label=f"trial {objective}")
+    ax.step(numbers, np.minimum.accumulate(scores), where="post", color="C3", label="best so far")
+    ax.set_xlabel("trial")
+    ax.set_ylabel(objective)
+    ax.set_yscale("log")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title(title or "Optimisation history", fontsize=11)
+    return save_figure(fig, path)
+
+
+def plot_intermediate_values(records: list, path, metric: str = "val_loss",
+                             title: str | None = None) -> Path:
+    """``metric`` per epoch for every trial. A Hyperband trial that continues a parent's
+    weights continues its parent's line; trials that stopped before the longest ones
+    (Hyperband's unpromoted trials, early stopping) end in a cross."""
+    by_id = {r["trial_id"]: r for r in records if r["epochs"].get(metric)}
+    if not by_id:
+        raise ValueError(f"no trial logged {metric!r}")
+    parents = {r["parent"] for r in by_id.values()}
+    last_epoch = max(r["epochs"]["epoch"][-1] for r in by_id.values())
+    cmap = plt.get_cmap("tab20")
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    stopped_label = "stopped early"
+    for i, (trial_id, record) in enumerate(by_id.items()):
+        epochs, values = list(record["epochs"]["epoch"]), list(record["epochs"][metric])
+        parent = by_id.get(record["parent"])
+        if parent is not None:
+            epochs.insert(0, parent["epochs"]["epoch"][-1])
+            values.insert(0, parent["epochs"][metric][-1])
+        ax.plot(epochs, values, "-", marker=".", color=cmap(i % 20), lw=1, alpha=0.85)
+        if epochs[-1] < last_epoch and trial_id not in parents:
+            ax.plot(epochs[-1], values[-1], "x", color="k", ms=7, label=stopped_label)
+            stopped_label = None
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(metric)
+    ax.set_yscale("log")
+    ax.grid(alpha=0.3)
+    if stopped_label is None:
+        ax.legend(fontsize=8)
+    ax.set_title(title or f"Intermediate values: {metric} per epoch, one line per trial",
+                 fontsize=11)
+    return save_figure(fig, path)
+
+
+def plot_parallel_coordinates(records: list, path, log_names=(), objective: str = "val_loss",
+                              title: str | None = None) -> Path:
+    """One vertical axis per hyperparameter, one line per completed trial, coloured by
+    the objective (darker = lower). Numeric axes run from the smallest to the largest
+    value tried (log scale for ``log_names``); categorical axes list their choices.
+    A hyperparameter a trial did not use (SGD momentum under Adam) breaks its line.
+    """
+    done = [r for r in records if r["status"] == "COMPLETED" and math.isfinite(r["score"])]
+    names = [n for n in dict.fromkeys(k for r in done for k in r["hyperparameters"])
+             if len({r["hyperparameters"].get(n) for r in done} - {None}) > 1]
+    if not done or not names:
+        raise ValueError("parallel coordinates need completed trials that differ in a hyperparameter")
+    positions, ticks = {}, {}
+    for name in names:
+        values = [r["hyperparameters"].get(name) for r in done]
+        present = [v for v in values if v is not None]
+        if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in present):
+            scale = np.log10 if name in log_names else np.asarray
+            low, high = float(np.min(scale(present))), float(np.max(scale(present)))
+            span = high - low or 1.0
+            positions[name] = [math.nan if v is None else (float(scale(v)) - low) / span
+                               for v in values]
+            ticks[name] = (f"{min(present):.3g}", f"{max(present):.3g}")
+        else:
+            choices = sorted({str(v) for v in present})
+            step = max(len(choices) - 1, 1)
+            positions[name] = [math.nan if v is None else choices.index(str(v)) / step
+                               for v in values]
+            ticks[name] = (choices[0], choices[-1] if len(choices) > 1 else "")
+    scores = np.array([r["score"] for r in done])
+    norm = Normalize(scores.min(), scores.max())
+    cmap = plt.get_cmap("viridis")
+    fig, ax = plt.subplots(figsize=(1.5 * len(names) + 2, 4))
+    for i in np.argsort(-scores):  # best trials drawn last, on top
+        ax.plot(range(len(names)), [positions[n][i] for n in names], "-o", ms=3,
+                color=cmap(norm(scores[i])), lw=1.4, alpha=0.9)
+    for x, name in enumerate(names):
+        ax.axvline(x, color="0.6", lw=0.8)
+        ax.text(x, -0.06, ticks[name][0], ha="center", va="top", fontsize=7)
+        ax.text(x, 1.06, ticks[name][1], ha="center", va="bottom", fontsize=7)
+    ax.set_xticks(range(len(names)), [n + (" (log)" if n in log_names else "") for n in names],
+                  rotation=20, fontsize=8)
+    ax.set_yticks([])
+    ax.set_ylim(-0.15, 1.15)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, label=objective)
+    ax.set_title(title or "Hyperparameters of each trial, coloured by objective", fontsize=11)
+    return save_figure(fig, path)

@@ -1,0 +1,203 @@
+"""Variational autoencoder (Kingma & Welling, 2014) with a custom ``train_step``."""
+
+from __future__ import annotations
+
+import math
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import layers, ops
+
+from zoo.base import ImageModelMixin, gaussian_codes, replica_scaled
+from zoo.blocks import check_architecture, conv_decoder, conv_encoder_features
+from zoo.data import check_batch_size, check_images
+
+ARCHITECTURES = ("conv", "mlp")
+RECONSTRUCTION_LOSSES = ("bce", "mse")
+MLP_UNITS = (512, 256)  # the reports' 784-512-256-latent encoder, mirrored by the decoder
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class Sampling(layers.Layer):
+    """Reparameterisation: ``z = mean + exp(log_var / 2) * eps`` with ``eps ~ N(0, I)``.
+
+    The layer owns its `keras.random.SeedGenerator`, so the noise stream is part of the
+    model's state (saved, restored, seeded per model) rather than a module global.
+    """
+
+    def __init__(self, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, inputs):
+        z_mean, z_log_var = inputs
+        eps = keras.random.normal(ops.shape(z_mean), dtype=z_mean.dtype, seed=self.seed_generator)
+        return z_mean + ops.exp(0.5 * z_log_var) * eps
+
+    def get_config(self):
+        return {**super().get_config(), "seed": self.seed}
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class VAE(ImageModelMixin, keras.Model):
+    """Variational autoencoder: images -> q(z|x) = N(mean, diag(exp(log_var))) -> images.
+
+    ``architecture="conv"`` uses the convolutional encoder/decoder of `zoo.blocks` (as
+    `ConvAutoencoder`); ``"mlp"`` is the reports' dense 784-512-256-latent encoder and its
+    mirror (``filters`` and ``dense_units`` apply to ``"conv"`` only). The decoder ends in
+    a sigmoid, so images live in [0, 1]; ``decoder_logits`` is the same network without
+    it (the Bernoulli logits the loss and `zoo.metrics.iwae_log_likelihood` use).
+
+    The loss, per image and averaged over the batch, is
+    ``reconstruction + beta * KL(q(z|x) || N(0, I))``, where the reconstruction term is
+    summed over pixels: with ``"bce"`` it is the Bernoulli negative log-likelihood in nats
+    per image (the literature's unit on MNIST), with ``"mse"`` the summed squared error.
+    ``fit``/``evaluate`` report ``loss``, ``reconstruction_loss`` and ``kl_loss``
+    (``val_``-prefixed with ``validation_data``)::
+
+        vae = VAE(latent_dim=16)
+        vae.compile(optimizer="adam")
+        vae.fit(x_train, epochs=10, validation_data=x_val)
+        codes = vae.encode(x_test)          # posterior means (N, latent_dim)
+        digits = vae.sample(16, seed=0)     # decoded draws from N(0, I)
+
+    Parameters
+    ----------
+    latent_dim : size of z.
+    architecture : ``"conv"`` or ``"mlp"``.
+    filters, dense_units : conv trunk width and hidden dense units (conv only).
+    reconstruction_loss : ``"bce"`` (Bernoulli decoder) or ``"mse"``.
+    beta : KL weight (1: the ELBO; >1: beta-VAE).
+    input_shape : ``(height, width, channels)``.
+    seed : seed of the sampling layer's noise stream (None: random).
+    """
+
+    def __init__(self, latent_dim: int = 16, architecture: str = "conv", filters: int = 32,
+                 dense_units: int = 256, reconstruction_loss: str = "bce", beta: float = 1.0,
+                 input_shape=(28, 28, 1), seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.image_shape = check_architecture(input_shape, latent_dim, filters, dense_units, 0.0)
+        if architecture not in ARCHITECTURES:
+            raise ValueError(f"architecture must be one of {ARCHITECTURES}, got {architecture!r}")
+        if reconstruction_loss not in RECONSTRUCTION_LOSSES:
+            raise ValueError(f"reconstruction_loss must be one of {RECONSTRUCTION_LOSSES}, "
+                             f"got {reconstruction_loss!r}")
+        if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not (
+                math.isfinite(beta) and beta >= 0):
+            raise ValueError(f"beta must be a finite number >= 0, got {beta!r}")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise ValueError(f"seed must be an integer or None, got {seed!r}")
+        self.latent_dim, self.architecture = latent_dim, architecture
+        self.filters, self.dense_units = filters, dense_units
+        self.reconstruction_loss, self.beta, self.seed = reconstruction_loss, float(beta), seed
+
+        images = keras.Input(self.image_shape, name="images")
+        if architecture == "conv":
+            features = conv_encoder_features(images, filters, dense_units)
+            self.decoder_logits = conv_decoder(latent_dim, self.image_shape, filters, dense_units,
+                                               output_activation=None, name="decoder_logits")
+        else:
+            features = layers.Flatten(name="flatten")(images)
+            for i, units in enumerate(MLP_UNITS):
+                features = layers.Dense(units, activation="relu", name=f"hidden{i + 1}")(features)
+            self.decoder_logits = self._mlp_decoder_logits()
+        z_mean = layers.Dense(latent_dim, name="z_mean")(features)
+        z_log_var = layers.Dense(latent_dim, name="z_log_var")(features)
+        z = Sampling(seed, name="sampling")([z_mean, z_log_var])
+        self.encoder = keras.Model(images, [z_mean, z_log_var, z], name="encoder")
+
+        codes = keras.Input((latent_dim,), name="latent")
+        pixels = layers.Activation("sigmoid", name="pixels")(self.decoder_logits(codes))
+        self.decoder = keras.Model(codes, pixels, name="decoder")
+
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.reconstruction_loss_tracker = keras.metrics.Mean(name="reconstruction_loss")
+        self.kl_loss_tracker = keras.metrics.Mean(name="kl_loss")
+        self.build((None, *self.image_shape))
+
+    def _mlp_decoder_logits(self) -> keras.Model:
+        codes = keras.Input((self.latent_dim,), name="latent")
+        x = codes
+        for i, units in enumerate(reversed(MLP_UNITS)):
+            x = layers.Dense(units, activation="relu", name=f"hidden{i + 1}")(x)
+        x = layers.Dense(math.prod(self.image_shape), name="logits")(x)
+        x = layers.Reshape(self.image_shape, name="to_image")(x)
+        return keras.Model(codes, x, name="decoder_logits")
+
+    @property
+    def metrics(self):
+        return [self.loss_tracker, self.reconstruction_loss_tracker, self.kl_loss_tracker]
+
+    def call(self, inputs, training=False):
+        """Deterministic reconstruction: the decoded posterior mean."""
+        z_mean, _, _ = self.encoder(inputs, training=training)
+        return self.decoder(z_mean, training=training)
+
+    def compute_losses(self, x, training=False):
+        """``(total, reconstruction, kl)``: per-image sums, averaged over the batch ``x``."""
+        z_mean, z_log_var, z = self.encoder(x, training=training)
+        logits = self.decoder_logits(z, training=training)
+        if self.reconstruction_loss == "bce":
+            per_pixel = ops.binary_crossentropy(x, logits, from_logits=True)
+        else:
+            per_pixel = ops.square(x - ops.sigmoid(logits))
+        reconstruction = ops.mean(ops.sum(per_pixel, axis=tuple(range(1, len(x.shape)))))
+        kl = ops.mean(-0.5 * ops.sum(1.0 + z_log_var - ops.square(z_mean) - ops.exp(z_log_var),
+                                     axis=1))
+        return reconstruction + self.beta * kl, reconstruction, kl
+
+    def train_step(self, data):
+        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+        with tf.GradientTape() as tape:
+            total, reconstruction, kl = self.compute_losses(x, training=True)
+            scaled = replica_scaled(total)
+        gradients = tape.gradient(scaled, self.trainable_weights)
+        self.optimizer.apply_gradients(zip(gradients, self.trainable_weights))
+        return self._track(total, reconstruction, kl)
+
+    def test_step(self, data):
+        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+        return self._track(*self.compute_losses(x, training=False))
+
+    def _track(self, total, reconstruction, kl):
+        self.loss_tracker.update_state(total)
+        self.reconstruction_loss_tracker.update_state(reconstruction)
+        self.kl_loss_tracker.update_state(kl)
+        return {m.name: m.result() for m in self.metrics}
+
+    def encode(self, x, batch_size: int = 256) -> np.ndarray:
+        """Posterior means ``(N, latent_dim)`` of images ``(N,) + image_shape``."""
+        x = check_images(x, self.image_shape)
+        return self.encoder.predict(x, batch_size=check_batch_size(batch_size), verbose=0)[0]
+
+    def reconstruct(self, x, batch_size: int = 256) -> np.ndarray:
+        """Decoded posterior means of ``x``: images of the same shape, in [0, 1]."""
+        return self.predict(x, batch_size=batch_size, verbose=0)
+
+    def sample(self, n: int, seed=None, batch_size: int = 256) -> np.ndarray:
+        """``n`` images decoded from z ~ N(0, I); the same ``seed`` gives the same images."""
+        return self.decode(gaussian_codes(n, self.latent_dim, seed), batch_size=batch_size)
+
+    def export_endpoints(self) -> dict:
+        """Deterministic serving endpoints; the first (``reconstruct``) is the default."""
+        return {
+            "reconstruct": (lambda x: self(x, training=False), [self.image_spec()]),
+            "encode": (lambda x: self.encoder(x, training=False)[0], [self.image_spec()]),
+            "decode": (lambda z: self.decoder(z, training=False), [self.code_spec()]),
+            "generate": (lambda z: self.decoder(z, training=False), [self.code_spec()]),
+        }
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "latent_dim": self.latent_dim,
+            "architecture": self.architecture,
+            "filters": self.filters,
+            "dense_units": self.dense_units,
+            "reconstruction_loss": self.reconstruction_loss,
+            "beta": self.beta,
+            "input_shape": self.image_shape,
+            "seed": self.seed,
+        }
