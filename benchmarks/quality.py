@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 
-from zoo.report import markdown_table
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from zoo.report import markdown_table  # noqa: E402
 
 # (what, dataset, recipe, table stem, row filter, column, the reports' value, better)
 REFERENCES = [

@@ -39,6 +39,10 @@ def main(argv=None) -> list:
     parser.add_argument("--hidden-units", type=int, default=64)
     parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--fine-tune-learning-rate", type=float, default=3e-4)
+    parser.add_argument("--pretrained", default=None,
+                        help="start from this ConvAutoencoder preset instead of pre-training one")
+    parser.add_argument("--preset", default=None,
+                        help="save the fine-tuned all-labels classifier as this preset")
     args = parser.parse_args(argv)
     dataset, out = prepare(args, "finetune")
     pretrain_epochs = args.pretrain_epochs or args.epochs
@@ -50,13 +54,18 @@ def main(argv=None) -> list:
     from zoo.report import write_table
     from zoo.training import resumable_callbacks
 
-    autoencoder = ConvAutoencoder(latent_dim=args.latent_dim, filters=args.filters,
-                                  dense_units=args.dense_units, input_shape=dataset.image_shape)
-    autoencoder.compile(optimizer=keras.optimizers.Adam(args.learning_rate), loss="mse")
     started = time.perf_counter()
-    autoencoder.fit(make_tf_dataset(dataset.x_train, batch_size=args.batch_size, seed=args.seed),
-                    epochs=pretrain_epochs, callbacks=resumable_callbacks(out / "run_pretrain"),
-                    verbose=2)
+    if args.pretrained:
+        autoencoder = ConvAutoencoder.from_preset(args.pretrained)
+        args.latent_dim, args.filters = autoencoder.latent_dim, autoencoder.filters
+        args.dense_units = autoencoder.dense_units  # the from-scratch twin matches it
+    else:
+        autoencoder = ConvAutoencoder(latent_dim=args.latent_dim, filters=args.filters,
+                                      dense_units=args.dense_units, input_shape=dataset.image_shape)
+        autoencoder.compile(optimizer=keras.optimizers.Adam(args.learning_rate), loss="mse")
+        autoencoder.fit(make_tf_dataset(dataset.x_train, batch_size=args.batch_size, seed=args.seed),
+                        epochs=pretrain_epochs, callbacks=resumable_callbacks(out / "run_pretrain"),
+                        verbose=2)
     pretrain_seconds = time.perf_counter() - started
     save_model(autoencoder, out / "autoencoder.keras")
 
@@ -74,6 +83,9 @@ def main(argv=None) -> list:
                             out / f"run_{tag}_{method.replace(' ', '_')}")
             curves[method] = result.pop("history")
             predictions[method] = result.pop("predictions")
+            classifier = result.pop("model")
+            if args.preset and setting == "all labels" and method == "fine-tuned":
+                _save_classifier_preset(classifier, args, argv, dataset, result)
             rows.append({"labels": setting, "method": method, **result,
                          "pre-training s": round(pretrain_seconds, 1) if method != "from scratch" else 0.0})
             print(f"[finetune] {setting}, {method}: test accuracy {result['test accuracy']:.4f}",
@@ -155,7 +167,20 @@ def _train(method, autoencoder, dataset, chosen, epochs, args, run_dir) -> dict:
         "train s": round(train_seconds, 1),
         "history": history,
         "predictions": probabilities.argmax(axis=1),
+        "model": model,
     }
+
+
+def _save_classifier_preset(classifier, args, argv, dataset, result):
+    from zoo.presets import save_preset
+
+    encoder = f"preset {args.pretrained}" if args.pretrained else "a CAE pre-trained by this run"
+    save_preset(classifier, args.preset, {
+        "command": "python -m recipes.finetune " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "data": f"{dataset.summary()}; encoder: {encoder}, fine-tuned",
+        "metrics": {"test accuracy": result["test accuracy"], "test images": len(dataset.x_test),
+                    "epochs": result["epochs"]},
+    })
 
 
 def _plot_curves(curves: dict, path, title):

@@ -67,3 +67,12 @@ def test_gan_preset_generates_deterministic_images():
     assert a.shape == (8, 28, 28, 1) and 0.0 <= a.min() and a.max() <= 1.0
     np.testing.assert_array_equal(a, b)
     assert a.std() > 0.1  # images, not a constant
+
+
+def test_classifier_preset_keeps_its_accuracy_on_the_embedded_sample():
+    classifier = load_preset("fashion_mnist_d36_classifier")
+    card = preset_card("fashion_mnist_d36_classifier")["metrics"]
+    data = load_dataset("fashion_mnist", source="sample")
+    accuracy = float(np.mean(classifier.predict(data.x_test, verbose=0).argmax(axis=1) == data.y_test))
+    assert card["test accuracy"] > 0.87  # the reports' fine-tuned figure
+    assert accuracy > 0.85

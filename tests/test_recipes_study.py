@@ -62,3 +62,24 @@ def test_latent_recipe(tmp_path):
     isotropy = json.loads((out / "isotropy_pca.json").read_text())["rows"]
     assert len(isotropy) == 11 and isotropy[-1]["class"] == "mean"
     assert set(isotropy[0]) == {"class", *models}
+
+
+def test_finetune_from_a_preset_saves_a_classifier_preset(tmp_path, monkeypatch):
+    import shutil
+
+    from recipes import finetune
+    from zoo.presets import load_preset, preset_card, preset_dir
+
+    for suffix in (".keras", ".json"):
+        shutil.copy(preset_dir() / f"fashion_mnist_d36{suffix}", tmp_path)
+    monkeypatch.setenv("ZOO_PRESET_DIR", str(tmp_path))
+    rows = finetune.main(["--quick", "--epochs", "1", "--labels-per-class", "0",
+                          "--pretrained", "fashion_mnist_d36", "--preset", "clf",
+                          "--out", str(tmp_path / "out")])
+    assert all(r["pre-training s"] < 5 for r in rows)  # loaded, not pre-trained
+    classifier = load_preset("clf")
+    card = preset_card("clf")
+    tuned = next(r for r in rows if r["method"] == "fine-tuned")
+    assert card["metrics"]["test accuracy"] == pytest.approx(tuned["test accuracy"])
+    assert "preset fashion_mnist_d36" in card["data"]
+    assert classifier.output_shape == (None, 10)

@@ -59,11 +59,13 @@ def save_preset(model: keras.Model, name: str, card: dict) -> Path:
     with atomic_path(folder / f"{name}.json") as tmp:
         tmp.write_text(json.dumps(card, indent=2))
     metrics = markdown_table([card["metrics"]])
+    loader = (f'{card["class"]}.from_preset("{name}")' if hasattr(type(model), "from_preset")
+              else f'zoo.presets.load_preset("{name}")')
     with atomic_path(folder / f"{name}.md") as tmp:
         tmp.write_text(
             f"# {name}\n\n{card['class']} trained on {card['data']}.\n\n"
             f"## Test metrics\n\n{metrics}\n## Training command\n\n```bash\n{card['command']}\n```\n\n"
-            f"Load it with `{card['class']}.from_preset(\"{name}\")`.\n"
+            f"Load it with `{loader}`.\n"
         )
     return folder / f"{name}.keras"
 
@@ -76,4 +78,7 @@ def _existing(name: str, suffix: str) -> Path:
 
 
 def _plain(config: dict) -> dict:
-    return {k: v for k, v in config.items() if isinstance(v, (int, float, str, bool, list, tuple))}
+    """The scalar settings of a config (a functional model's layer graph is left out)."""
+    scalar = (int, float, str, bool)
+    return {k: v for k, v in config.items()
+            if isinstance(v, scalar) or isinstance(v, (list, tuple)) and all(isinstance(i, scalar) for i in v)}
