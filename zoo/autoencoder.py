@@ -54,18 +54,8 @@ class ConvAutoencoder(ImageModelMixin, keras.Model):
 
     # A target other than the input (a denoising autoencoder's clean images) is an image
     # batch too: checking it here stops a wrong one before it fails inside the loss.
-    def fit(self, x=None, y=None, *args, validation_data=None, **kwargs):
-        if isinstance(validation_data, tuple) and len(validation_data) > 1:
-            validation_data = (validation_data[0],
-                               self._check_target(validation_data[1], "validation_data[1]"),
-                               *validation_data[2:])
-        return super().fit(x, self._check_target(y, "y"), *args,
-                           validation_data=validation_data, **kwargs)
-
-    def evaluate(self, x=None, y=None, *args, **kwargs):
-        return super().evaluate(x, self._check_target(y, "y"), *args, **kwargs)
-
-    def _check_target(self, y, name):
+    def _check_targets(self, y, x, name="y"):
+        y = super()._check_targets(y, x, name)
         return y if y is None else check_images(y, self.image_shape, name)
 
     # The reconstruction target is the input unless the caller gives another

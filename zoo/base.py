@@ -87,24 +87,28 @@ class ImageModelMixin(PresetMixin):
     def _check_inputs(self, x, name):
         return check_image_inputs(x, self.image_shape, name)
 
-    @staticmethod
-    def _check_targets(y, x, name="y"):
-        """One target per image when the images are an array (Keras fails obscurely else)."""
+    def _check_targets(self, y, x, name="y"):
+        """``y`` checked against the images ``x`` it belongs to; subclasses check more.
+
+        Here: one target per image when the images are an array (Keras fails obscurely else).
+        """
         if y is not None and isinstance(x, np.ndarray) and (np.ndim(y) == 0 or len(y) != len(x)):
             raise ValueError(f"{name} must hold one target per image ({len(x)} images), "
                              f"got {type(y).__name__} of shape {np.shape(y)}")
+        return y
 
     def fit(self, x=None, y=None, *args, validation_data=None, **kwargs):
         x = self._check_inputs(x, "x")
-        self._check_targets(y, x)
+        y = self._check_targets(y, x)
         check_batch_size(kwargs.get("batch_size", args[0] if args else None))
         if isinstance(x, tf.data.Dataset):
             kwargs.setdefault("shuffle", False)  # the dataset shuffles itself
         if isinstance(validation_data, tuple):
-            validation_data = (self._check_inputs(validation_data[0], "validation_data[0]"),
-                               *validation_data[1:])
-            if len(validation_data) > 1:
-                self._check_targets(validation_data[1], validation_data[0], "validation_data[1]")
+            val_x, *rest = validation_data
+            val_x = self._check_inputs(val_x, "validation_data[0]")
+            if rest:
+                rest[0] = self._check_targets(rest[0], val_x, "validation_data[1]")
+            validation_data = (val_x, *rest)
         elif validation_data is not None:
             validation_data = self._check_inputs(validation_data, "validation_data")
         return super().fit(x, y, *args, validation_data=validation_data, **kwargs)
@@ -112,8 +116,7 @@ class ImageModelMixin(PresetMixin):
     def evaluate(self, x=None, y=None, *args, **kwargs):
         check_batch_size(kwargs.get("batch_size", args[0] if args else None))
         x = self._check_inputs(x, "x")
-        self._check_targets(y, x)
-        return super().evaluate(x, y, *args, **kwargs)
+        return super().evaluate(x, self._check_targets(y, x), *args, **kwargs)
 
     def predict(self, x, *args, **kwargs):
         check_batch_size(kwargs.get("batch_size", args[0] if args else None))
