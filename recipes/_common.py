@@ -7,6 +7,7 @@ import contextlib
 import json
 import logging
 import os
+import time
 from pathlib import Path
 
 # Quiet TensorFlow's C++ start-up chatter before it is imported.
@@ -24,7 +25,8 @@ from zoo.training import set_seed  # noqa: E402
 _PROCESS_SCOPES = contextlib.ExitStack()
 
 
-def base_parser(description: str, epochs: int, quick_epochs: int) -> argparse.ArgumentParser:
+def base_parser(description: str, epochs: int, quick_epochs: int,
+                exportable: bool = False) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter
     )
@@ -45,8 +47,55 @@ def base_parser(description: str, epochs: int, quick_epochs: int) -> argparse.Ar
                         help="a fast run on the embedded sample, for a first look and for CI")
     parser.add_argument("--out", type=Path, default=Path("reports/latest"),
                         help="report folder; this recipe writes into <out>/<recipe>/")
+    if exportable:
+        parser.add_argument("--export", action="store_true",
+                            help="also write a TensorFlow SavedModel to <out>/<recipe>/savedmodel")
     parser.set_defaults(default_epochs=epochs, quick_epochs=quick_epochs)
     return parser
+
+
+def add_model_arguments(parser, latent_dim: int) -> None:
+    """The architecture and optimiser options of the recipes that train a zoo autoencoder."""
+    parser.add_argument("--latent-dim", type=int, default=latent_dim)
+    parser.add_argument("--filters", type=int, default=32)
+    parser.add_argument("--dense-units", type=int, default=256)
+    parser.add_argument("--learning-rate", type=float, default=1e-3)
+
+
+def build_autoencoder(args, image_shape, **options):
+    """A `ConvAutoencoder` from `add_model_arguments`' options, compiled with Adam and MSE."""
+    import keras
+
+    from zoo import ConvAutoencoder
+
+    model = ConvAutoencoder(latent_dim=args.latent_dim, filters=args.filters,
+                            dense_units=args.dense_units, input_shape=image_shape, **options)
+    model.compile(optimizer=keras.optimizers.Adam(args.learning_rate), loss="mse")
+    return model
+
+
+def timed_fit(model, train, run_dir, images_per_epoch: int, callbacks=(), **fit_kwargs) -> dict:
+    """`model.fit` made resumable in ``run_dir``; returns the tables' timing columns."""
+    from zoo.training import EpochTimer, resumable_callbacks
+
+    timer = EpochTimer()
+    started = time.perf_counter()
+    model.fit(train, callbacks=resumable_callbacks(run_dir) + [*callbacks, timer], verbose=2,
+              **fit_kwargs)
+    return {
+        "train seconds": round(time.perf_counter() - started, 1),
+        # A run resumed after its last epoch trains none, so it has no throughput.
+        "train images/s": round(timer.images_per_second(images_per_epoch), 1) if timer.seconds else "",
+    }
+
+
+def save_outputs(model, out_dir, export: bool) -> None:
+    """``<out_dir>/model.keras``, plus a SavedModel in ``<out_dir>/savedmodel`` if asked."""
+    from zoo import export_saved_model, save_model
+
+    save_model(model, out_dir / "model.keras")
+    if export:
+        export_saved_model(model, out_dir / "savedmodel")
 
 
 def positive_int(text: str) -> int:

@@ -7,46 +7,32 @@
 from __future__ import annotations
 
 import sys
-import time
 
-from recipes._common import base_parser, one_per_class, prepare
+from recipes._common import (add_model_arguments, base_parser, build_autoencoder, one_per_class,
+                             prepare, save_outputs, timed_fit)
 
 
 def main(argv=None) -> dict:
-    parser = base_parser(__doc__.splitlines()[0], epochs=30, quick_epochs=15)
-    parser.add_argument("--latent-dim", type=int, default=36)
-    parser.add_argument("--filters", type=int, default=32)
-    parser.add_argument("--dense-units", type=int, default=256)
+    parser = base_parser(__doc__.splitlines()[0], epochs=30, quick_epochs=15, exportable=True)
+    add_model_arguments(parser, latent_dim=36)
     parser.add_argument("--dropout", type=float, default=0.0)
-    parser.add_argument("--learning-rate", type=float, default=1e-3)
-    parser.add_argument("--export", action="store_true",
-                        help="also write a TensorFlow SavedModel to <out>/autoencoder/savedmodel")
     parser.add_argument("--preset", default=None,
                         help="also save the trained model as this preset in saved_models/")
     args = parser.parse_args(argv)
     dataset, out = prepare(args, "autoencoder")
 
-    import keras
-
-    from zoo import ConvAutoencoder, export_saved_model, make_tf_dataset, save_model
+    from zoo import make_tf_dataset
     from zoo.plotting import image_rows, training_curves
     from zoo.report import write_table
-    from zoo.training import EpochTimer, read_history, resumable_callbacks
+    from zoo.training import read_history
 
-    model = ConvAutoencoder(latent_dim=args.latent_dim, filters=args.filters,
-                            dense_units=args.dense_units, dropout=args.dropout,
-                            input_shape=dataset.image_shape)
-    model.compile(optimizer=keras.optimizers.Adam(args.learning_rate), loss="mse")
-    timer = EpochTimer()
-    started = time.perf_counter()
-    model.fit(
-        make_tf_dataset(dataset.x_train, batch_size=args.batch_size, seed=args.seed),
+    model = build_autoencoder(args, dataset.image_shape, dropout=args.dropout)
+    timing = timed_fit(
+        model, make_tf_dataset(dataset.x_train, batch_size=args.batch_size, seed=args.seed),
+        out / "run", len(dataset.x_train),
         validation_data=make_tf_dataset(dataset.x_val, batch_size=512, shuffle=False),
         epochs=args.epochs,
-        callbacks=resumable_callbacks(out / "run") + [timer],
-        verbose=2,
     )
-    train_seconds = time.perf_counter() - started
     test_mse = float(model.evaluate(dataset.x_test, dataset.x_test, batch_size=512, verbose=0))
 
     history = read_history(out / "run")
@@ -62,13 +48,10 @@ def main(argv=None) -> dict:
         "epochs": len(history["loss"]),
         "parameters": model.count_params(),
         "test MSE": test_mse,
-        "train seconds": round(train_seconds, 1),
-        "train images/s": round(timer.images_per_second(len(dataset.x_train)), 1) if timer.seconds else "",
+        **timing,
     }
     write_table([row], out / "metrics", "Convolutional autoencoder: test reconstruction error")
-    save_model(model, out / "model.keras")
-    if args.export:
-        export_saved_model(model, out / "savedmodel")
+    save_outputs(model, out, args.export)
     if args.preset:
         from zoo.presets import save_preset
 

@@ -19,7 +19,8 @@ from functools import partial
 
 import numpy as np
 
-from recipes._common import base_parser, one_per_class, prepare
+from recipes._common import (add_model_arguments, base_parser, build_autoencoder, one_per_class,
+                             prepare)
 
 SIGMAS = (0.1, 0.2, 0.3, 0.5)
 FRACTIONS = (0.05, 0.1, 0.2)
@@ -28,18 +29,13 @@ SQUARES = (6, 10, 14)
 
 def main(argv=None) -> list:
     parser = base_parser(__doc__.splitlines()[0], epochs=10, quick_epochs=8)
-    parser.add_argument("--latent-dim", type=int, default=36)
-    parser.add_argument("--filters", type=int, default=32)
-    parser.add_argument("--dense-units", type=int, default=256)
-    parser.add_argument("--learning-rate", type=float, default=1e-3)
+    add_model_arguments(parser, latent_dim=36)
     parser.add_argument("--max-sigma", type=float, default=0.5,
                         help="training noise: sigma drawn per image in [0, max-sigma]")
     args = parser.parse_args(argv)
     dataset, out = prepare(args, "denoising")
 
-    import keras
-
-    from zoo import ConvAutoencoder, make_tf_dataset, save_model
+    from zoo import make_tf_dataset, save_model
     from zoo.corruptions import (corrupt_inputs, gaussian_noise, occlusion, one_of,
                                  random_gaussian_noise, salt_and_pepper)
     from zoo.plotting import image_rows
@@ -55,18 +51,17 @@ def main(argv=None) -> list:
         ("plain AE", None, dataset.x_val),
         ("denoising AE", corrupt_inputs(training_corruption, args.seed), val_noisy),
     ):
-        model = ConvAutoencoder(latent_dim=args.latent_dim, filters=args.filters,
-                                dense_units=args.dense_units, input_shape=dataset.image_shape)
-        model.compile(optimizer=keras.optimizers.Adam(args.learning_rate), loss="mse")
+        tag = name.split()[0]
+        model = build_autoencoder(args, dataset.image_shape)
         model.fit(
             make_tf_dataset(dataset.x_train, batch_size=args.batch_size, seed=args.seed,
                             map_fn=map_fn),
             validation_data=make_tf_dataset(val_inputs, dataset.x_val, batch_size=512,
                                             shuffle=False),
-            epochs=args.epochs, callbacks=resumable_callbacks(out / f"run_{name.split()[0]}"),
+            epochs=args.epochs, callbacks=resumable_callbacks(out / f"run_{tag}"),
             verbose=2,
         )
-        save_model(model, out / f"{name.split()[0]}_autoencoder.keras")
+        save_model(model, out / f"{tag}_autoencoder.keras")
         models[name] = model
 
     corruptions = {

@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 
-from recipes._common import base_parser, prepare
+from recipes._common import add_model_arguments, base_parser, build_autoencoder, prepare
 
 METHODS = ("frozen", "fine-tuned", "from scratch")
 
@@ -33,11 +33,8 @@ def main(argv=None) -> list:
                         help="labels per class of the few-labels setting (0: skip it)")
     parser.add_argument("--few-label-epochs", type=int, default=None,
                         help="epochs of the few-labels setting (default: 3x --epochs)")
-    parser.add_argument("--latent-dim", type=int, default=36)
-    parser.add_argument("--filters", type=int, default=32)
-    parser.add_argument("--dense-units", type=int, default=256)
+    add_model_arguments(parser, latent_dim=36)
     parser.add_argument("--hidden-units", type=int, default=64)
-    parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--fine-tune-learning-rate", type=float, default=3e-4)
     parser.add_argument("--pretrained", default=None,
                         help="start from this ConvAutoencoder preset instead of pre-training one")
@@ -47,8 +44,6 @@ def main(argv=None) -> list:
     dataset, out = prepare(args, "finetune")
     pretrain_epochs = args.pretrain_epochs or args.epochs
     few_label_epochs = args.few_label_epochs or 3 * args.epochs
-
-    import keras
 
     from zoo import ConvAutoencoder, make_tf_dataset, save_model
     from zoo.report import write_table
@@ -60,9 +55,7 @@ def main(argv=None) -> list:
         args.latent_dim, args.filters = autoencoder.latent_dim, autoencoder.filters
         args.dense_units = autoencoder.dense_units  # the from-scratch twin matches it
     else:
-        autoencoder = ConvAutoencoder(latent_dim=args.latent_dim, filters=args.filters,
-                                      dense_units=args.dense_units, input_shape=dataset.image_shape)
-        autoencoder.compile(optimizer=keras.optimizers.Adam(args.learning_rate), loss="mse")
+        autoencoder = build_autoencoder(args, dataset.image_shape)
         autoencoder.fit(make_tf_dataset(dataset.x_train, batch_size=args.batch_size, seed=args.seed),
                         epochs=pretrain_epochs, callbacks=resumable_callbacks(out / "run_pretrain"),
                         verbose=2)
@@ -158,15 +151,15 @@ def _train(method, autoencoder, dataset, chosen, epochs, args, run_dir) -> dict:
         model.fit(epochs=epochs, callbacks=callbacks(), **fit_kwargs)
         history = read_history(run_dir)
     train_seconds = time.perf_counter() - started
-    probabilities = model.predict(dataset.x_test, batch_size=512, verbose=0)
+    predictions = model.predict(dataset.x_test, batch_size=512, verbose=0).argmax(axis=1)
     return {
         "labelled images": len(chosen),
         "trainable parameters": int(sum(np.prod(w.shape) for w in model.trainable_weights)),
         "epochs": epochs,
-        "test accuracy": float(np.mean(probabilities.argmax(axis=1) == dataset.y_test)),
+        "test accuracy": float(np.mean(predictions == dataset.y_test)),
         "train s": round(train_seconds, 1),
         "history": history,
-        "predictions": probabilities.argmax(axis=1),
+        "predictions": predictions,
         "model": model,
     }
 

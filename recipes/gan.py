@@ -7,13 +7,12 @@
 from __future__ import annotations
 
 import sys
-import time
 
-from recipes._common import base_parser, prepare
+from recipes._common import base_parser, prepare, save_outputs, timed_fit
 
 
 def main(argv=None) -> dict:
-    parser = base_parser(__doc__.splitlines()[0], epochs=50, quick_epochs=30)
+    parser = base_parser(__doc__.splitlines()[0], epochs=50, quick_epochs=30, exportable=True)
     parser.set_defaults(batch_size=64)
     parser.add_argument("--architecture", default="mlp", choices=("mlp", "dcgan"))
     parser.add_argument("--latent-dim", type=int, default=64)
@@ -27,8 +26,6 @@ def main(argv=None) -> dict:
                         help="epochs of the domain-FID feature classifier")
     parser.add_argument("--fid-samples", type=int, default=5000,
                         help="generated images (and test images) for the domain FID")
-    parser.add_argument("--export", action="store_true",
-                        help="also write a TensorFlow SavedModel to <out>/gan/savedmodel")
     args = parser.parse_args(argv)
     try:
         sample_epochs = [int(e) for e in args.sample_epochs.split(",") if e.strip()]
@@ -38,25 +35,22 @@ def main(argv=None) -> dict:
 
     import keras
 
-    from zoo import export_saved_model, make_tf_dataset, save_model
+    from zoo import make_tf_dataset
     from zoo.gan import GAN, SampleGrid
-    from zoo.metrics import generative_scores, train_feature_classifier
+    from zoo.metrics import dataset_generative_scores
     from zoo.plotting import image_rows, training_curves
     from zoo.report import write_table
-    from zoo.training import EpochTimer, read_history, resumable_callbacks
+    from zoo.training import read_history
 
     model = GAN(latent_dim=args.latent_dim, architecture=args.architecture, filters=args.filters,
                 input_shape=dataset.image_shape, seed=args.seed)
     model.compile(d_optimizer=keras.optimizers.Adam(args.learning_rate, beta_1=args.beta_1),
                   g_optimizer=keras.optimizers.Adam(args.learning_rate, beta_1=args.beta_1))
-    chosen = sorted({e for e in sample_epochs if e <= args.epochs} | {args.epochs})
+    chosen = [e for e in sample_epochs if e <= args.epochs] + [args.epochs]  # SampleGrid sorts
     grid = SampleGrid(out, epochs=chosen, n=64, ncols=8, seed=args.seed)
-    timer = EpochTimer()
-    started = time.perf_counter()
-    model.fit(make_tf_dataset(dataset.x_train, batch_size=args.batch_size, seed=args.seed),
-              epochs=args.epochs, callbacks=resumable_callbacks(out / "run") + [grid, timer],
-              verbose=2)
-    train_seconds = time.perf_counter() - started
+    train = make_tf_dataset(dataset.x_train, batch_size=args.batch_size, seed=args.seed)
+    timing = timed_fit(model, train, out / "run", len(dataset.x_train), callbacks=[grid],
+                       epochs=args.epochs)
 
     history = read_history(out / "run")
     training_curves(history, out / "loss_curves.png", groups=[["d_loss", "g_loss"], ["d_real", "d_fake"]],
@@ -65,7 +59,6 @@ def main(argv=None) -> dict:
         image_rows({f"epoch {e}": images[:10] for e, images in sorted(grid.samples.items())},
                    out / "samples_by_epoch.png", title="The same noise through training")
 
-    classifier = train_feature_classifier(dataset, epochs=args.classifier_epochs, seed=args.seed)
     n = min(args.fid_samples, len(dataset.x_test), len(dataset.x_train))
     row = {
         "dataset": dataset.name,
@@ -77,18 +70,12 @@ def main(argv=None) -> dict:
         "final g_loss": history["g_loss"][-1],
         "final D(x)": history["d_real"][-1],
         "final D(G(z))": history["d_fake"][-1],
-        "classifier test accuracy": classifier.evaluate(
-            dataset.x_test, dataset.y_test, batch_size=512, verbose=0, return_dict=True)["accuracy"],
-        **generative_scores(model.generate(n, seed=args.seed), dataset.x_test[:n], classifier,
-                            reference=dataset.x_train[:n]),
-        "FID images": n,
-        "train seconds": round(train_seconds, 1),
-        "train images/s": round(timer.images_per_second(len(dataset.x_train)), 1) if timer.seconds else "",
+        **dataset_generative_scores(model.generate(n, seed=args.seed), dataset,
+                                    args.classifier_epochs, args.seed),
+        **timing,
     }
     write_table([row], out / "metrics", "GAN: domain FID and diversity of samples")
-    save_model(model, out / "model.keras")
-    if args.export:
-        export_saved_model(model, out / "savedmodel")
+    save_outputs(model, out, args.export)
     print(f"[gan] domain FID {row['domain FID']:.3f} (real vs real {row['domain FID real vs real']:.3f}); "
           f"wrote {out}", flush=True)
     return row

@@ -16,15 +16,13 @@ import sys
 
 import numpy as np
 
-from recipes._common import base_parser, one_per_class, prepare
+from recipes._common import (add_model_arguments, base_parser, build_autoencoder, one_per_class,
+                             prepare)
 
 
 def main(argv=None) -> list:
     parser = base_parser(__doc__.splitlines()[0], epochs=10, quick_epochs=4)
-    parser.add_argument("--latent-dim", type=int, default=16)
-    parser.add_argument("--filters", type=int, default=32)
-    parser.add_argument("--dense-units", type=int, default=256)
-    parser.add_argument("--learning-rate", type=float, default=1e-3)
+    add_model_arguments(parser, latent_dim=16)
     parser.add_argument("--tsne-points", type=int, default=2000,
                         help="test points embedded by t-SNE (1000 with --quick)")
     parser.add_argument("--traversal-components", type=int, default=8)
@@ -34,7 +32,7 @@ def main(argv=None) -> list:
 
     import keras
 
-    from zoo import ConvAutoencoder, make_tf_dataset, save_model
+    from zoo import VAE, make_tf_dataset, save_model
     from zoo.analysis import (class_statistics, decode_codes, embed_2d, encode_dataset,
                               interpolate, isotropy_table, latent_scores, latent_traversal,
                               plot_class_ellipses, plot_embedding, sample_codes)
@@ -42,19 +40,12 @@ def main(argv=None) -> list:
     from zoo.report import write_table
     from zoo.training import resumable_callbacks
 
-    models = {"AE": ConvAutoencoder(latent_dim=args.latent_dim, filters=args.filters,
-                                    dense_units=args.dense_units, input_shape=dataset.image_shape)}
-    try:
-        from zoo.vae import VAE
-    except ImportError as e:
-        print(f"[latent] no VAE ({e}); analysing the autoencoder only", flush=True)
-    else:
-        models["VAE"] = VAE(latent_dim=args.latent_dim, architecture="conv", filters=args.filters,
-                            dense_units=args.dense_units, input_shape=dataset.image_shape,
-                            seed=args.seed)
+    models = {"AE": build_autoencoder(args, dataset.image_shape),
+              "VAE": VAE(latent_dim=args.latent_dim, architecture="conv", filters=args.filters,
+                         dense_units=args.dense_units, input_shape=dataset.image_shape,
+                         seed=args.seed)}
+    models["VAE"].compile(optimizer=keras.optimizers.Adam(args.learning_rate))
     for name, model in models.items():
-        loss = {"loss": "mse"} if name == "AE" else {}
-        model.compile(optimizer=keras.optimizers.Adam(args.learning_rate), **loss)
         model.fit(make_tf_dataset(dataset.x_train, batch_size=args.batch_size, seed=args.seed),
                   validation_data=make_tf_dataset(dataset.x_val, batch_size=512, shuffle=False),
                   epochs=args.epochs, callbacks=resumable_callbacks(out / f"run_{name}"), verbose=2)
@@ -63,7 +54,9 @@ def main(argv=None) -> list:
     rng = np.random.default_rng(args.seed)
     shown = rng.choice(len(dataset.x_test), min(tsne_points, len(dataset.x_test)), replace=False)
     labels = dataset.y_test[shown]
-    scores, embeddings, statistics = [], {"pca": {}, "tsne": {}}, {"pca": {}, "tsne": {}}
+    pairs = one_per_class(dataset.y_test)
+    titles = {"pca": "PCA", "tsne": "t-SNE"}
+    scores, embeddings, statistics = [], {m: {} for m in titles}, {m: {} for m in titles}
     for name, model in models.items():
         train_codes = encode_dataset(model, dataset.x_train)
         test_codes = encode_dataset(model, dataset.x_test)
@@ -88,13 +81,11 @@ def main(argv=None) -> list:
             "fitted Gaussian": decode_codes(model, sample_codes(10, args.latent_dim, args.seed,
                                                                 fit_to=train_codes)),
         }, out / f"samples_{name}.png", title=f"{name}: decoded random codes")
-        pairs = one_per_class(dataset.y_test)
         image_grid(np.concatenate([interpolate(model, dataset.x_test[a], dataset.x_test[b], 10)
                                    for a, b in zip(pairs[:-1:2], pairs[1::2])]),
                    out / f"interpolation_{name}.png", ncols=10,
                    title=f"{name}: linear interpolation in latent space")
 
-    titles = {"pca": "PCA", "tsne": "t-SNE"}
     for method, title in titles.items():
         plot_embedding({f"{name} ({title})": e for name, e in embeddings[method].items()}, labels,
                        out / f"scatter_{method}.png", dataset.class_names,

@@ -75,7 +75,7 @@ def main(argv=None) -> dict:
                                      log_names=tuning.log_scaled(tuner),
                                      title=f"Hyperparameters by validation MSE, {title}")
     write_table([{"trial": r["trial_id"], "status": r["status"], "val_loss": r["score"],
-                  "epochs": len(r["epochs"].get("epoch", [])), **r["hyperparameters"]}
+                  "epochs": len(r["epochs"]["epoch"]), **r["hyperparameters"]}
                  for r in records], out / "trials", f"All trials, {title}")
     best = tuning.best_configuration(tuner)
     write_table([{"hyperparameter": k, "value": v} for k, v in best.items()],

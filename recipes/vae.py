@@ -12,23 +12,20 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 
 import numpy as np
 
-from recipes._common import base_parser, one_per_class, prepare
+from recipes._common import (add_model_arguments, base_parser, one_per_class, prepare,
+                             save_outputs, timed_fit)
 
 
 def main(argv=None) -> dict:
-    parser = base_parser(__doc__.splitlines()[0], epochs=30, quick_epochs=10)
+    parser = base_parser(__doc__.splitlines()[0], epochs=30, quick_epochs=10, exportable=True)
     parser.set_defaults(dataset="mnist")
     parser.add_argument("--architecture", default="conv", choices=("conv", "mlp"))
-    parser.add_argument("--latent-dim", type=int, default=16)
-    parser.add_argument("--filters", type=int, default=32)
-    parser.add_argument("--dense-units", type=int, default=256)
+    add_model_arguments(parser, latent_dim=16)
     parser.add_argument("--reconstruction-loss", default="bce", choices=("bce", "mse"))
     parser.add_argument("--beta", type=float, default=1.0, help="KL weight")
-    parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--binarize", action=argparse.BooleanOptionalAction, default=True,
                         help="dynamically binarised training images and a binarised test set")
     parser.add_argument("--iwae-k", type=int, default=100,
@@ -39,19 +36,17 @@ def main(argv=None) -> dict:
                         help="epochs of the domain-FID feature classifier")
     parser.add_argument("--fid-samples", type=int, default=5000,
                         help="generated images (and test images) for the domain FID")
-    parser.add_argument("--export", action="store_true",
-                        help="also write a TensorFlow SavedModel to <out>/vae/savedmodel")
     args = parser.parse_args(argv)
     dataset, out = prepare(args, "vae")
 
     import keras
 
-    from zoo import export_saved_model, make_tf_dataset, save_model
-    from zoo.metrics import (binarize, dynamic_binarization, generative_scores,
-                             iwae_log_likelihood, train_feature_classifier)
+    from zoo import make_tf_dataset
+    from zoo.metrics import (binarize, dataset_generative_scores, dynamic_binarization,
+                             iwae_log_likelihood)
     from zoo.plotting import image_grid, image_rows, training_curves
     from zoo.report import write_table
-    from zoo.training import EpochTimer, read_history, resumable_callbacks
+    from zoo.training import read_history
     from zoo.vae import VAE
 
     model = VAE(latent_dim=args.latent_dim, architecture=args.architecture, filters=args.filters,
@@ -62,17 +57,14 @@ def main(argv=None) -> dict:
         x_val, x_test = binarize(dataset.x_val, args.seed), binarize(dataset.x_test, args.seed + 1)
     else:
         x_val, x_test = dataset.x_val, dataset.x_test
-    timer = EpochTimer()
-    started = time.perf_counter()
-    model.fit(
+    timing = timed_fit(
+        model,
         make_tf_dataset(dataset.x_train, batch_size=args.batch_size, seed=args.seed,
                         map_fn=dynamic_binarization(args.seed) if args.binarize else None),
+        out / "run", len(dataset.x_train),
         validation_data=make_tf_dataset(x_val, batch_size=512, shuffle=False),
         epochs=args.epochs,
-        callbacks=resumable_callbacks(out / "run") + [timer],
-        verbose=2,
     )
-    train_seconds = time.perf_counter() - started
     test = model.evaluate(x_test, batch_size=512, verbose=0, return_dict=True)
 
     history = read_history(out / "run")
@@ -102,20 +94,11 @@ def main(argv=None) -> dict:
         scored = x_test[:args.iwae_images or None]
         row[f"IWAE log-likelihood (k={args.iwae_k}, {len(scored)} test images)"] = (
             iwae_log_likelihood(model, scored, k=args.iwae_k, seed=args.seed))
-    classifier = train_feature_classifier(dataset, epochs=args.classifier_epochs, seed=args.seed)
-    row["classifier test accuracy"] = classifier.evaluate(
-        dataset.x_test, dataset.y_test, batch_size=512, verbose=0, return_dict=True)["accuracy"]
-    n = min(len(samples), len(dataset.x_test), len(dataset.x_train))
-    row.update(generative_scores(samples[:n], dataset.x_test[:n], classifier,
-                                 reference=dataset.x_train[:n]))
-    row["FID images"] = n
-    row["train seconds"] = round(train_seconds, 1)
-    row["train images/s"] = round(timer.images_per_second(len(dataset.x_train)), 1) if timer.seconds else ""
+    row.update(dataset_generative_scores(samples, dataset, args.classifier_epochs, args.seed))
+    row.update(timing)
     write_table([row], out / "metrics", "Variational autoencoder: test loss terms (nats per image), "
                 "log-likelihood and domain FID of samples")
-    save_model(model, out / "model.keras")
-    if args.export:
-        export_saved_model(model, out / "savedmodel")
+    save_outputs(model, out, args.export)
     print(f"[vae] test loss {test['loss']:.2f} (reconstruction {test['reconstruction_loss']:.2f}, "
           f"KL {test['kl_loss']:.2f}), domain FID {row['domain FID']:.3f}; wrote {out}", flush=True)
     return row
