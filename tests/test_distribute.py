@@ -79,15 +79,7 @@ TOLERANCE = {"cae": dict(loss_rtol=1e-5, weights_atol=1e-5, ratio_atol=1e-4),
              "vae": dict(loss_rtol=1e-3, weights_atol=1e-2, ratio_atol=0.05)}
 
 
-def _vae_available():
-    try:
-        from zoo.vae import VAE  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-MODELS = ["cae", "vae"] if _vae_available() else ["cae"]
+MODELS = ["cae", "vae"]
 
 
 def _env(**extra):

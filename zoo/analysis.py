@@ -16,7 +16,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from zoo.base import check_codes
+from zoo.base import check_codes, gaussian_codes
 from zoo.data import check_images
 from zoo.plotting import plt, save_figure
 
@@ -34,7 +34,7 @@ def encode_dataset(model, x, batch_size: int = 256) -> np.ndarray:
     """
     x = check_images(x)
     if hasattr(model, "encode"):
-        codes = model.encode(x)
+        codes = model.encode(x, batch_size=batch_size)
     elif isinstance(model, keras.Model):
         codes = model.predict(x, batch_size=batch_size, verbose=0)
         if isinstance(codes, (list, tuple)):
@@ -47,7 +47,7 @@ def encode_dataset(model, x, batch_size: int = 256) -> np.ndarray:
 def decode_codes(model, z, batch_size: int = 256) -> np.ndarray:
     """Images decoded from codes ``z`` ``(N, latent_dim)`` by a zoo model or a bare decoder."""
     if hasattr(model, "decode"):
-        return np.asarray(model.decode(np.asarray(z, np.float32)))
+        return np.asarray(model.decode(np.asarray(z, np.float32), batch_size=batch_size))
     if isinstance(model, keras.Model):
         z = check_codes(z, model.input_shape[-1])
         return model.predict(z, batch_size=batch_size, verbose=0)
@@ -145,15 +145,28 @@ def _legend_names(labels, class_names):
             for c in np.unique(labels)}
 
 
+def _panels(count):
+    """A figure with ``count`` side-by-side panels and room for a legend on the right."""
+    fig, axes = plt.subplots(1, count, figsize=(5.0 * count + 1.5, 4.6), squeeze=False)
+    return fig, axes[0]
+
+
+def _finish(fig, axes, path, title, **legend):
+    axes[-1].legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, frameon=False,
+                    **legend)
+    if title:
+        fig.suptitle(title, fontsize=11)
+    return save_figure(fig, path)
+
+
 def plot_embedding(embeddings: dict, labels, path, class_names=None, title=None,
                    point_size: float = 4.0):
     """Scatter plots of 2-D embeddings ``{panel title: (N, 2)}``, coloured by class."""
     labels = np.asarray(labels)
     names = _legend_names(labels, class_names)
     colours = plt.get_cmap("tab10" if len(names) <= 10 else "tab20")
-    fig, axes = plt.subplots(1, len(embeddings), figsize=(5.0 * len(embeddings) + 1.5, 4.6),
-                             squeeze=False)
-    for ax, (panel, embedding) in zip(axes[0], embeddings.items()):
+    fig, axes = _panels(len(embeddings))
+    for ax, (panel, embedding) in zip(axes, embeddings.items()):
         embedding = np.asarray(embedding)
         _labels(labels, len(embedding))
         for i, (label, name) in enumerate(names.items()):
@@ -162,11 +175,7 @@ def plot_embedding(embeddings: dict, labels, path, class_names=None, title=None,
                        color=colours(i), label=name)
         ax.set_title(panel, fontsize=10)
         ax.set_xticks([]), ax.set_yticks([])
-    axes[0, -1].legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, markerscale=3,
-                       frameon=False)
-    if title:
-        fig.suptitle(title, fontsize=11)
-    return save_figure(fig, path)
+    return _finish(fig, axes, path, title, markerscale=3)
 
 
 def plot_class_ellipses(statistics: dict, path, title=None, n_std: float = 1.0):
@@ -177,10 +186,9 @@ def plot_class_ellipses(statistics: dict, path, title=None, n_std: float = 1.0):
     """
     from matplotlib.patches import Ellipse
 
-    fig, axes = plt.subplots(1, len(statistics), figsize=(5.0 * len(statistics) + 1.5, 4.6),
-                             squeeze=False)
+    fig, axes = _panels(len(statistics))
     colours = plt.get_cmap("tab10")
-    for ax, (panel, rows) in zip(axes[0], statistics.items()):
+    for ax, (panel, rows) in zip(axes, statistics.items()):
         for i, row in enumerate(rows):
             colour = colours(i % 10)
             ax.add_patch(Ellipse((row["mean 1"], row["mean 2"]), 2 * n_std * row["std 1"],
@@ -190,10 +198,7 @@ def plot_class_ellipses(statistics: dict, path, title=None, n_std: float = 1.0):
         ax.autoscale_view()
         gap = np.mean([row["std gap"] for row in rows])
         ax.set_title(f"{panel}\nmean |std 1 - std 2| = {gap:.3g}", fontsize=10)
-    axes[0, -1].legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, frameon=False)
-    if title:
-        fig.suptitle(title, fontsize=11)
-    return save_figure(fig, path)
+    return _finish(fig, axes, path, title)
 
 
 # ------------------------------------------------------------ decoding the space
@@ -251,14 +256,13 @@ def sample_codes(n: int, latent_dim: int, seed: int = 0, fit_to=None) -> np.ndar
     is where an autoencoder's decoder has actually been trained.
     """
     _check_steps(n, name="n")
-    rng = np.random.default_rng(seed)
     if fit_to is None:
-        return rng.standard_normal((n, latent_dim)).astype(np.float32)
+        return gaussian_codes(n, latent_dim, seed)
     fit_to = _codes(fit_to, "fit_to", min_rows=2)
     if fit_to.shape[1] != latent_dim:
         raise ValueError(f"fit_to has {fit_to.shape[1]} components, expected {latent_dim}")
     mean, cov = fit_to.mean(axis=0), np.cov(fit_to, rowvar=False).reshape(latent_dim, latent_dim)
-    return rng.multivariate_normal(mean, cov, size=n).astype(np.float32)
+    return np.random.default_rng(seed).multivariate_normal(mean, cov, size=n).astype(np.float32)
 
 
 def _check_steps(value, minimum=1, name="steps"):

@@ -36,6 +36,16 @@ def _seed(seed) -> tf.Tensor:
     return tf.cast(seed, tf.int64)
 
 
+def _split_seed(seed, count: int) -> list:
+    """``count`` independent stateless seeds derived from ``seed``."""
+    return tf.unstack(tf.random.experimental.stateless_split(_seed(seed), count))
+
+
+def _check_corruptions(caller, corruptions):
+    if not corruptions or not all(callable(c) for c in corruptions):
+        raise TypeError(f"{caller} needs one or more corruption functions (images, seed) -> images")
+
+
 def _images(images) -> tf.Tensor:
     images = tf.convert_to_tensor(images)
     if images.shape.rank != 4 or not images.dtype.is_floating:
@@ -66,7 +76,7 @@ def random_gaussian_noise(images, max_sigma: float, seed=0, min_sigma: float = 0
     _check_range("max_sigma", max_sigma, 0.0, np.inf)
     _check_range("min_sigma", min_sigma, 0.0, max_sigma)
     images = _images(images)
-    sigma_seed, noise_seed = tf.unstack(tf.random.experimental.stateless_split(_seed(seed), 2))
+    sigma_seed, noise_seed = _split_seed(seed, 2)
     batch = tf.shape(images)[0]
     sigma = tf.random.stateless_uniform(tf.stack([batch, 1, 1, 1]), sigma_seed,
                                         minval=min_sigma, maxval=max_sigma, dtype=images.dtype)
@@ -81,7 +91,7 @@ def salt_and_pepper(images, fraction: float, seed=0):
     """
     _check_range("fraction", fraction, 0.0, 1.0)
     images = _images(images)
-    hit_seed, salt_seed = tf.unstack(tf.random.experimental.stateless_split(_seed(seed), 2))
+    hit_seed, salt_seed = _split_seed(seed, 2)
     shape = tf.concat([tf.shape(images)[:3], [1]], axis=0)
     hit = tf.random.stateless_uniform(shape, hit_seed) < fraction
     salt = tf.cast(tf.random.stateless_uniform(shape, salt_seed) < 0.5, images.dtype)
@@ -97,7 +107,7 @@ def occlusion(images, size: int, seed=0, value: float = 0.0):
     height, width = images.shape[1], images.shape[2]
     if size > min(height, width):
         raise ValueError(f"occlusion size {size} does not fit in {height}x{width} images")
-    row_seed, col_seed = tf.unstack(tf.random.experimental.stateless_split(_seed(seed), 2))
+    row_seed, col_seed = _split_seed(seed, 2)
     batch = tf.shape(images)[0]
     top = tf.random.stateless_uniform([batch, 1], row_seed, 0, height - size + 1, dtype=tf.int32)
     left = tf.random.stateless_uniform([batch, 1], col_seed, 0, width - size + 1, dtype=tf.int32)
@@ -110,11 +120,10 @@ def occlusion(images, size: int, seed=0, value: float = 0.0):
 
 def compose(*corruptions):
     """Apply ``corruptions`` one after the other, each with its own seed derived from ``seed``."""
-    if not corruptions or not all(callable(c) for c in corruptions):
-        raise TypeError("compose needs one or more corruption functions (images, seed) -> images")
+    _check_corruptions("compose", corruptions)
 
     def composed(images, seed=0):
-        seeds = tf.unstack(tf.random.experimental.stateless_split(_seed(seed), len(corruptions)))
+        seeds = _split_seed(seed, len(corruptions))
         for corruption, s in zip(corruptions, seeds):
             images = corruption(images, seed=s)
         return images
@@ -124,12 +133,11 @@ def compose(*corruptions):
 
 def one_of(*corruptions):
     """Apply one of ``corruptions`` to each image, picked uniformly at random per image."""
-    if not corruptions or not all(callable(c) for c in corruptions):
-        raise TypeError("one_of needs one or more corruption functions (images, seed) -> images")
+    _check_corruptions("one_of", corruptions)
 
     def chosen(images, seed=0):
         images = _images(images)
-        seeds = tf.unstack(tf.random.experimental.stateless_split(_seed(seed), len(corruptions) + 1))
+        seeds = _split_seed(seed, len(corruptions) + 1)
         candidates = tf.stack([c(images, seed=s) for c, s in zip(corruptions, seeds[1:])], axis=1)
         pick = tf.random.stateless_uniform([tf.shape(images)[0]], seeds[0], 0, len(corruptions),
                                            dtype=tf.int32)

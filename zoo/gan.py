@@ -12,6 +12,7 @@ from keras import layers, ops
 
 from zoo.base import PresetMixin, check_codes, check_image_inputs, gaussian_codes, replica_scaled
 from zoo.blocks import check_architecture, conv_decoder, conv_encoder_features
+from zoo.plotting import image_grid
 
 ARCHITECTURES = ("mlp", "dcgan")
 MLP_UNITS = (256, 256)  # the reports' pair: 64 -> 256 -> 256 -> 784 and 784 -> 256 -> 256 -> 1
@@ -212,8 +213,6 @@ class SampleGrid(keras.callbacks.Callback):
         self.samples, self.history = {}, {}
 
     def on_epoch_end(self, epoch, logs=None):
-        from zoo.plotting import image_grid
-
         for name, value in (logs or {}).items():
             self.history.setdefault(name, []).append(float(value))
         if epoch + 1 in self.epochs:

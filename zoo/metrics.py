@@ -27,7 +27,7 @@ from keras import layers, ops
 from scipy import linalg
 
 from zoo.blocks import conv_encoder_features
-from zoo.data import check_images, make_tf_dataset
+from zoo.data import check_batch_size, check_images, make_tf_dataset
 
 # ------------------------------------------------------------------ binarisation
 
@@ -76,9 +76,7 @@ def iwae_log_likelihood(vae, x_binary, k: int = 100, batch_size: int | None = No
     x = check_images(x_binary, vae.image_shape, "x_binary")
     if not np.all((x == 0) | (x == 1)):
         raise ValueError("x_binary must hold only 0s and 1s; draw it with zoo.metrics.binarize(x, seed)")
-    batch_size = batch_size or max(1, 4096 // k)
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    batch_size = check_batch_size(batch_size) or max(1, 4096 // k)
     seed_generator = keras.random.SeedGenerator(seed)
     log_2pi = math.log(2 * math.pi)
     total = 0.0
@@ -216,3 +214,22 @@ def generative_scores(generated, real, classifier: keras.Model, reference=None) 
         "mean entropy (nats)": diversity["mean_entropy"],
     })
     return scores
+
+
+def dataset_generative_scores(generated, dataset, classifier_epochs: int = 3, seed: int = 0) -> dict:
+    """`generative_scores` of ``generated`` against an `ImageDataset`, as the recipes report it.
+
+    Trains the feature classifier on ``dataset`` (`train_feature_classifier`) and returns
+    its ``classifier test accuracy``, then the scores of the first ``n`` generated images
+    against the first ``n`` test images (training images as the real-vs-real reference),
+    with ``n`` = ``FID images``, the smallest of the three set sizes.
+    """
+    classifier = train_feature_classifier(dataset, epochs=classifier_epochs, seed=seed)
+    n = min(len(generated), len(dataset.x_test), len(dataset.x_train))
+    return {
+        "classifier test accuracy": classifier.evaluate(
+            dataset.x_test, dataset.y_test, batch_size=512, verbose=0, return_dict=True)["accuracy"],
+        **generative_scores(generated[:n], dataset.x_test[:n], classifier,
+                            reference=dataset.x_train[:n]),
+        "FID images": n,
+    }

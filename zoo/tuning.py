@@ -147,17 +147,14 @@ class SearchSpace:
                 values[name] = (hp.Fixed(name, bounds[0]) if bounds[0] == bounds[1]
                                 else hp.Int(name, *bounds))
         if self.dense_units is not None:
-            values["dense_units"] = (hp.Fixed("dense_units", self.dense_units[0])
-                                     if len(self.dense_units) == 1
-                                     else hp.Choice("dense_units", list(self.dense_units)))
+            values["dense_units"] = _choice(hp, "dense_units", self.dense_units)
         if self.dropout is not None:
             values["dropout"] = _float(hp, "dropout", self.dropout)
         return values
 
     def optimizer(self, hp: kt.HyperParameters) -> keras.optimizers.Optimizer:
         """Declare the optimizer hyperparameters in ``hp``; return the optimizer."""
-        name = (hp.Fixed("optimizer", self.optimizers[0]) if len(self.optimizers) == 1
-                else hp.Choice("optimizer", list(self.optimizers)))
+        name = _choice(hp, "optimizer", self.optimizers)
         learning_rate = _float(hp, "learning_rate", self.learning_rate, log=True)
         weight_decay = _float(hp, "weight_decay", self.weight_decay, log=True) or None
         if name == "adam":
@@ -166,6 +163,10 @@ class SearchSpace:
         with hp.conditional_scope("optimizer", ["sgd"]):
             momentum = _float(hp, "momentum", self.momentum)
         return keras.optimizers.SGD(learning_rate, momentum=momentum, weight_decay=weight_decay)
+
+
+def _choice(hp, name, choices):
+    return hp.Fixed(name, choices[0]) if len(choices) == 1 else hp.Choice(name, list(choices))
 
 
 def _float(hp, name, bounds, log=False):
@@ -344,8 +345,7 @@ def trial_records(tuner: kt.Tuner) -> list:
             "trial_id": trial_id,
             "status": trial.status,
             "score": math.nan if trial.score is None else float(trial.score),
-            "hyperparameters": {k: v for k, v in trial.hyperparameters.values.items()
-                                if not k.startswith("tuner/")},
+            "hyperparameters": _searched(trial.hyperparameters),
             "tuner_id": log.get("tuner_id"),
             "parent": trial.hyperparameters.values.get("tuner/trial_id"),
             "epochs": _mean_over_runs(log["epochs"]),
@@ -369,7 +369,12 @@ def best_configuration(tuner: kt.Tuner) -> dict:
     if trial.score is None:
         raise ValueError("no trial of this search has completed yet")
     return {"trial_id": trial.trial_id, "score": float(trial.score),
-            **{k: v for k, v in trial.hyperparameters.values.items() if not k.startswith("tuner/")}}
+            **_searched(trial.hyperparameters)}
+
+
+def _searched(hp: kt.HyperParameters) -> dict:
+    """The searched values of ``hp``, without Hyperband's ``tuner/*`` bookkeeping."""
+    return {k: v for k, v in hp.values.items() if not k.startswith("tuner/")}
 
 
 def log_scaled(tuner: kt.Tuner) -> set:

@@ -11,7 +11,6 @@ from keras import layers, ops
 
 from zoo.base import ImageModelMixin, gaussian_codes, replica_scaled
 from zoo.blocks import check_architecture, conv_decoder, conv_encoder_features
-from zoo.data import check_batch_size, check_images
 
 ARCHITECTURES = ("conv", "mlp")
 RECONSTRUCTION_LOSSES = ("bce", "mse")
@@ -169,8 +168,7 @@ class VAE(ImageModelMixin, keras.Model):
 
     def encode(self, x, batch_size: int = 256) -> np.ndarray:
         """Posterior means ``(N, latent_dim)`` of images ``(N,) + image_shape``."""
-        x = check_images(x, self.image_shape)
-        return self.encoder.predict(x, batch_size=check_batch_size(batch_size), verbose=0)[0]
+        return super().encode(x, batch_size)[0]  # the encoder's outputs: mean, log_var, z
 
     def reconstruct(self, x, batch_size: int = 256) -> np.ndarray:
         """Decoded posterior means of ``x``: images of the same shape, in [0, 1]."""
@@ -182,11 +180,12 @@ class VAE(ImageModelMixin, keras.Model):
 
     def export_endpoints(self) -> dict:
         """Deterministic serving endpoints; the first (``reconstruct``) is the default."""
+        decode = (lambda z: self.decoder(z, training=False), [self.code_spec()])
         return {
             "reconstruct": (lambda x: self(x, training=False), [self.image_spec()]),
             "encode": (lambda x: self.encoder(x, training=False)[0], [self.image_spec()]),
-            "decode": (lambda z: self.decoder(z, training=False), [self.code_spec()]),
-            "generate": (lambda z: self.decoder(z, training=False), [self.code_spec()]),
+            "decode": decode,
+            "generate": decode,  # decoding prior draws: the name a generative model serves
         }
 
     def get_config(self):
