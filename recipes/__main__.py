@@ -1,8 +1,11 @@
 """Run the study's recipes in order and gather them into one HTML report.
 
-    python -m recipes run all --dataset fashion_mnist --quick --out reports/quick
-    python -m recipes run autoencoder vae --data-dir ../shared/data
-    python -m recipes list
+Installed, the command is ``deepzoo``; in a source checkout ``python -m recipes`` is the same::
+
+    deepzoo run all --quick                  # every recipe on the embedded sample
+    deepzoo run autoencoder vae --data-dir "$ZOO_DATA_DIR"
+    deepzoo autoencoder --help               # one recipe on its own
+    deepzoo list
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ import traceback
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 
-from recipes import _common  # noqa: F401  (sets the TF log level before TF loads)
+from . import _common  # first: it quiets TensorFlow before TensorFlow loads
+from zoo.data import CLASS_NAMES
 
 # Report order: the autoencoder first (everything else builds on it), then its uses.
 RECIPES = {
@@ -33,15 +37,23 @@ PACKAGES = ("deepzoo", "keras", "tensorflow", "keras-tuner", "scikit-learn", "ma
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m recipes", description=__doc__.splitlines()[0])
-    commands = parser.add_subparsers(dest="command", required=True)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in RECIPES:  # one recipe, with its own options
+        importlib.import_module(f".{argv[0]}", __package__).main(argv[1:])
+        return 0
+    parser = argparse.ArgumentParser(prog=_common.command_name(), description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True,
+                                     metavar="{list,run," + ",".join(RECIPES) + "}")
     commands.add_parser("list", help="list the recipes")
+    for name, title in RECIPES.items():
+        # Parsed by the recipe itself (above); listed here for --help.
+        commands.add_parser(name, help=f"{title} (see {name} --help)", add_help=False)
     run = commands.add_parser("run", help="run recipes and write <out>/index.html")
     run.add_argument("recipes", nargs="+", help=f"'all' or any of: {', '.join(RECIPES)}")
-    run.add_argument("--dataset", default="fashion_mnist")
+    run.add_argument("--dataset", default="fashion_mnist", choices=sorted(CLASS_NAMES))
     run.add_argument("--quick", action="store_true", help="every recipe on the embedded sample, fast")
     run.add_argument("--out", type=Path, default=None, help="default: reports/<dataset>[-quick]")
-    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--seed", type=_common.non_negative_int, default=0)
     # Options the orchestrator does not know (e.g. --data-dir, --epochs) go to every recipe.
     args, passthrough = parser.parse_known_args(argv)
     if args.command == "list":
@@ -70,7 +82,7 @@ def main(argv=None) -> int:
         t0 = time.perf_counter()
         result = {"name": name, "title": RECIPES[name]}
         try:
-            importlib.import_module(f"recipes.{name}").main(common)
+            importlib.import_module(f".{name}", __package__).main(common)
             result["status"] = "ok"
         except Exception as error:  # one broken recipe must not hide the others' results
             traceback.print_exc()
@@ -87,7 +99,7 @@ def main(argv=None) -> int:
         "mode": "quick (embedded sample)" if args.quick else "full",
         "seed": args.seed,
         "wall time (s)": round(total, 1),
-        "command": "python -m recipes " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "command": f"{_common.command_name()} {' '.join(argv)}",
         "python": platform.python_version(),
         "machine": f"{platform.machine()}, {platform.system()}",
         **{name: _version(name) for name in PACKAGES},

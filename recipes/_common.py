@@ -6,18 +6,54 @@ import argparse
 import contextlib
 import json
 import logging
+import math
 import os
+import sys
+import tempfile
 import time
 from pathlib import Path
 
-# Quiet TensorFlow's C++ start-up chatter before it is imported.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Lines TensorFlow's native libraries print while loading, before its logging starts, so
+# that TF_CPP_MIN_LOG_LEVEL cannot hide them (no GPU here is not news to a CPU user).
+STARTUP_NOISE = ("All log messages before absl::InitializeLog()", "cudart_stub.cc",
+                 "Could not find cuda drivers")
 
-import tensorflow as tf  # noqa: E402
 
-from zoo import data as zoo_data  # noqa: E402
-from zoo.distribute import get_strategy  # noqa: E402
-from zoo.training import set_seed  # noqa: E402
+@contextlib.contextmanager
+def native_stderr_without(noise: tuple):
+    """Capture the process's stderr (file descriptor 2) and replay it less ``noise`` lines."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no real stderr (an embedding host): leave it be
+        yield
+        return
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            for line in captured.read().decode(errors="replace").splitlines(keepends=True):
+                if not any(pattern in line for pattern in noise):
+                    sys.stderr.write(line)
+            sys.stderr.flush()
+
+
+# Recipes are programs, so they (not the library) quiet TensorFlow: its C++ log level
+# (cuInit, NodeDef attributes) must be set before it is imported; real errors still raise.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+with native_stderr_without(STARTUP_NOISE):
+    import tensorflow as tf
+
+    from zoo import data as zoo_data
+    from zoo.distribute import get_strategy
+    from zoo.training import set_seed
+
+# Python-side warnings such as tf.function retracing notes repeat once per model.
+tf.get_logger().setLevel("ERROR")
 
 
 # Holds the strategy scope a recipe enters: a scope object that is garbage-collected
@@ -25,10 +61,38 @@ from zoo.training import set_seed  # noqa: E402
 _PROCESS_SCOPES = contextlib.ExitStack()
 
 
-def base_parser(description: str, epochs: int, quick_epochs: int,
-                exportable: bool = False) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter
+def command_name() -> str:
+    """How the user runs the recipes: ``deepzoo`` (installed) or ``python -m recipes``."""
+    return "deepzoo" if Path(sys.argv[0]).name == "deepzoo" else f"python -m {__package__}"
+
+
+class RecipeParser(argparse.ArgumentParser):
+    """An argument parser that also rejects option combinations a recipe cannot honour.
+
+    Every bad command line ends in argparse's one-line ``error:`` and exit status 2.
+    """
+
+    def parse_args(self, args=None, namespace=None):
+        parsed = super().parse_args(args, namespace)
+        data_dir = parsed.data_dir or os.environ.get("ZOO_DATA_DIR")
+        if parsed.quick and (parsed.data_dir or parsed.source not in ("auto", "sample")):
+            self.error("--quick runs on the embedded sample; drop --data-dir/--source, "
+                       "or drop --quick to train on them")
+        if parsed.source == "idx" and not data_dir:
+            self.error("--source idx needs --data-dir <folder of IDX .gz files> or ZOO_DATA_DIR")
+        if parsed.source == "sample" and parsed.data_dir:
+            self.error("--source sample reads the embedded sample; --data-dir would be ignored")
+        if parsed.data_dir and not Path(parsed.data_dir).is_dir():
+            self.error(f"--data-dir {parsed.data_dir}: no such folder")
+        return parsed
+
+
+def base_parser(description: str, epochs: int, quick_epochs: int, exportable: bool = False,
+                *, name: str) -> argparse.ArgumentParser:
+    """The options every recipe shares; ``name`` is the recipe's subcommand."""
+    parser = RecipeParser(
+        prog=f"{command_name()} {name}", description=description,
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("--dataset", default="fashion_mnist", choices=sorted(zoo_data.CLASS_NAMES))
     parser.add_argument("--source", default="auto", choices=zoo_data.SOURCES,
@@ -38,7 +102,7 @@ def base_parser(description: str, epochs: int, quick_epochs: int,
     parser.add_argument("--epochs", type=positive_int, default=None,
                         help=f"training epochs (default {epochs}; {quick_epochs} with --quick)")
     parser.add_argument("--batch-size", type=positive_int, default=128)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=non_negative_int, default=0)
     parser.add_argument("--strategy", default=None,
                         help="tf.distribute strategy: default, mirrored[:DEV,...] or multiworker "
                              "(TF_CONFIG); default $ZOO_STRATEGY, else 'default'. "
@@ -49,17 +113,18 @@ def base_parser(description: str, epochs: int, quick_epochs: int,
                         help="report folder; this recipe writes into <out>/<recipe>/")
     if exportable:
         parser.add_argument("--export", action="store_true",
-                            help="also write a TensorFlow SavedModel to <out>/<recipe>/savedmodel")
+                            help="also write a TensorFlow SavedModel to <out>/<recipe>/savedmodel/1 "
+                                 "(TF Serving's versioned layout)")
     parser.set_defaults(default_epochs=epochs, quick_epochs=quick_epochs)
     return parser
 
 
 def add_model_arguments(parser, latent_dim: int) -> None:
     """The architecture and optimiser options of the recipes that train a zoo autoencoder."""
-    parser.add_argument("--latent-dim", type=int, default=latent_dim)
-    parser.add_argument("--filters", type=int, default=32)
-    parser.add_argument("--dense-units", type=int, default=256)
-    parser.add_argument("--learning-rate", type=float, default=1e-3)
+    parser.add_argument("--latent-dim", type=positive_int, default=latent_dim)
+    parser.add_argument("--filters", type=positive_int, default=32)
+    parser.add_argument("--dense-units", type=non_negative_int, default=256)
+    parser.add_argument("--learning-rate", type=positive_float, default=1e-3)
 
 
 def build_autoencoder(args, image_shape, **options):
@@ -90,19 +155,35 @@ def timed_fit(model, train, run_dir, images_per_epoch: int, callbacks=(), **fit_
 
 
 def save_outputs(model, out_dir, export: bool) -> None:
-    """``<out_dir>/model.keras``, plus a SavedModel in ``<out_dir>/savedmodel`` if asked."""
+    """``<out_dir>/model.keras``, plus a SavedModel in ``<out_dir>/savedmodel/1`` if asked."""
     from zoo import export_saved_model, save_model
 
     save_model(model, out_dir / "model.keras")
     if export:
-        export_saved_model(model, out_dir / "savedmodel")
+        path = export_saved_model(model, out_dir / "savedmodel", version=1)
+        print(f"SavedModel: {path} (serve with --model_base_path={path.parent.resolve()})",
+              flush=True)
 
 
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
-    return value
+def _number(kind, accept, requirement):
+    """An argparse ``type`` that parses ``kind`` and rejects values failing ``accept``."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {requirement}, got {text!r}") from None
+        if not accept(value):
+            raise argparse.ArgumentTypeError(f"must be {requirement}, got {text}")
+        return value
+    parse.__name__ = requirement  # argparse names the type in some messages
+    return parse
+
+
+positive_int = _number(int, lambda v: v >= 1, "a positive integer")
+non_negative_int = _number(int, lambda v: v >= 0, "a non-negative integer")
+positive_float = _number(float, lambda v: math.isfinite(v) and v > 0, "a positive number")
+non_negative_float = _number(float, lambda v: math.isfinite(v) and v >= 0, "a non-negative number")
+fraction = _number(float, lambda v: 0 <= v < 1, "a number in [0, 1)")
 
 
 def prepare(args, recipe: str):
@@ -124,8 +205,11 @@ def prepare(args, recipe: str):
     if args.epochs is None:
         args.epochs = args.quick_epochs if args.quick else args.default_epochs
     source = "sample" if args.quick else args.source
-    dataset = zoo_data.load_dataset(args.dataset, source=source, data_dir=args.data_dir,
-                                    seed=args.seed)
+    try:
+        dataset = zoo_data.load_dataset(args.dataset, source=source, data_dir=args.data_dir,
+                                        seed=args.seed)
+    except zoo_data.DataError as error:  # missing or corrupt files: say which, no traceback
+        raise SystemExit(f"{command_name()} {recipe}: error: {error}") from None
     print(f"[{recipe}] data: {dataset.summary()}", flush=True)
     out_dir = Path(args.out) / recipe
     worker = getattr(strategy.cluster_resolver, "task_id", None) or 0

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import sys
 
-from recipes._common import (add_model_arguments, base_parser, build_autoencoder, one_per_class,
-                             prepare, save_outputs, timed_fit)
+from ._common import (add_model_arguments, base_parser, build_autoencoder, fraction,
+                      one_per_class, prepare, save_outputs, timed_fit)
 
 
 def main(argv=None) -> dict:
-    parser = base_parser(__doc__.splitlines()[0], epochs=30, quick_epochs=15, exportable=True)
+    parser = base_parser(__doc__.splitlines()[0], epochs=30, quick_epochs=15, exportable=True,
+                         name="autoencoder")
     add_model_arguments(parser, latent_dim=36)
-    parser.add_argument("--dropout", type=float, default=0.0)
+    parser.add_argument("--dropout", type=fraction, default=0.0)
     parser.add_argument("--preset", default=None,
                         help="also save the trained model as this preset in saved_models/")
     args = parser.parse_args(argv)

@@ -19,8 +19,8 @@ from functools import partial
 
 import numpy as np
 
-from recipes._common import (add_model_arguments, base_parser, build_autoencoder, one_per_class,
-                             prepare)
+from ._common import (add_model_arguments, base_parser, build_autoencoder, one_per_class,
+                      positive_float, prepare)
 
 SIGMAS = (0.1, 0.2, 0.3, 0.5)
 FRACTIONS = (0.05, 0.1, 0.2)
@@ -28,9 +28,9 @@ SQUARES = (6, 10, 14)
 
 
 def main(argv=None) -> list:
-    parser = base_parser(__doc__.splitlines()[0], epochs=10, quick_epochs=8)
+    parser = base_parser(__doc__.splitlines()[0], epochs=10, quick_epochs=8, name="denoising")
     add_model_arguments(parser, latent_dim=36)
-    parser.add_argument("--max-sigma", type=float, default=0.5,
+    parser.add_argument("--max-sigma", type=positive_float, default=0.5,
                         help="training noise: sigma drawn per image in [0, max-sigma]")
     args = parser.parse_args(argv)
     dataset, out = prepare(args, "denoising")

@@ -18,24 +18,26 @@ import time
 
 import numpy as np
 
-from recipes._common import add_model_arguments, base_parser, build_autoencoder, prepare
+from ._common import (add_model_arguments, base_parser, build_autoencoder, non_negative_int,
+                      positive_float, positive_int, prepare, save_outputs)
 
 METHODS = ("frozen", "fine-tuned", "from scratch")
 
 
 def main(argv=None) -> list:
-    parser = base_parser(__doc__.splitlines()[0], epochs=10, quick_epochs=3)
-    parser.add_argument("--pretrain-epochs", type=int, default=None,
+    parser = base_parser(__doc__.splitlines()[0], epochs=10, quick_epochs=3, exportable=True,
+                         name="finetune")
+    parser.add_argument("--pretrain-epochs", type=positive_int, default=None,
                         help="autoencoder pre-training epochs (default: --epochs)")
-    parser.add_argument("--warmup-epochs", type=int, default=1,
+    parser.add_argument("--warmup-epochs", type=non_negative_int, default=1,
                         help="frozen epochs before fine-tuning everything")
-    parser.add_argument("--labels-per-class", type=int, default=100,
+    parser.add_argument("--labels-per-class", type=non_negative_int, default=100,
                         help="labels per class of the few-labels setting (0: skip it)")
-    parser.add_argument("--few-label-epochs", type=int, default=None,
+    parser.add_argument("--few-label-epochs", type=positive_int, default=None,
                         help="epochs of the few-labels setting (default: 3x --epochs)")
     add_model_arguments(parser, latent_dim=36)
-    parser.add_argument("--hidden-units", type=int, default=64)
-    parser.add_argument("--fine-tune-learning-rate", type=float, default=3e-4)
+    parser.add_argument("--hidden-units", type=positive_int, default=64)
+    parser.add_argument("--fine-tune-learning-rate", type=positive_float, default=3e-4)
     parser.add_argument("--pretrained", default=None,
                         help="start from this ConvAutoencoder preset instead of pre-training one")
     parser.add_argument("--preset", default=None,
@@ -77,8 +79,11 @@ def main(argv=None) -> list:
             curves[method] = result.pop("history")
             predictions[method] = result.pop("predictions")
             classifier = result.pop("model")
-            if args.preset and setting == "all labels" and method == "fine-tuned":
-                _save_classifier_preset(classifier, args, argv, dataset, result)
+            if setting == "all labels" and method == "fine-tuned":
+                # The study's product: model.keras, and with --export a `classify` SavedModel.
+                save_outputs(classifier, out, args.export)
+                if args.preset:
+                    _save_classifier_preset(classifier, args, argv, dataset, result)
             rows.append({"labels": setting, "method": method, **result,
                          "pre-training s": round(pretrain_seconds, 1) if method != "from scratch" else 0.0})
             print(f"[finetune] {setting}, {method}: test accuracy {result['test accuracy']:.4f}",
@@ -179,9 +184,9 @@ def _save_classifier_preset(classifier, args, argv, dataset, result):
 def _plot_curves(curves: dict, path, title):
     from matplotlib.ticker import MaxNLocator
 
-    from zoo.plotting import plt, save_figure
+    from zoo.plotting import save_figure, subplots
 
-    fig, (by_epoch, by_time) = plt.subplots(1, 2, figsize=(10, 3.8))
+    fig, (by_epoch, by_time) = subplots(1, 2, figsize=(10, 3.8))
     for method, history in curves.items():
         accuracy = history["val_accuracy"]
         by_epoch.plot(range(1, len(accuracy) + 1), accuracy, marker="o", ms=3, label=method)
@@ -200,9 +205,9 @@ def _plot_curves(curves: dict, path, title):
 def _plot_confusions(dataset, predictions: dict, path, title):
     from sklearn.metrics import ConfusionMatrixDisplay
 
-    from zoo.plotting import plt, save_figure
+    from zoo.plotting import save_figure, subplots
 
-    fig, axes = plt.subplots(1, len(predictions), figsize=(6.2 * len(predictions), 5.8))
+    fig, axes = subplots(1, len(predictions), figsize=(6.2 * len(predictions), 5.8))
     for ax, (method, predicted) in zip(np.atleast_1d(axes), predictions.items()):
         ConfusionMatrixDisplay.from_predictions(
             dataset.y_test, predicted, labels=range(dataset.num_classes),

@@ -8,23 +8,25 @@ from __future__ import annotations
 
 import sys
 
-from recipes._common import base_parser, prepare, save_outputs, timed_fit
+from ._common import (base_parser, fraction, positive_float, positive_int, prepare,
+                      save_outputs, timed_fit)
 
 
 def main(argv=None) -> dict:
-    parser = base_parser(__doc__.splitlines()[0], epochs=50, quick_epochs=30, exportable=True)
+    parser = base_parser(__doc__.splitlines()[0], epochs=50, quick_epochs=30, exportable=True,
+                         name="gan")
     parser.set_defaults(batch_size=64)
     parser.add_argument("--architecture", default="mlp", choices=("mlp", "dcgan"))
-    parser.add_argument("--latent-dim", type=int, default=64)
-    parser.add_argument("--filters", type=int, default=32, help="DCGAN width")
-    parser.add_argument("--learning-rate", type=float, default=2e-4)
-    parser.add_argument("--beta-1", type=float, default=0.5, help="Adam beta_1 of both networks")
+    parser.add_argument("--latent-dim", type=positive_int, default=64)
+    parser.add_argument("--filters", type=positive_int, default=32, help="DCGAN width")
+    parser.add_argument("--learning-rate", type=positive_float, default=2e-4)
+    parser.add_argument("--beta-1", type=fraction, default=0.5, help="Adam beta_1 of both networks")
     parser.add_argument("--sample-epochs", default="1,5,50,200",
                         help="comma-separated epochs after which to save a fixed-noise grid "
                              "(the last epoch is always added)")
-    parser.add_argument("--classifier-epochs", type=int, default=3,
+    parser.add_argument("--classifier-epochs", type=positive_int, default=3,
                         help="epochs of the domain-FID feature classifier")
-    parser.add_argument("--fid-samples", type=int, default=5000,
+    parser.add_argument("--fid-samples", type=positive_int, default=5000,
                         help="generated images (and test images) for the domain FID")
     args = parser.parse_args(argv)
     try:

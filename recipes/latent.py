@@ -16,16 +16,16 @@ import sys
 
 import numpy as np
 
-from recipes._common import (add_model_arguments, base_parser, build_autoencoder, one_per_class,
-                             prepare)
+from ._common import (add_model_arguments, base_parser, build_autoencoder, one_per_class,
+                      positive_int, prepare)
 
 
 def main(argv=None) -> list:
-    parser = base_parser(__doc__.splitlines()[0], epochs=10, quick_epochs=4)
+    parser = base_parser(__doc__.splitlines()[0], epochs=10, quick_epochs=4, name="latent")
     add_model_arguments(parser, latent_dim=16)
-    parser.add_argument("--tsne-points", type=int, default=2000,
+    parser.add_argument("--tsne-points", type=positive_int, default=2000,
                         help="test points embedded by t-SNE (1000 with --quick)")
-    parser.add_argument("--traversal-components", type=int, default=8)
+    parser.add_argument("--traversal-components", type=positive_int, default=8)
     args = parser.parse_args(argv)
     dataset, out = prepare(args, "latent")
     tsne_points = min(args.tsne_points, 1000) if args.quick else args.tsne_points

@@ -17,13 +17,13 @@ from __future__ import annotations
 import sys
 import time
 
-from recipes._common import positive_int, base_parser, prepare
+from ._common import base_parser, non_negative_int, positive_int, prepare
 
 
 def main(argv=None) -> dict:
     from zoo import tuning
 
-    parser = base_parser(__doc__.splitlines()[0], epochs=4, quick_epochs=2)
+    parser = base_parser(__doc__.splitlines()[0], epochs=4, quick_epochs=2, name="tuning")
     parser.add_argument("--tuner", default="bayesian", choices=sorted(tuning.TUNERS))
     parser.add_argument("--trials", type=positive_int, default=None,
                         help="trials for random/bayesian (default 12; 4 with --quick); "
@@ -32,7 +32,7 @@ def main(argv=None) -> dict:
                         help="cross-validation folds for the best configuration (default 5; 3 with --quick)")
     parser.add_argument("--cv-epochs", type=positive_int, default=None,
                         help="epochs per cross-validation fold (default --epochs)")
-    parser.add_argument("--train-subset", type=int, default=0,
+    parser.add_argument("--train-subset", type=non_negative_int, default=0,
                         help="search and cross-validate on the first N training images (0: all)")
     parser.add_argument("--patience", type=positive_int, default=2,
                         help="stop a trial after this many epochs without validation improvement")
@@ -59,7 +59,9 @@ def main(argv=None) -> dict:
     # one backup folder shared by successive trials would restore the wrong model.
     tuner.search(x_train, epochs=args.epochs, validation_data=dataset.x_val,
                  batch_size=args.batch_size, verbose=2,
-                 callbacks=[keras.callbacks.EarlyStopping("val_loss", patience=args.patience)])
+                 callbacks=[keras.callbacks.EarlyStopping("val_loss", patience=args.patience),
+                            # KerasTuner gives each trial its own subfolder.
+                            keras.callbacks.TensorBoard(str(out / "tensorboard"), write_graph=False)])
     search_seconds = time.perf_counter() - started
     if tuning.distributed_role() == "worker":
         print("[tuning] worker done; the chief writes the report", flush=True)

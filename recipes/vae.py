@@ -15,26 +15,27 @@ import sys
 
 import numpy as np
 
-from recipes._common import (add_model_arguments, base_parser, one_per_class, prepare,
-                             save_outputs, timed_fit)
+from ._common import (add_model_arguments, base_parser, non_negative_float, non_negative_int,
+                      one_per_class, positive_int, prepare, save_outputs, timed_fit)
 
 
 def main(argv=None) -> dict:
-    parser = base_parser(__doc__.splitlines()[0], epochs=30, quick_epochs=10, exportable=True)
+    parser = base_parser(__doc__.splitlines()[0], epochs=30, quick_epochs=10, exportable=True,
+                         name="vae")
     parser.set_defaults(dataset="mnist")
     parser.add_argument("--architecture", default="conv", choices=("conv", "mlp"))
     add_model_arguments(parser, latent_dim=16)
     parser.add_argument("--reconstruction-loss", default="bce", choices=("bce", "mse"))
-    parser.add_argument("--beta", type=float, default=1.0, help="KL weight")
+    parser.add_argument("--beta", type=non_negative_float, default=1.0, help="KL weight")
     parser.add_argument("--binarize", action=argparse.BooleanOptionalAction, default=True,
                         help="dynamically binarised training images and a binarised test set")
-    parser.add_argument("--iwae-k", type=int, default=100,
+    parser.add_argument("--iwae-k", type=positive_int, default=100,
                         help="importance samples per image for the log-likelihood")
-    parser.add_argument("--iwae-images", type=int, default=1000,
+    parser.add_argument("--iwae-images", type=non_negative_int, default=1000,
                         help="test images scored for the log-likelihood (0: all)")
-    parser.add_argument("--classifier-epochs", type=int, default=3,
+    parser.add_argument("--classifier-epochs", type=positive_int, default=3,
                         help="epochs of the domain-FID feature classifier")
-    parser.add_argument("--fid-samples", type=int, default=5000,
+    parser.add_argument("--fid-samples", type=positive_int, default=5000,
                         help="generated images (and test images) for the domain FID")
     args = parser.parse_args(argv)
     dataset, out = prepare(args, "vae")

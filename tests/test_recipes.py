@@ -1,17 +1,24 @@
 import json
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+import zoo.data
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_autoencoder_recipe_help():
-    result = subprocess.run([sys.executable, "-m", "recipes.autoencoder", "--help"], cwd=ROOT,
-                            capture_output=True, text=True, timeout=120)
+def test_recipe_help_is_clean_of_tensorflow_startup_noise():
+    result = subprocess.run([sys.executable, "-m", "recipes", "autoencoder", "--help"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=120,
+                            env={k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"})
     assert result.returncode == 0 and "--quick" in result.stdout
+    assert result.stdout.startswith("usage: python -m recipes autoencoder")
+    assert result.stderr == ""  # TensorFlow was imported, and said nothing
 
 
 def test_autoencoder_recipe_quick_writes_figures_table_and_model(tmp_path):
@@ -21,22 +28,51 @@ def test_autoencoder_recipe_quick_writes_figures_table_and_model(tmp_path):
                             "--out", str(tmp_path), "--export"])
     out = tmp_path / "autoencoder"
     for name in ("loss_curves.png", "reconstructions.png", "metrics.md", "model.keras",
-                 "savedmodel/saved_model.pb"):
+                 "savedmodel/1/saved_model.pb"):
         assert (out / name).is_file(), name
     table = json.loads((out / "metrics.json").read_text())
     assert table["rows"][0]["test MSE"] == pytest.approx(row["test MSE"])
     assert 0 < row["test MSE"] < 0.2 and row["epochs"] == 2
-    assert "embedded sample" in row["data source"]
+    assert row["data source"] == "the embedded sample"
+    assert list((out / "run" / "tensorboard" / "train").glob("events.out.tfevents.*"))
 
 
-def test_recipe_rejects_bad_arguments(capsys, tmp_path):
-    from recipes import autoencoder
+@pytest.mark.parametrize("recipe, argv, message", [
+    ("autoencoder", ["--epochs", "0"], "--epochs: must be a positive integer, got 0"),
+    ("autoencoder", ["--latent-dim", "0"], "--latent-dim: must be a positive integer, got 0"),
+    ("autoencoder", ["--dropout", "1.5"], "--dropout: must be a number in [0, 1), got 1.5"),
+    ("vae", ["--beta", "nan"], "--beta: must be a non-negative number, got nan"),
+    ("gan", ["--learning-rate", "fast"], "--learning-rate: must be a positive number, got 'fast'"),
+    ("vae", ["--source", "idx"], "--source idx needs --data-dir"),
+    ("autoencoder", ["--quick", "--data-dir", "."], "--quick runs on the embedded sample"),
+    ("finetune", ["--quick", "--source", "tfds"], "--quick runs on the embedded sample"),
+    ("latent", ["--source", "sample", "--data-dir", "."], "--data-dir would be ignored"),
+    ("tuning", ["--data-dir", "no/such/folder"], "--data-dir no/such/folder: no such folder"),
+    ("run", ["all", "--seed", "-1"], "--seed: must be a non-negative integer, got -1"),
+])
+def test_bad_command_lines_exit_2_with_one_line(recipe, argv, message, capsys, monkeypatch):
+    from recipes.__main__ import main
 
-    with pytest.raises(SystemExit):
-        autoencoder.main(["--epochs", "0"])
-    assert "positive integer" in capsys.readouterr().err
-    with pytest.raises(ValueError, match="latent_dim"):
-        autoencoder.main(["--quick", "--latent-dim", "-1", "--out", str(tmp_path)])
+    monkeypatch.delenv("ZOO_DATA_DIR", raising=False)
+    with pytest.raises(SystemExit) as exit_:
+        main([recipe, *argv])
+    error = capsys.readouterr().err
+    assert exit_.value.code == 2 and "Traceback" not in error
+    assert error.splitlines()[-1] == f"python -m recipes {recipe}: error: " \
+        + error.splitlines()[-1].split(": error: ", 1)[1]
+    assert message in error.splitlines()[-1]
+
+
+def test_corrupt_data_files_end_the_recipe_with_one_line(tmp_path, capsys):
+    from recipes.__main__ import main
+
+    shutil.copytree(Path(zoo.data.SAMPLE_DIR) / "mnist", tmp_path / "mnist")
+    (tmp_path / "mnist" / "train-images-idx3-ubyte.gz").write_bytes(b"not gzip")
+    with pytest.raises(SystemExit) as exit_:
+        main(["autoencoder", "--dataset", "mnist", "--data-dir", str(tmp_path),
+              "--out", str(tmp_path / "out")])
+    assert "python -m recipes autoencoder: error:" in str(exit_.value.code)
+    assert "train-images-idx3-ubyte.gz" in str(exit_.value.code)
 
 
 MIRRORED_RECIPE = """

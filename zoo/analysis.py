@@ -14,11 +14,12 @@ means), or bare Keras encoder/decoder models:
 from __future__ import annotations
 
 import keras
+import matplotlib
 import numpy as np
 
 from zoo.base import check_codes, gaussian_codes
 from zoo.data import check_images
-from zoo.plotting import plt, save_figure
+from zoo.plotting import save_figure, subplots
 
 EMBEDDINGS = ("pca", "tsne")
 
@@ -147,7 +148,7 @@ def _legend_names(labels, class_names):
 
 def _panels(count):
     """A figure with ``count`` side-by-side panels and room for a legend on the right."""
-    fig, axes = plt.subplots(1, count, figsize=(5.0 * count + 1.5, 4.6), squeeze=False)
+    fig, axes = subplots(1, count, figsize=(5.0 * count + 1.5, 4.6), squeeze=False)
     return fig, axes[0]
 
 
@@ -164,7 +165,7 @@ def plot_embedding(embeddings: dict, labels, path, class_names=None, title=None,
     """Scatter plots of 2-D embeddings ``{panel title: (N, 2)}``, coloured by class."""
     labels = np.asarray(labels)
     names = _legend_names(labels, class_names)
-    colours = plt.get_cmap("tab10" if len(names) <= 10 else "tab20")
+    colours = matplotlib.colormaps["tab10" if len(names) <= 10 else "tab20"]
     fig, axes = _panels(len(embeddings))
     for ax, (panel, embedding) in zip(axes, embeddings.items()):
         embedding = np.asarray(embedding)
@@ -187,7 +188,7 @@ def plot_class_ellipses(statistics: dict, path, title=None, n_std: float = 1.0):
     from matplotlib.patches import Ellipse
 
     fig, axes = _panels(len(statistics))
-    colours = plt.get_cmap("tab10")
+    colours = matplotlib.colormaps["tab10"]
     for ax, (panel, rows) in zip(axes, statistics.items()):
         for i, row in enumerate(rows):
             colour = colours(i % 10)

@@ -8,6 +8,7 @@ from keras import layers
 from zoo.base import ImageModelMixin
 from zoo.blocks import check_architecture, conv_decoder, conv_encoder_features
 from zoo.data import check_images
+from zoo.export import Endpoint
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -67,11 +68,14 @@ class ConvAutoencoder(ImageModelMixin, keras.Model):
         return super().compute_metrics(x, x if y is None else y, y_pred, sample_weight)
 
     def export_endpoints(self) -> dict:
-        """Serving endpoints ``{name: (fn, input_signature)}``; the first is the default."""
+        """Serving endpoints for `zoo.export_saved_model`; the first is the default."""
         return {
-            "reconstruct": (lambda x: self(x, training=False), [self.image_spec()]),
-            "encode": (lambda x: self.encoder(x, training=False), [self.image_spec()]),
-            "decode": (lambda z: self.decoder(z, training=False), [self.code_spec()]),
+            "reconstruct": Endpoint(self.image_input(),
+                                    lambda x: {"reconstruction": self(x, training=False)}),
+            "encode": Endpoint(self.image_input(),
+                               lambda x: {"codes": self.encoder(x, training=False)}),
+            "decode": Endpoint(self.code_input(),
+                               lambda z: {"images": self.decoder(z, training=False)}),
         }
 
     def get_config(self):

@@ -7,6 +7,7 @@ import numpy as np
 import tensorflow as tf
 
 from zoo.data import check_batch_size, check_images
+from zoo.export import ServingInput
 
 
 def check_codes(z, latent_dim: int, name: str = "z") -> np.ndarray:
@@ -132,8 +133,10 @@ class ImageModelMixin(PresetMixin):
         z = check_codes(z, self.latent_dim)
         return self.decoder.predict(z, batch_size=check_batch_size(batch_size), verbose=0)
 
-    def image_spec(self):
-        return tf.TensorSpec((None, *self.image_shape), tf.float32, name="images")
+    def image_input(self) -> ServingInput:
+        """What an image endpoint serves: ``images`` ``(N,) + image_shape`` in [0, 1]."""
+        return ServingInput("images", tuple(self.image_shape), unit_range=True)
 
-    def code_spec(self):
-        return tf.TensorSpec((None, self.latent_dim), tf.float32, name="codes")
+    def code_input(self) -> ServingInput:
+        """What a code endpoint serves: finite ``codes`` ``(N, latent_dim)``."""
+        return ServingInput("codes", (self.latent_dim,))

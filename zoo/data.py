@@ -230,22 +230,23 @@ def load_dataset(
     if source == "auto":
         source = "idx" if data_dir else "tfds"
 
+    # ``origin`` names the kind of source, which reports and model cards keep; the folder,
+    # a path of this machine, goes to the log only.
     if source == "tfds":
         (x_train, y_train), (x_test, y_test) = _load_tfds(name, download_timeout)
-        origin = "tensorflow-datasets"
+        origin, where = "tensorflow-datasets", "its official splits"
     else:
         if source == "sample":
-            folder = SAMPLE_DIR / name
-            origin = f"the embedded sample ({folder})"
+            folder, origin = SAMPLE_DIR / name, "the embedded sample"
         elif data_dir is None:
             raise DataError("source='idx' needs data_dir=<folder> or ZOO_DATA_DIR")
         else:
-            folder = _idx_folder(name, data_dir)
-            origin = f"IDX files in {folder}"
+            folder, origin = _idx_folder(name, data_dir), "IDX files"
         (x_train, y_train), (x_test, y_test) = (
             _read_idx_split(folder, split) for split in ("train", "test")
         )
-    log.info("loaded %s from %s", name, origin)
+        where = folder
+    log.info("loaded %s from %s (%s)", name, origin, where)
 
     x_train, x_val, y_train, y_val = _validation_split(x_train, y_train, validation_split, seed)
     return ImageDataset(

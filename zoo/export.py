@@ -1,4 +1,4 @@
-"""Saving without half-written files, and SavedModel export for serving."""
+"""Saving without half-written files, and SavedModel export with guarded serving endpoints."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ import os
 import shutil
 import uuid
 from pathlib import Path
+from typing import Callable, NamedTuple
 
 import keras
+import tensorflow as tf
 
 
 @contextlib.contextmanager
@@ -48,19 +50,112 @@ def save_model(model: keras.Model, path) -> Path:
     return path
 
 
-def export_saved_model(model, path) -> Path:
-    """Write ``model`` as a TensorFlow SavedModel with its named serving signatures.
+class ServingInput(NamedTuple):
+    """What one serving endpoint accepts: a float32 batch ``(N,) + shape``.
 
-    ``model.export_endpoints()`` gives ``{name: (fn, input_signature)}``; each becomes a
-    signature (e.g. ``encode``, ``decode``, ``reconstruct``) and the first one is also
-    ``serving_default``. Reload anywhere with ``tf.saved_model.load(path)`` and call
-    ``loaded.encode(images)``; no zoo import is needed to serve it.
+    ``name`` is the signature's input key (``"images"`` or ``"codes"``); ``unit_range``
+    adds the check that every value lies in [0, 1], as zoo images do.
     """
+
+    name: str
+    shape: tuple
+    unit_range: bool = False
+
+    def spec(self) -> tf.TensorSpec:
+        # Unknown rank on purpose: with a static rank TensorFlow folds a rank check away
+        # at trace time, and a served rank-3 batch would reach the convolutions (where
+        # oneDNN aborts the whole process) instead of failing the check.
+        return tf.TensorSpec(None, tf.float32, name=self.name)
+
+    def checked(self, x):
+        """``x`` reshaped to ``(-1,) + shape`` once in-graph checks pass.
+
+        A failing check raises ``InvalidArgumentError`` naming what was expected; the
+        model's ops depend on the checks, so they never run on bad input.
+        """
+        expected = f"float32 {self.name} of shape (N, {', '.join(map(str, self.shape))})"
+        shape_ok = tf.cond(tf.equal(tf.rank(x), len(self.shape) + 1),
+                           lambda: tf.reduce_all(tf.equal(tf.shape(x)[1:], self.shape)),
+                           lambda: tf.constant(False))
+        checks = [
+            tf.debugging.Assert(shape_ok, [f"expected {expected}; got shape", tf.shape(x)]),
+            tf.debugging.Assert(tf.reduce_all(tf.math.is_finite(x)),
+                                [f"{self.name} hold NaN or infinite values; expected finite {expected}"]),
+        ]
+        if self.unit_range:
+            checks.append(tf.debugging.Assert(
+                tf.reduce_all((x >= 0.0) & (x <= 1.0)),
+                [f"{self.name} must lie in [0, 1] (for uint8 pixels send x / 255); got min",
+                 tf.reduce_min(x), "max", tf.reduce_max(x)]))
+        with tf.control_dependencies(checks):
+            # Reshape, not ensure_shape: TFLite converts it (and then drops the asserts).
+            return tf.reshape(x, (-1, *self.shape))
+
+
+class Endpoint(NamedTuple):
+    """A serving endpoint: ``fn`` maps a checked input batch to ``{output name: tensor}``."""
+
+    input: ServingInput
+    fn: Callable
+
+    def guarded(self) -> Callable:
+        """``fn`` behind the input's checks: what the SavedModel serves."""
+        return lambda x: self.fn(self.input.checked(x))
+
+
+def default_endpoints(model: keras.Model) -> dict:
+    """The endpoint of a plain single-input, single-output `keras.Model`.
+
+    It is called ``classify`` when the output layer is named ``probabilities`` (the zoo's
+    classifiers), else ``serve``; its output is named after the output layer. An input
+    layer named ``images`` (the zoo's convention) is also checked to lie in [0, 1].
+    """
+    if len(model.inputs) != 1 or len(model.outputs) != 1:
+        raise ValueError(f"{model.name} has {len(model.inputs)} inputs and {len(model.outputs)} "
+                         "outputs; export_saved_model exports one-input, one-output Keras models "
+                         "or models that define export_endpoints()")
+    shape = tuple(model.inputs[0].shape[1:])
+    if None in shape:
+        raise ValueError(f"{model.name} takes inputs of shape (None,) + {shape}; "
+                         "serving needs every dimension but the batch fixed")
+    input_name = model.inputs[0].name
+    output_name = model.output_names[0]
+    serving_input = ServingInput(input_name, shape, unit_range=input_name == "images")
+    endpoint = "classify" if output_name == "probabilities" else "serve"
+    return {endpoint: Endpoint(serving_input, lambda x: {output_name: model(x, training=False)})}
+
+
+def export_saved_model(model, path, version: int | None = None) -> Path:
+    """Write ``model`` as a TensorFlow SavedModel whose endpoints check their inputs.
+
+    Parameters
+    ----------
+    model : keras.Model
+        A zoo model (its ``export_endpoints()`` names the endpoints, e.g. ``encode``,
+        ``decode``, ``reconstruct``; its ``serving_model`` is what gets saved, the
+        generator alone for a GAN) or any one-input, one-output Keras model
+        (see `default_endpoints`).
+    path : str or Path
+        The export folder.
+    version : int, optional
+        Write TF Serving's layout ``path/<version>/saved_model.pb`` instead of ``path/``.
+
+    Every endpoint is a signature (the first is also ``serving_default``) with named
+    inputs and outputs, e.g. ``encode``: ``images`` -> ``codes``. Inside the graph it
+    checks rank, shape, finiteness and, for images, the range [0, 1]; bad input raises
+    ``InvalidArgumentError`` before any model op runs. Reload anywhere with
+    ``tf.saved_model.load(path)`` and call ``loaded.encode(images)["codes"]``; no zoo
+    import is needed to serve it. Returns the folder written.
+    """
+    if version is not None and (isinstance(version, bool) or not isinstance(version, int)
+                                or version < 1):
+        raise ValueError(f"version must be a positive integer or None, got {version!r}")
+    endpoints = model.export_endpoints() if hasattr(model, "export_endpoints") else default_endpoints(model)
     archive = keras.export.ExportArchive()
-    archive.track(model)
-    for name, (fn, signature) in model.export_endpoints().items():
-        archive.add_endpoint(name, fn, input_signature=signature)
-    path = Path(path)
+    archive.track(getattr(model, "serving_model", model))
+    for name, endpoint in endpoints.items():
+        archive.add_endpoint(name, endpoint.guarded(), input_signature=[endpoint.input.spec()])
+    path = Path(path) if version is None else Path(path) / str(version)
     with atomic_path(path) as tmp:
         archive.write_out(str(tmp), verbose=False)
     return path

@@ -12,6 +12,7 @@ from keras import layers, ops
 
 from zoo.base import PresetMixin, check_codes, check_image_inputs, gaussian_codes, replica_scaled
 from zoo.blocks import check_architecture, conv_decoder, conv_encoder_features
+from zoo.export import Endpoint, ServingInput
 from zoo.plotting import image_grid
 
 ARCHITECTURES = ("mlp", "dcgan")
@@ -179,10 +180,15 @@ class GAN(PresetMixin, keras.Model):
         z = check_codes(z, self.latent_dim)
         return self.predict(z, batch_size=batch_size, verbose=0)
 
+    @property
+    def serving_model(self) -> keras.Model:
+        """What an export saves: the generator alone (D is only needed for training)."""
+        return self.generator
+
     def export_endpoints(self) -> dict:
-        """Serving endpoint ``generate``: codes ``(N, latent_dim)`` -> images in [0, 1]."""
-        spec = tf.TensorSpec((None, self.latent_dim), tf.float32, name="codes")
-        return {"generate": (lambda z: self(z, training=False), [spec])}
+        """Serving endpoint ``generate``: ``codes`` ``(N, latent_dim)`` -> ``images`` in [0, 1]."""
+        codes = ServingInput("codes", (self.latent_dim,))
+        return {"generate": Endpoint(codes, lambda z: {"images": self(z, training=False)})}
 
     def get_config(self):
         return {

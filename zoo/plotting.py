@@ -1,24 +1,32 @@
-"""Figures for the report: image grids and training curves (matplotlib, no display)."""
+"""Figures for the report: image grids and training curves, written to files.
+
+Figures are plain `matplotlib.figure.Figure` objects, never pyplot's: drawing one neither
+needs a display nor touches matplotlib's backend or pyplot's list of open figures, so a
+notebook's own backend and figures are left alone.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+from zoo.export import atomic_path
 
-from zoo.export import atomic_path  # noqa: E402
+
+def subplots(nrows: int = 1, ncols: int = 1, **kwargs):
+    """``(figure, axes)`` like `matplotlib.pyplot.subplots`, without pyplot."""
+    figure_kwargs = {k: kwargs.pop(k) for k in ("figsize", "dpi") if k in kwargs}
+    fig = Figure(**figure_kwargs)
+    return fig, fig.subplots(nrows, ncols, **kwargs)
 
 
 def save_figure(fig, path) -> Path:
-    """Save ``fig`` as PNG atomically and close it."""
+    """Save ``fig`` atomically, in the format of ``path``'s suffix (PNG by default)."""
     path = Path(path)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=110, bbox_inches="tight", format=path.suffix.lstrip(".") or "png")
-    plt.close(fig)
     return path
 
 
@@ -36,7 +44,7 @@ def image_grid(images, path, ncols: int = 10, title: str | None = None, cell: fl
 
 def _draw_rows(rows, path, title, cell):
     ncols = max(len(images) for _, images in rows)
-    fig, axes = plt.subplots(len(rows), ncols, figsize=(cell * ncols, cell * len(rows) + 0.4),
+    fig, axes = subplots(len(rows), ncols, figsize=(cell * ncols, cell * len(rows) + 0.4),
                              squeeze=False)
     for (label, images), row_axes in zip(rows, axes):
         for ax, image in zip(row_axes, list(images) + [None] * (ncols - len(images))):
@@ -65,7 +73,7 @@ def training_curves(history: dict, path, groups=None, title: str | None = None) 
     if groups is None:
         groups = [[k] + ([f"val_{k}"] if f"val_{k}" in history else [])
                   for k in history if not k.startswith("val_")]
-    fig, axes = plt.subplots(1, len(groups), figsize=(4.2 * len(groups), 3.2), squeeze=False)
+    fig, axes = subplots(1, len(groups), figsize=(4.2 * len(groups), 3.2), squeeze=False)
     for ax, names in zip(axes[0], groups):
         for name in names:
             values = history[name]

@@ -1,7 +1,7 @@
 """Pretrained presets: small `.keras` files with model cards, loadable offline by name.
 
-Presets live in ``saved_models/`` at the repository root (or ``$ZOO_PRESET_DIR``): for
-each name, ``<name>.keras`` (weights and config, no optimizer state) and ``<name>.json``
+Presets ship with the package (``saved_models/`` in a source checkout, installed as
+``zoo/saved_models``); ``$ZOO_PRESET_DIR`` points at presets kept elsewhere. For each name, ``<name>.keras`` (weights and config, no optimizer state) and ``<name>.json``
 (the model card: test metrics, data source, the exact training command), rendered for
 people as ``<name>.md``.
 """
@@ -19,8 +19,12 @@ from zoo.report import markdown_table
 
 
 def preset_dir() -> Path:
-    default = Path(__file__).resolve().parents[1] / "saved_models"
-    return Path(os.environ.get("ZOO_PRESET_DIR", default))
+    """``$ZOO_PRESET_DIR`` if set, else the presets shipped with deepzoo."""
+    if os.environ.get("ZOO_PRESET_DIR"):
+        return Path(os.environ["ZOO_PRESET_DIR"])
+    package = Path(__file__).resolve().parent
+    installed = package / "saved_models"  # a wheel or `pip install .`
+    return installed if installed.is_dir() else package.parent / "saved_models"  # a checkout
 
 
 def list_presets() -> list:
@@ -73,7 +77,8 @@ def save_preset(model: keras.Model, name: str, card: dict) -> Path:
 def _existing(name: str, suffix: str) -> Path:
     path = preset_dir() / f"{name}{suffix}"
     if not path.is_file():
-        raise ValueError(f"no preset {name!r} in {preset_dir()}; available: {list_presets() or 'none'}")
+        raise ValueError(f"no preset {name!r} in {preset_dir()}; available: "
+                         f"{', '.join(list_presets()) or 'none'}")
     return path
 
 

@@ -52,6 +52,7 @@ def resumable_callbacks(run_dir) -> list:
       epoch (the one before, if the kill hit the backup's save). Keras deletes it when
       training finishes.
     - `StopOnNaN`.
+    - ``tensorboard/``: per-epoch scalars for ``tensorboard --logdir <run_dir or a parent>``.
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -65,6 +66,7 @@ def resumable_callbacks(run_dir) -> list:
         # epoch's copy, which BackupAndRestore falls back to (else the resume fails).
         keras.callbacks.BackupAndRestore(str(run_dir / "backup"), double_checkpoint=True),
         StopOnNaN(),
+        keras.callbacks.TensorBoard(str(run_dir / "tensorboard"), write_graph=False),
     ]
 
 

@@ -55,16 +55,15 @@ from pathlib import Path
 
 import keras
 import keras_tuner as kt
+import matplotlib
 import numpy as np
+from matplotlib.colors import Normalize
+from matplotlib.ticker import MaxNLocator
 
 from zoo.autoencoder import ConvAutoencoder
 from zoo.crossval import kfold_splits
 from zoo.export import atomic_path
-from zoo.plotting import save_figure
-
-import matplotlib.pyplot as plt  # noqa: E402  (after zoo.plotting chose the Agg backend)
-from matplotlib.colors import Normalize  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
+from zoo.plotting import save_figure, subplots
 
 OPTIMIZERS = ("adam", "sgd")
 EPOCHS_FILE = "epochs.json"
@@ -394,7 +393,7 @@ def plot_optimization_history(records: list, path, objective: str = "val_loss",
     if not done:
         raise ValueError("no completed trial to plot")
     numbers, scores = zip(*done)
-    fig, ax = plt.subplots(figsize=(6, 3.6))
+    fig, ax = subplots(figsize=(6, 3.6))
     ax.plot(numbers, scores, "o", ms=5, label=f"trial {objective}")
     ax.step(numbers, np.minimum.accumulate(scores), where="post", color="C3", label="best so far")
     ax.set_xlabel("trial")
@@ -416,8 +415,8 @@ def plot_intermediate_values(records: list, path, metric: str = "val_loss",
         raise ValueError(f"no trial logged {metric!r}")
     parents = {r["parent"] for r in by_id.values()}
     last_epoch = max(r["epochs"]["epoch"][-1] for r in by_id.values())
-    cmap = plt.get_cmap("tab20")
-    fig, ax = plt.subplots(figsize=(6.5, 4))
+    cmap = matplotlib.colormaps["tab20"]
+    fig, ax = subplots(figsize=(6.5, 4))
     stopped_label = "stopped early"
     for i, (trial_id, record) in enumerate(by_id.items()):
         epochs, values = list(record["epochs"]["epoch"]), list(record["epochs"][metric])
@@ -472,8 +471,8 @@ def plot_parallel_coordinates(records: list, path, log_names=(), objective: str 
             ticks[name] = (choices[0], choices[-1] if len(choices) > 1 else "")
     scores = np.array([r["score"] for r in done])
     norm = Normalize(scores.min(), scores.max())
-    cmap = plt.get_cmap("viridis")
-    fig, ax = plt.subplots(figsize=(1.5 * len(names) + 2, 4))
+    cmap = matplotlib.colormaps["viridis"]
+    fig, ax = subplots(figsize=(1.5 * len(names) + 2, 4))
     for i in np.argsort(-scores):  # best trials drawn last, on top
         ax.plot(range(len(names)), [positions[n][i] for n in names], "-o", ms=3,
                 color=cmap(norm(scores[i])), lw=1.4, alpha=0.9)
@@ -487,6 +486,6 @@ def plot_parallel_coordinates(records: list, path, log_names=(), objective: str 
     ax.set_ylim(-0.15, 1.15)
     for spine in ax.spines.values():
         spine.set_visible(False)
-    fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, label=objective)
+    fig.colorbar(matplotlib.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, label=objective)
     ax.set_title(title or "Hyperparameters of each trial, coloured by objective", fontsize=11)
     return save_figure(fig, path)

@@ -11,6 +11,7 @@ from keras import layers, ops
 
 from zoo.base import ImageModelMixin, gaussian_codes, replica_scaled
 from zoo.blocks import check_architecture, conv_decoder, conv_encoder_features
+from zoo.export import Endpoint
 
 ARCHITECTURES = ("conv", "mlp")
 RECONSTRUCTION_LOSSES = ("bce", "mse")
@@ -180,10 +181,16 @@ class VAE(ImageModelMixin, keras.Model):
 
     def export_endpoints(self) -> dict:
         """Deterministic serving endpoints; the first (``reconstruct``) is the default."""
-        decode = (lambda z: self.decoder(z, training=False), [self.code_spec()])
+        decode = Endpoint(self.code_input(), lambda z: {"images": self.decoder(z, training=False)})
+
+        def encode(x):
+            z_mean, z_log_var, _ = self.encoder(x, training=False)
+            return {"mean": z_mean, "log_var": z_log_var}
+
         return {
-            "reconstruct": (lambda x: self(x, training=False), [self.image_spec()]),
-            "encode": (lambda x: self.encoder(x, training=False)[0], [self.image_spec()]),
+            "reconstruct": Endpoint(self.image_input(),
+                                    lambda x: {"reconstruction": self(x, training=False)}),
+            "encode": Endpoint(self.image_input(), encode),
             "decode": decode,
             "generate": decode,  # decoding prior draws: the name a generative model serves
         }
