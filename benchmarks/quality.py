@@ -4,7 +4,7 @@
 
 Reads the metric tables that recipes write (``<reports>/full-<dataset>/<recipe>/*.json``)
 after full-data runs such as
-``python -m recipes run all --dataset fashion_mnist --data-dir ../shared/data --out reports/full-fashion_mnist``
+``python -m recipes run all --dataset fashion_mnist --data-dir "$ZOO_DATA_DIR" --out reports/full-fashion_mnist``
 (or one recipe at a time with the same ``--out``), and prints one Markdown table. A number
 whose run is missing is shown as "not run", never guessed.
 """

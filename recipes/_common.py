@@ -165,6 +165,21 @@ def save_outputs(model, out_dir, export: bool) -> None:
               flush=True)
 
 
+def portable_command(recipe: str, argv) -> str:
+    """The command line a model card records, runnable in a fresh checkout.
+
+    The data folder becomes ``"$ZOO_DATA_DIR"`` and an absolute ``--out`` a relative
+    ``runs/<recipe>``, so no path of this machine is recorded.
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    for i, (option, value) in enumerate(zip(argv, argv[1:])):
+        if option == "--data-dir":
+            argv[i + 1] = '"$ZOO_DATA_DIR"'
+        elif option == "--out" and Path(value).is_absolute():
+            argv[i + 1] = f"runs/{recipe}"
+    return " ".join([f"python -m recipes.{recipe}", *argv])
+
+
 def _number(kind, accept, requirement):
     """An argparse ``type`` that parses ``kind`` and rejects values failing ``accept``."""
     def parse(text: str):

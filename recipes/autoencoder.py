@@ -1,7 +1,7 @@
 """Train a convolutional autoencoder; write loss curves, reconstructions and test MSE.
 
     python -m recipes.autoencoder --quick
-    python -m recipes.autoencoder --dataset fashion_mnist --data-dir ../shared/data --latent-dim 36
+    python -m recipes.autoencoder --dataset fashion_mnist --data-dir "$ZOO_DATA_DIR" --latent-dim 36
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 
 from ._common import (add_model_arguments, base_parser, build_autoencoder, fraction,
-                      one_per_class, prepare, save_outputs, timed_fit)
+                      one_per_class, portable_command, prepare, save_outputs, timed_fit)
 
 
 def main(argv=None) -> dict:
@@ -57,7 +57,7 @@ def main(argv=None) -> dict:
         from zoo.presets import save_preset
 
         save_preset(model, args.preset, {
-            "command": "python -m recipes.autoencoder " + " ".join(argv if argv is not None else sys.argv[1:]),
+            "command": portable_command("autoencoder", argv),
             "data": dataset.summary(),
             "metrics": {"test MSE": test_mse, "test images": len(dataset.x_test), "epochs": row["epochs"]},
         })

@@ -9,7 +9,7 @@ table of test MSE and PSNR (dB, of the mean MSE) vs. noise level for the noisy i
 denoising AE.
 
     python -m recipes.denoising --quick
-    python -m recipes.denoising --dataset fashion_mnist --data-dir ../shared/data --epochs 5
+    python -m recipes.denoising --dataset fashion_mnist --data-dir "$ZOO_DATA_DIR" --epochs 5
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ rate) and ``from scratch`` (random init). Each is trained on all labels and on o
 wall-clock seconds, confusion matrices with class names and a test-accuracy table.
 
     python -m recipes.finetune --quick
-    python -m recipes.finetune --dataset fashion_mnist --data-dir ../shared/data --epochs 5
+    python -m recipes.finetune --dataset fashion_mnist --data-dir "$ZOO_DATA_DIR" --epochs 5
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import time
 import numpy as np
 
 from ._common import (add_model_arguments, base_parser, build_autoencoder, non_negative_int,
-                      positive_float, positive_int, prepare, save_outputs)
+                      portable_command, positive_float, positive_int, prepare, save_outputs)
 
 METHODS = ("frozen", "fine-tuned", "from scratch")
 
@@ -174,7 +174,7 @@ def _save_classifier_preset(classifier, args, argv, dataset, result):
 
     encoder = f"preset {args.pretrained}" if args.pretrained else "a CAE pre-trained by this run"
     save_preset(classifier, args.preset, {
-        "command": "python -m recipes.finetune " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "command": portable_command("finetune", argv),
         "data": f"{dataset.summary()}; encoder: {encoder}, fine-tuned",
         "metrics": {"test accuracy": result["test accuracy"], "test images": len(dataset.x_test),
                     "epochs": result["epochs"]},

@@ -1,7 +1,7 @@
 """Train a GAN; write loss and score curves, fixed-noise sample grids at chosen epochs and domain FID.
 
     python -m recipes.gan --quick
-    python -m recipes.gan --data-dir ../shared/data --architecture mlp --epochs 50
+    python -m recipes.gan --data-dir "$ZOO_DATA_DIR" --architecture mlp --epochs 50
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ traversals, decoded random codes from N(0, I) and from a Gaussian fitted to the
 encoded training set, interpolations, and k-NN / linear-probe / silhouette scores.
 
     python -m recipes.latent --quick
-    python -m recipes.latent --dataset mnist --data-dir ../shared/data --epochs 5
+    python -m recipes.latent --dataset mnist --data-dir "$ZOO_DATA_DIR" --epochs 5
 """
 
 from __future__ import annotations

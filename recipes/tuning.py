@@ -1,7 +1,7 @@
 """Search autoencoder hyperparameters with KerasTuner, then cross-validate the best configuration.
 
     python -m recipes.tuning --quick
-    python -m recipes.tuning --data-dir ../shared/data --tuner bayesian --trials 12 --epochs 3 \\
+    python -m recipes.tuning --data-dir "$ZOO_DATA_DIR" --tuner bayesian --trials 12 --epochs 3 \\
         --train-subset 12000 --folds 5
 
 Writes the optimisation history, the intermediate values (validation loss per epoch per

@@ -1,7 +1,7 @@
 """Train a variational autoencoder; write loss curves, reconstructions, samples, a latent traversal and metrics.
 
     python -m recipes.vae --quick
-    python -m recipes.vae --data-dir ../shared/data --architecture mlp --latent-dim 32 --epochs 30
+    python -m recipes.vae --data-dir "$ZOO_DATA_DIR" --architecture mlp --latent-dim 32 --epochs 30
 
 With a Bernoulli decoder (``--reconstruction-loss bce``, the default) training uses
 dynamically binarised images and the test set is binarised once (seeded), so the test

@@ -286,7 +286,7 @@ def make_sample(
 
     This is how the embedded sample was made, from the full IDX copies::
 
-        python -c "from zoo.data import make_sample; make_sample('../shared/data')"
+        python -c "from zoo.data import make_sample; make_sample('path/to/idx-folder')"
     """
     rng = np.random.default_rng(seed)
     for name in CLASS_NAMES:

@@ -60,18 +60,27 @@ def save_preset(model: keras.Model, name: str, card: dict) -> Path:
     folder = preset_dir()
     save_model(bare, folder / f"{name}.keras")
     card = {"name": name, "class": type(model).__name__, "config": _plain(model.get_config()), **card}
+    write_card(card, folder)
+    return folder / f"{name}.keras"
+
+
+def write_card(card: dict, folder=None) -> None:
+    """Write ``<name>.json`` and its human-readable ``<name>.md`` into ``folder``."""
+    folder = Path(folder or preset_dir())
+    name = card["name"]
     with atomic_path(folder / f"{name}.json") as tmp:
-        tmp.write_text(json.dumps(card, indent=2))
-    metrics = markdown_table([card["metrics"]])
-    loader = (f'{card["class"]}.from_preset("{name}")' if hasattr(type(model), "from_preset")
+        tmp.write_text(json.dumps(card, indent=2) + "\n")
+    zoo_class = keras.saving.get_registered_object(f"zoo>{card['class']}")
+    loader = (f'{card["class"]}.from_preset("{name}")' if hasattr(zoo_class, "from_preset")
               else f'zoo.presets.load_preset("{name}")')
     with atomic_path(folder / f"{name}.md") as tmp:
         tmp.write_text(
             f"# {name}\n\n{card['class']} trained on {card['data']}.\n\n"
-            f"## Test metrics\n\n{metrics}\n## Training command\n\n```bash\n{card['command']}\n```\n\n"
-            f"Load it with `{loader}`.\n"
+            f"## Test metrics\n\n{markdown_table([card['metrics']])}\n"
+            f"## Training command\n\nWith `ZOO_DATA_DIR` pointing at the IDX files "
+            f"(see the README's Data section), in a checkout of deepzoo:\n\n"
+            f"```bash\n{card['command']}\n```\n\nLoad it with `{loader}`.\n"
         )
-    return folder / f"{name}.keras"
 
 
 def _existing(name: str, suffix: str) -> Path:
