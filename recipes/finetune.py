@@ -43,6 +43,12 @@ def main(argv=None) -> list:
     parser.add_argument("--preset", default=None,
                         help="save the fine-tuned all-labels classifier as this preset")
     args = parser.parse_args(argv)
+    given = {word.split("=")[0] for word in (sys.argv[1:] if argv is None else argv)}
+    fixed_by_preset = sorted(given & {"--latent-dim", "--filters", "--dense-units",
+                                      "--pretrain-epochs"})
+    if args.pretrained and fixed_by_preset:
+        parser.error(f"--pretrained {args.pretrained} fixes the encoder; drop "
+                     f"{', '.join(fixed_by_preset)}")
     dataset, out = prepare(args, "finetune")
     pretrain_epochs = args.pretrain_epochs or args.epochs
     few_label_epochs = args.few_label_epochs or 3 * args.epochs

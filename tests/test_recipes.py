@@ -49,6 +49,8 @@ def test_autoencoder_recipe_quick_writes_figures_table_and_model(tmp_path):
     ("latent", ["--source", "sample", "--data-dir", "."], "--data-dir would be ignored"),
     ("tuning", ["--data-dir", "no/such/folder"], "--data-dir no/such/folder: no such folder"),
     ("run", ["all", "--seed", "-1"], "--seed: must be a non-negative integer, got -1"),
+    ("finetune", ["--pretrained", "mnist_d9", "--latent-dim", "4"],
+     "--pretrained mnist_d9 fixes the encoder; drop --latent-dim"),
 ])
 def test_bad_command_lines_exit_2_with_one_line(recipe, argv, message, capsys, monkeypatch):
     from recipes.__main__ import main
