@@ -75,7 +75,7 @@ def main(argv=None) -> dict:
     shown = one_per_class(dataset.y_test)
     image_rows({"test image": x_test[shown], "reconstruction": model.reconstruct(x_test[shown])},
                out / "reconstructions.png", title="Test images and decoded posterior means")
-    samples = model.sample(max(args.fid_samples, 2), seed=args.seed)
+    samples = model.generate(max(args.fid_samples, 2), seed=args.seed)
     image_grid(samples[:64], out / "samples.png", ncols=8, title="Decoded draws z ~ N(0, I)")
     latent_traversal(model, x_test[shown[0]], out / "latent_traversal.png")
 

@@ -155,3 +155,15 @@ def test_recipe_quick_writes_curves_grids_metrics_and_model(tmp_path):
     assert row["epochs"] == 2 and 0 < row["final D(x)"] < 1
     with pytest.raises(SystemExit):
         gan.main(["--quick", "--sample-epochs", "one", "--out", str(tmp_path)])
+
+
+def test_evaluate_scores_held_out_images_without_updating_either_network(mnist_sample):
+    model = tiny()
+    model.compile()
+    weights = [w.copy() for w in model.get_weights()]
+    scores = model.evaluate(mnist_sample.x_test[:64], batch_size=32, verbose=0, return_dict=True)
+    assert set(scores) == {"d_loss", "g_loss", "d_real", "d_fake"}
+    assert scores["d_loss"] > 0 and 0 < scores["d_fake"] < 1
+    for before, after in zip(weights, model.get_weights()):
+        np.testing.assert_array_equal(before, after)
+    assert int(model.d_optimizer.iterations) == int(model.g_optimizer.iterations) == 0

@@ -21,7 +21,7 @@ def test_shapes(architecture, shape):
     assert z_mean.shape == z_log_var.shape == z.shape == (5, 3)
     assert model.encode(x).shape == (5, 3)
     for images in (model.reconstruct(x), model.decode(np.zeros((2, 3), np.float32)),
-                   model.sample(4, seed=0)):
+                   model.generate(4, seed=0)):
         assert images.shape[1:] == shape and 0.0 <= images.min() and images.max() <= 1.0
     assert model.decoder_logits(np.zeros((2, 3), np.float32)).shape == (2, *shape)
 
@@ -68,8 +68,8 @@ def test_train_step_updates_weights_and_all_three_metrics(mnist_sample):
 
 def test_sampling_is_reproducible_under_a_seed():
     model = tiny()
-    np.testing.assert_array_equal(model.sample(6, seed=7), model.sample(6, seed=7))
-    assert not np.allclose(model.sample(6, seed=7), model.sample(6, seed=8))
+    np.testing.assert_array_equal(model.generate(6, seed=7), model.generate(6, seed=7))
+    assert not np.allclose(model.generate(6, seed=7), model.generate(6, seed=8))
     # The reparameterisation noise comes from the model's own seeded generator.
     sampler = model.encoder.get_layer("sampling")
     assert any(v is sampler.seed_generator.state for v in model.variables)
@@ -88,7 +88,7 @@ def test_keras_round_trip_restores_weights_optimizer_and_training(tmp_path, imag
     loaded = keras.saving.load_model(tmp_path / "vae.keras")
     assert isinstance(loaded, VAE) and loaded.get_config() == model.get_config()
     np.testing.assert_array_equal(loaded.encode(images), model.encode(images))
-    np.testing.assert_array_equal(loaded.sample(3, seed=1), model.sample(3, seed=1))
+    np.testing.assert_array_equal(loaded.generate(3, seed=1), model.generate(3, seed=1))
     for a, b in zip(loaded.optimizer.variables, model.optimizer.variables):
         np.testing.assert_array_equal(a, b)
     assert int(loaded.optimizer.iterations) == 2
@@ -119,7 +119,7 @@ def test_bad_inputs_fail_before_training():
     with pytest.raises(ValueError, match=r"shape \(N >= 1, 3\)"):
         model.decode(np.zeros((2, 4), np.float32))
     with pytest.raises(ValueError, match="n must be a positive integer"):
-        model.sample(0)
+        model.generate(0)
 
 
 @pytest.mark.parametrize("kwargs, message", [

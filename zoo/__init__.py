@@ -1,6 +1,7 @@
 """deepzoo: a Keras 3 model zoo for unsupervised deep learning on images.
 
-Models: `ConvAutoencoder`, `VAE`, `GAN`. Data: `load_dataset`, `make_tf_dataset`. Serving:
+Models: `ConvAutoencoder`, `VAE`, `GAN`, each a `ZooModel` (the contract in `zoo.base`;
+CONTRIBUTING.md adds a model in one page). Data: `load_dataset`, `make_tf_dataset`. Serving:
 `export_saved_model`. Modules for the rest of the study: `zoo.classifier` (transfer
 learning), `zoo.corruptions` (denoising), `zoo.analysis` (latent space), `zoo.metrics`
 (domain FID, IWAE log-likelihood), `zoo.tuning` and `zoo.crossval` (KerasTuner search,
@@ -8,6 +9,7 @@ k-fold CV), `zoo.distribute` (tf.distribute strategies), `zoo.presets`.
 """
 
 from zoo.autoencoder import ConvAutoencoder
+from zoo.base import ZooModel
 from zoo.classifier import build_classifier, build_cnn_baseline, compile_classifier, fit_two_phase
 from zoo.distribute import get_strategy
 from zoo.data import DataError, ImageDataset, check_images, load_dataset, make_tf_dataset
@@ -32,6 +34,7 @@ __all__ = [
     "SampleGrid",
     "SearchSpace",
     "VAE",
+    "ZooModel",
     "binarize",
     "build_classifier",
     "build_cnn_baseline",

@@ -5,14 +5,14 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from zoo.base import ImageModelMixin
+from zoo.base import EncoderDecoderMixin, ZooModel
 from zoo.blocks import check_architecture, conv_decoder, conv_encoder_features
 from zoo.data import check_images
 from zoo.export import Endpoint
 
 
 @keras.saving.register_keras_serializable(package="zoo")
-class ConvAutoencoder(ImageModelMixin, keras.Model):
+class ConvAutoencoder(EncoderDecoderMixin, ZooModel):
     """Convolutional autoencoder: images -> ``latent_dim`` codes -> images.
 
     Encoder: three stride-2 3x3 convolutions (``filters``, 2x, 4x), dropout, a dense
@@ -38,10 +38,11 @@ class ConvAutoencoder(ImageModelMixin, keras.Model):
 
     def __init__(self, latent_dim: int = 36, filters: int = 32, dense_units: int = 256,
                  dropout: float = 0.0, input_shape=(28, 28, 1), **kwargs):
-        super().__init__(**kwargs)
-        self.image_shape = check_architecture(input_shape, latent_dim, filters, dense_units, dropout)
-        self.latent_dim, self.filters = latent_dim, filters
-        self.dense_units, self.dropout = dense_units, dropout
+        super().__init__(input_shape=input_shape, latent_dim=latent_dim, **kwargs)
+        check_architecture(self.image_shape, latent_dim, filters, dense_units, dropout)
+        self.filters = filters
+        self.dense_units = dense_units
+        self.dropout = dropout
 
         images = keras.Input(self.image_shape, name="images")
         features = conv_encoder_features(images, filters, dense_units, dropout)
@@ -81,9 +82,7 @@ class ConvAutoencoder(ImageModelMixin, keras.Model):
     def get_config(self):
         return {
             **super().get_config(),
-            "latent_dim": self.latent_dim,
             "filters": self.filters,
             "dense_units": self.dense_units,
             "dropout": self.dropout,
-            "input_shape": self.image_shape,
         }

@@ -1,4 +1,4 @@
-"""What every zoo image model shares: input checks, encode/decode, serving endpoints."""
+"""The contract every zoo model implements (`ZooModel`) and the checks it shares."""
 
 from __future__ import annotations
 
@@ -66,8 +66,48 @@ def check_image_inputs(x, image_shape, name: str = "x"):
     return check_images(x, image_shape, name)
 
 
-class PresetMixin:
-    """Adds ``from_preset(name)`` to a `keras.Model` subclass."""
+def check_seed(seed, name: str = "seed"):
+    """``seed`` if it is an integer or None (a fresh random stream); else `ValueError`."""
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
+        raise ValueError(f"{name} must be an integer or None, got {seed!r}")
+    return None if seed is None else int(seed)
+
+
+class ZooModel(keras.Model):
+    """The contract of every zoo model: a `keras.Model` trained with ``compile``/``fit``.
+
+    A subclass writes only what makes it that model:
+
+    1. ``__init__``: ``super().__init__(input_shape=..., latent_dim=..., **kwargs)`` checks
+       both and sets ``image_shape`` and ``latent_dim``; then create the layers and end
+       with ``self.build(<the shape call takes>)``, so that an untrained model saves and exports.
+    2. Its objective: ``compute_loss`` when it is a plain ``loss(y, y_pred)``
+       (`ConvAutoencoder`), else ``train_step``/``test_step`` with `keras.metrics.Mean`
+       trackers listed by the ``metrics`` property and fed by ``update_trackers``
+       (`VAE`, `GAN`).
+    3. ``get_config``: ``{**super().get_config(), <its own constructor arguments>}``.
+    4. ``export_endpoints()``: ``{name: zoo.export.Endpoint}`` for `zoo.export_saved_model`,
+       built on ``image_input()``/``code_input()``.
+
+    It gets for free: ``fit``/``evaluate``/``predict`` that check arrays and `tf.data`
+    datasets before TensorFlow sees them (one clear error instead of a failure deep in a
+    graph), ``from_preset``, the serving input specs, and the config of the common fields.
+    Mix in `EncoderDecoderMixin` for ``encode``/``decode`` and `GenerativeMixin` for
+    ``generate``/``generate_from``. ``input_shape`` is the argument and ``image_shape``
+    the attribute, because `keras.Model` already has an ``input_shape`` property.
+    """
+
+    def __init__(self, *, input_shape=(28, 28, 1), latent_dim: int, **kwargs):
+        super().__init__(**kwargs)
+        shape = tuple(input_shape) if isinstance(input_shape, (tuple, list)) else None
+        if (shape is None or len(shape) != 3 or not all(
+                isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d > 0 for d in shape)):
+            raise ValueError(f"input_shape must be (height, width, channels) of positive integers, "
+                             f"got {input_shape!r}")
+        if isinstance(latent_dim, bool) or not isinstance(latent_dim, (int, np.integer)) or latent_dim < 1:
+            raise ValueError(f"latent_dim must be a positive integer, got {latent_dim!r}")
+        self.image_shape = tuple(int(d) for d in shape)
+        self.latent_dim = int(latent_dim)
 
     @classmethod
     def from_preset(cls, name: str):
@@ -76,34 +116,36 @@ class PresetMixin:
 
         return load_preset(name, expected_class=cls)
 
-
-class ImageModelMixin(PresetMixin):
-    """Mix into a `keras.Model` that has ``image_shape``, ``encoder`` and ``decoder``.
-
-    `fit`, `evaluate` and `predict` check array inputs with `zoo.data.check_images`
-    (and a `tf.data.Dataset`'s element spec) before TensorFlow sees them, so bad input
-    fails with one clear error instead of deep inside a graph.
-    """
+    # ----------------------------------------------------------- input checks (hooks)
 
     def _check_inputs(self, x, name):
+        """What ``fit`` and ``evaluate`` train or score on: images ``(N,) + image_shape``."""
         return check_image_inputs(x, self.image_shape, name)
 
-    def _check_targets(self, y, x, name="y"):
-        """``y`` checked against the images ``x`` it belongs to; subclasses check more.
+    def _check_predict_inputs(self, x, name):
+        """What ``predict`` takes; images unless the model maps something else (a GAN: codes)."""
+        return self._check_inputs(x, name)
 
-        Here: one target per image when the images are an array (Keras fails obscurely else).
+    def _check_targets(self, y, x, name="y"):
+        """``y`` checked against the inputs ``x`` it belongs to; subclasses check more.
+
+        Here: one target per input when the inputs are an array (Keras fails obscurely else).
         """
         if y is not None and isinstance(x, np.ndarray) and (np.ndim(y) == 0 or len(y) != len(x)):
             raise ValueError(f"{name} must hold one target per image ({len(x)} images), "
                              f"got {type(y).__name__} of shape {np.shape(y)}")
         return y
 
-    def fit(self, x=None, y=None, *args, validation_data=None, **kwargs):
+    # ------------------------------------------ Keras's entry points, with those checks
+
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
+            validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
+            sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
+            validation_batch_size=None, validation_freq=1):
         x = self._check_inputs(x, "x")
         y = self._check_targets(y, x)
-        check_batch_size(kwargs.get("batch_size", args[0] if args else None))
         if isinstance(x, tf.data.Dataset):
-            kwargs.setdefault("shuffle", False)  # the dataset shuffles itself
+            shuffle = False  # the dataset shuffles itself
         if isinstance(validation_data, tuple):
             val_x, *rest = validation_data
             val_x = self._check_inputs(val_x, "validation_data[0]")
@@ -112,16 +154,55 @@ class ImageModelMixin(PresetMixin):
             validation_data = (val_x, *rest)
         elif validation_data is not None:
             validation_data = self._check_inputs(validation_data, "validation_data")
-        return super().fit(x, y, *args, validation_data=validation_data, **kwargs)
+        return super().fit(
+            x, y, batch_size=check_batch_size(batch_size), epochs=epochs, verbose=verbose,
+            callbacks=callbacks, validation_split=validation_split,
+            validation_data=validation_data, shuffle=shuffle, class_weight=class_weight,
+            sample_weight=sample_weight, initial_epoch=initial_epoch,
+            steps_per_epoch=steps_per_epoch, validation_steps=validation_steps,
+            validation_batch_size=check_batch_size(validation_batch_size),
+            validation_freq=validation_freq)
 
-    def evaluate(self, x=None, y=None, *args, **kwargs):
-        check_batch_size(kwargs.get("batch_size", args[0] if args else None))
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
+                 steps=None, callbacks=None, return_dict=False, **kwargs):
+        # **kwargs: Keras's own fit passes a private caching flag here.
         x = self._check_inputs(x, "x")
-        return super().evaluate(x, self._check_targets(y, x), *args, **kwargs)
+        return super().evaluate(x, self._check_targets(y, x), batch_size=check_batch_size(batch_size),
+                                verbose=verbose, sample_weight=sample_weight, steps=steps,
+                                callbacks=callbacks, return_dict=return_dict, **kwargs)
 
-    def predict(self, x, *args, **kwargs):
-        check_batch_size(kwargs.get("batch_size", args[0] if args else None))
-        return super().predict(self._check_inputs(x, "x"), *args, **kwargs)
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
+        return super().predict(self._check_predict_inputs(x, "x"),
+                               batch_size=check_batch_size(batch_size), verbose=verbose,
+                               steps=steps, callbacks=callbacks)
+
+    def update_trackers(self, values: dict) -> dict:
+        """Update each `keras.metrics.Mean` of ``metrics`` from ``values`` by name.
+
+        Returns every tracker's result: what a ``train_step``/``test_step`` returns.
+        """
+        for metric in self.metrics:
+            if metric.name in values:
+                metric.update_state(values[metric.name])
+        return {m.name: m.result() for m in self.metrics}
+
+    # ------------------------------------------------------------- serving and config
+
+    def image_input(self) -> ServingInput:
+        """What an image endpoint serves: ``images`` ``(N,) + image_shape`` in [0, 1]."""
+        return ServingInput("images", self.image_shape, unit_range=True)
+
+    def code_input(self) -> ServingInput:
+        """What a code endpoint serves: finite ``codes`` ``(N, latent_dim)``."""
+        return ServingInput("codes", (self.latent_dim,))
+
+    def get_config(self):
+        return {**super().get_config(), "input_shape": self.image_shape,
+                "latent_dim": self.latent_dim}
+
+
+class EncoderDecoderMixin:
+    """``encode``/``decode`` for a `ZooModel` with ``encoder`` and ``decoder`` sub-models."""
 
     def encode(self, x, batch_size: int = 256) -> np.ndarray:
         """Latent codes ``(N, latent_dim)`` of images ``(N,) + image_shape``."""
@@ -133,10 +214,14 @@ class ImageModelMixin(PresetMixin):
         z = check_codes(z, self.latent_dim)
         return self.decoder.predict(z, batch_size=check_batch_size(batch_size), verbose=0)
 
-    def image_input(self) -> ServingInput:
-        """What an image endpoint serves: ``images`` ``(N,) + image_shape`` in [0, 1]."""
-        return ServingInput("images", tuple(self.image_shape), unit_range=True)
 
-    def code_input(self) -> ServingInput:
-        """What a code endpoint serves: finite ``codes`` ``(N, latent_dim)``."""
-        return ServingInput("codes", (self.latent_dim,))
+class GenerativeMixin:
+    """``generate(n, seed)``: images from prior draws z ~ N(0, I), via ``generate_from``."""
+
+    def generate(self, n: int, seed=None, batch_size: int = 256) -> np.ndarray:
+        """``n`` images in [0, 1] from z ~ N(0, I); the same ``seed`` gives the same images."""
+        return self.generate_from(gaussian_codes(n, self.latent_dim, seed), batch_size)
+
+    def generate_from(self, z, batch_size: int = 256) -> np.ndarray:
+        """Images in [0, 1] generated from codes ``z`` of shape ``(N, latent_dim)``."""
+        raise NotImplementedError(f"{type(self).__name__} must define generate_from")

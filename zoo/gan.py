@@ -10,7 +10,7 @@ import numpy as np
 import tensorflow as tf
 from keras import layers, ops
 
-from zoo.base import PresetMixin, check_codes, check_image_inputs, gaussian_codes, replica_scaled
+from zoo.base import GenerativeMixin, ZooModel, check_codes, check_seed, replica_scaled
 from zoo.blocks import check_architecture, conv_decoder, conv_encoder_features
 from zoo.export import Endpoint, ServingInput
 from zoo.plotting import image_grid
@@ -20,7 +20,7 @@ MLP_UNITS = (256, 256)  # the reports' pair: 64 -> 256 -> 256 -> 784 and 784 -> 
 
 
 @keras.saving.register_keras_serializable(package="zoo")
-class GAN(PresetMixin, keras.Model):
+class GAN(GenerativeMixin, ZooModel):
     """A generator G: z ~ N(0, I) -> image and a discriminator D: image -> logit.
 
     ``architecture="mlp"``: the reports' pair, G = latent -> 256 -> 256 -> pixels (ReLU,
@@ -46,14 +46,13 @@ class GAN(PresetMixin, keras.Model):
 
     def __init__(self, latent_dim: int = 64, architecture: str = "mlp", filters: int = 32,
                  input_shape=(28, 28, 1), seed=None, **kwargs):
-        super().__init__(**kwargs)
-        self.image_shape = check_architecture(input_shape, latent_dim, filters, 0, 0.0)
+        super().__init__(input_shape=input_shape, latent_dim=latent_dim, **kwargs)
+        check_architecture(self.image_shape, latent_dim, filters, 0, 0.0)
         if architecture not in ARCHITECTURES:
             raise ValueError(f"architecture must be one of {ARCHITECTURES}, got {architecture!r}")
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-            raise ValueError(f"seed must be an integer or None, got {seed!r}")
-        self.latent_dim, self.architecture = latent_dim, architecture
-        self.filters, self.seed = filters, seed
+        self.seed = check_seed(seed)
+        self.architecture = architecture
+        self.filters = filters
 
         images = keras.Input(self.image_shape, name="images")
         if architecture == "mlp":
@@ -125,12 +124,9 @@ class GAN(PresetMixin, keras.Model):
         """Images in [0, 1] generated from codes ``(batch, latent_dim)``."""
         return (self.generator(inputs, training=training) + 1.0) / 2.0
 
-    def fit(self, x=None, *args, **kwargs):
-        """`keras.Model.fit` on real images in [0, 1] (arrays or a dataset; labels ignored)."""
-        x = check_image_inputs(x, self.image_shape, "x")
-        if isinstance(x, tf.data.Dataset):
-            kwargs.setdefault("shuffle", False)  # the dataset shuffles itself
-        return super().fit(x, *args, **kwargs)
+    # fit and evaluate take real images; predict (like call) takes codes.
+    def _check_predict_inputs(self, x, name):
+        return check_codes(x, self.latent_dim, name) if isinstance(x, np.ndarray) else x
 
     def train_step(self, data):
         x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
@@ -158,11 +154,24 @@ class GAN(PresetMixin, keras.Model):
         weights = self.generator.trainable_weights
         self.g_optimizer.apply_gradients(zip(tape.gradient(scaled, weights), weights))
 
-        self.d_loss_tracker.update_state(d_loss)
-        self.g_loss_tracker.update_state(g_loss)
-        self.d_real_tracker.update_state(ops.sigmoid(real_logits))
-        self.d_fake_tracker.update_state(ops.sigmoid(fake_logits))
-        return {m.name: m.result() for m in self.metrics}
+        return self._track(d_loss, g_loss, real_logits, fake_logits)
+
+    def test_step(self, data):
+        """``evaluate``: both losses on real images and fresh fakes, with no update."""
+        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+        real = ops.cast(x, "float32") * 2.0 - 1.0
+        batch = ops.shape(real)[0]
+        z = keras.random.normal((batch, self.latent_dim), seed=self.seed_generator)
+        real_logits = self.discriminator(real, training=False)
+        fake_logits = self.discriminator(self.generator(z, training=False), training=False)
+        ones, zeros = ops.ones((batch, 1)), ops.zeros((batch, 1))
+        d_loss = self._mean_loss(ones, real_logits) + self._mean_loss(zeros, fake_logits)
+        return self._track(d_loss, self._mean_loss(ones, fake_logits), real_logits, fake_logits)
+
+    def _track(self, d_loss, g_loss, real_logits, fake_logits):
+        return self.update_trackers({"d_loss": d_loss, "g_loss": g_loss,
+                                     "d_real": ops.sigmoid(real_logits),
+                                     "d_fake": ops.sigmoid(fake_logits)})
 
     def _mean_loss(self, labels, logits):
         # Unreduced per-example values: a `keras.losses.Loss` called as a whole already
@@ -171,14 +180,9 @@ class GAN(PresetMixin, keras.Model):
         call = self.loss_fn.call if isinstance(self.loss_fn, keras.losses.Loss) else self.loss_fn
         return ops.mean(call(labels, logits))
 
-    def generate(self, n: int, seed=None, batch_size: int = 256) -> np.ndarray:
-        """``n`` images in [0, 1] from z ~ N(0, I); the same ``seed`` gives the same images."""
-        return self.generate_from(gaussian_codes(n, self.latent_dim, seed), batch_size)
-
     def generate_from(self, z, batch_size: int = 256) -> np.ndarray:
         """Images in [0, 1] generated from codes ``z`` of shape ``(N, latent_dim)``."""
-        z = check_codes(z, self.latent_dim)
-        return self.predict(z, batch_size=batch_size, verbose=0)
+        return self.predict(check_codes(z, self.latent_dim), batch_size=batch_size, verbose=0)
 
     @property
     def serving_model(self) -> keras.Model:
@@ -193,10 +197,8 @@ class GAN(PresetMixin, keras.Model):
     def get_config(self):
         return {
             **super().get_config(),
-            "latent_dim": self.latent_dim,
             "architecture": self.architecture,
             "filters": self.filters,
-            "input_shape": self.image_shape,
             "seed": self.seed,
         }
 

@@ -9,7 +9,8 @@ import numpy as np
 import tensorflow as tf
 from keras import layers, ops
 
-from zoo.base import ImageModelMixin, gaussian_codes, replica_scaled
+from zoo.base import (EncoderDecoderMixin, GenerativeMixin, ZooModel, check_seed,
+                      replica_scaled)
 from zoo.blocks import check_architecture, conv_decoder, conv_encoder_features
 from zoo.export import Endpoint
 
@@ -41,7 +42,7 @@ class Sampling(layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="zoo")
-class VAE(ImageModelMixin, keras.Model):
+class VAE(EncoderDecoderMixin, GenerativeMixin, ZooModel):
     """Variational autoencoder: images -> q(z|x) = N(mean, diag(exp(log_var))) -> images.
 
     ``architecture="conv"`` uses the convolutional encoder/decoder of `zoo.blocks` (as
@@ -61,7 +62,7 @@ class VAE(ImageModelMixin, keras.Model):
         vae.compile(optimizer="adam")
         vae.fit(x_train, epochs=10, validation_data=x_val)
         codes = vae.encode(x_test)          # posterior means (N, latent_dim)
-        digits = vae.sample(16, seed=0)     # decoded draws from N(0, I)
+        digits = vae.generate(16, seed=0)   # decoded draws from N(0, I)
 
     Parameters
     ----------
@@ -77,8 +78,8 @@ class VAE(ImageModelMixin, keras.Model):
     def __init__(self, latent_dim: int = 16, architecture: str = "conv", filters: int = 32,
                  dense_units: int = 256, reconstruction_loss: str = "bce", beta: float = 1.0,
                  input_shape=(28, 28, 1), seed=None, **kwargs):
-        super().__init__(**kwargs)
-        self.image_shape = check_architecture(input_shape, latent_dim, filters, dense_units, 0.0)
+        super().__init__(input_shape=input_shape, latent_dim=latent_dim, **kwargs)
+        check_architecture(self.image_shape, latent_dim, filters, dense_units, 0.0)
         if architecture not in ARCHITECTURES:
             raise ValueError(f"architecture must be one of {ARCHITECTURES}, got {architecture!r}")
         if reconstruction_loss not in RECONSTRUCTION_LOSSES:
@@ -87,11 +88,12 @@ class VAE(ImageModelMixin, keras.Model):
         if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not (
                 math.isfinite(beta) and beta >= 0):
             raise ValueError(f"beta must be a finite number >= 0, got {beta!r}")
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-            raise ValueError(f"seed must be an integer or None, got {seed!r}")
-        self.latent_dim, self.architecture = latent_dim, architecture
-        self.filters, self.dense_units = filters, dense_units
-        self.reconstruction_loss, self.beta, self.seed = reconstruction_loss, float(beta), seed
+        self.seed = check_seed(seed)
+        self.architecture = architecture
+        self.filters = filters
+        self.dense_units = dense_units
+        self.reconstruction_loss = reconstruction_loss
+        self.beta = float(beta)
 
         images = keras.Input(self.image_shape, name="images")
         if architecture == "conv":
@@ -162,10 +164,8 @@ class VAE(ImageModelMixin, keras.Model):
         return self._track(*self.compute_losses(x, training=False))
 
     def _track(self, total, reconstruction, kl):
-        self.loss_tracker.update_state(total)
-        self.reconstruction_loss_tracker.update_state(reconstruction)
-        self.kl_loss_tracker.update_state(kl)
-        return {m.name: m.result() for m in self.metrics}
+        return self.update_trackers({"loss": total, "reconstruction_loss": reconstruction,
+                                     "kl_loss": kl})
 
     def encode(self, x, batch_size: int = 256) -> np.ndarray:
         """Posterior means ``(N, latent_dim)`` of images ``(N,) + image_shape``."""
@@ -175,9 +175,9 @@ class VAE(ImageModelMixin, keras.Model):
         """Decoded posterior means of ``x``: images of the same shape, in [0, 1]."""
         return self.predict(x, batch_size=batch_size, verbose=0)
 
-    def sample(self, n: int, seed=None, batch_size: int = 256) -> np.ndarray:
-        """``n`` images decoded from z ~ N(0, I); the same ``seed`` gives the same images."""
-        return self.decode(gaussian_codes(n, self.latent_dim, seed), batch_size=batch_size)
+    def generate_from(self, z, batch_size: int = 256) -> np.ndarray:
+        """Images in [0, 1] decoded from codes ``z`` of shape ``(N, latent_dim)``."""
+        return self.decode(z, batch_size)
 
     def export_endpoints(self) -> dict:
         """Deterministic serving endpoints; the first (``reconstruct``) is the default."""
@@ -198,12 +198,10 @@ class VAE(ImageModelMixin, keras.Model):
     def get_config(self):
         return {
             **super().get_config(),
-            "latent_dim": self.latent_dim,
             "architecture": self.architecture,
             "filters": self.filters,
             "dense_units": self.dense_units,
             "reconstruction_loss": self.reconstruction_loss,
             "beta": self.beta,
-            "input_shape": self.image_shape,
             "seed": self.seed,
         }
