@@ -128,14 +128,17 @@ class GAN(GenerativeMixin, ZooModel):
     def _check_predict_inputs(self, x, name):
         return check_codes(x, self.latent_dim, name) if isinstance(x, np.ndarray) else x
 
-    def train_step(self, data):
+    def _unpack(self, data):
+        """Real images in G's range [-1, 1], a draw of codes z ~ N(0, I), labels 1 and 0."""
         x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
         real = ops.cast(x, "float32") * 2.0 - 1.0
         batch = ops.shape(real)[0]
-
         z = keras.random.normal((batch, self.latent_dim), seed=self.seed_generator)
+        return real, z, ops.ones((batch, 1)), ops.zeros((batch, 1))
+
+    def train_step(self, data):
+        real, z, ones, zeros = self._unpack(data)
         fake = self.generator(z, training=True)
-        ones, zeros = ops.ones((batch, 1)), ops.zeros((batch, 1))
         # Real and fake batches go through D separately, so batch normalisation sees the
         # same all-fake batches here as in the generator's step below (DCGAN practice).
         with tf.GradientTape() as tape:
@@ -146,7 +149,7 @@ class GAN(GenerativeMixin, ZooModel):
         weights = self.discriminator.trainable_weights
         self.d_optimizer.apply_gradients(zip(tape.gradient(scaled, weights), weights))
 
-        z = keras.random.normal((batch, self.latent_dim), seed=self.seed_generator)
+        z = keras.random.normal(ops.shape(z), seed=self.seed_generator)
         with tf.GradientTape() as tape:
             g_logits = self.discriminator(self.generator(z, training=True), training=True)
             g_loss = self._mean_loss(ones, g_logits)
@@ -158,13 +161,9 @@ class GAN(GenerativeMixin, ZooModel):
 
     def test_step(self, data):
         """``evaluate``: both losses on real images and fresh fakes, with no update."""
-        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
-        real = ops.cast(x, "float32") * 2.0 - 1.0
-        batch = ops.shape(real)[0]
-        z = keras.random.normal((batch, self.latent_dim), seed=self.seed_generator)
+        real, z, ones, zeros = self._unpack(data)
         real_logits = self.discriminator(real, training=False)
         fake_logits = self.discriminator(self.generator(z, training=False), training=False)
-        ones, zeros = ops.ones((batch, 1)), ops.zeros((batch, 1))
         d_loss = self._mean_loss(ones, real_logits) + self._mean_loss(zeros, fake_logits)
         return self._track(d_loss, self._mean_loss(ones, fake_logits), real_logits, fake_logits)
 
