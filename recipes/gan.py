@@ -38,9 +38,9 @@ def main(argv=None) -> dict:
     import keras
 
     from zoo import make_tf_dataset
-    from zoo.gan import GAN, SampleGrid
+    from zoo.gan import GAN
     from zoo.metrics import dataset_generative_scores
-    from zoo.plotting import image_rows, training_curves
+    from zoo.plotting import SampleGrid, image_rows, training_curves
     from zoo.report import write_table
     from zoo.training import read_history
 

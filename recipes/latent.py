@@ -35,8 +35,8 @@ def main(argv=None) -> list:
     from zoo import VAE, make_tf_dataset, save_model
     from zoo.analysis import (class_statistics, decode_codes, embed_2d, encode_dataset,
                               interpolate, isotropy_table, latent_scores, latent_traversal,
-                              plot_class_ellipses, plot_embedding, sample_codes)
-    from zoo.plotting import image_grid, image_rows
+                              sample_codes)
+    from zoo.plotting import image_grid, image_rows, plot_class_ellipses, plot_embedding
     from zoo.report import write_table
     from zoo.training import resumable_callbacks
 

@@ -46,6 +46,7 @@ def main(argv=None) -> dict:
 
     import keras
 
+    from zoo import plotting
     from zoo.crossval import cross_validate
     from zoo.report import write_table
 
@@ -69,11 +70,11 @@ def main(argv=None) -> dict:
 
     records = tuning.trial_records(tuner)
     title = f"{args.tuner} search on {dataset.name}"
-    tuning.plot_optimization_history(records, out / "optimization_history.png",
+    plotting.plot_optimization_history(records, out / "optimization_history.png",
                                      title=f"Optimisation history, {title}")
-    tuning.plot_intermediate_values(records, out / "intermediate_values.png",
+    plotting.plot_intermediate_values(records, out / "intermediate_values.png",
                                     title=f"Validation MSE per epoch, {title}")
-    tuning.plot_parallel_coordinates(records, out / "parallel_coordinates.png",
+    plotting.plot_parallel_coordinates(records, out / "parallel_coordinates.png",
                                      log_names=tuning.log_scaled(tuner),
                                      title=f"Hyperparameters by validation MSE, {title}")
     write_table([{"trial": r["trial_id"], "status": r["status"], "val_loss": r["score"],

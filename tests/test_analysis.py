@@ -4,8 +4,8 @@ import pytest
 from zoo import ConvAutoencoder
 from zoo.analysis import (class_statistics, decode_codes, embed_2d, encode_dataset, interpolate,
                           isotropy_table, knn_accuracy, latent_scores, latent_traversal,
-                          linear_probe_accuracy, plot_class_ellipses, plot_embedding,
-                          sample_codes, silhouette)
+                          linear_probe_accuracy, sample_codes, silhouette)
+from zoo.plotting import plot_class_ellipses, plot_embedding
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,8 @@ import keras
 import numpy as np
 import pytest
 
-from zoo.gan import GAN, SampleGrid
+from zoo.gan import GAN
+from zoo.plotting import SampleGrid
 from zoo.training import StopOnNaN
 
 

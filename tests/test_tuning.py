@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from zoo import ConvAutoencoder
-from zoo import tuning
+from zoo import plotting, tuning
 from zoo.tuning import AutoencoderHyperModel, CrossValidatedHyperModel, SearchSpace, make_tuner
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -140,9 +140,9 @@ def test_search_of_each_kind_logs_trials_and_draws_figures(kind, tiny_data, tmp_
     assert best["score"] == pytest.approx(min(r["score"] for r in records))
     assert 2 <= best["latent_dim"] <= 8 and best["optimizer"] in ("adam", "sgd")
 
-    paths = [tuning.plot_optimization_history(records, tmp_path / "history.png"),
-             tuning.plot_intermediate_values(records, tmp_path / "intermediate.png"),
-             tuning.plot_parallel_coordinates(records, tmp_path / "parallel.png",
+    paths = [plotting.plot_optimization_history(records, tmp_path / "history.png"),
+             plotting.plot_intermediate_values(records, tmp_path / "intermediate.png"),
+             plotting.plot_parallel_coordinates(records, tmp_path / "parallel.png",
                                               log_names=tuning.log_scaled(tuner))]
     assert all(p.stat().st_size > 5000 for p in paths)
     assert tuning.log_scaled(tuner) == {"learning_rate", "weight_decay"}
@@ -219,9 +219,9 @@ def test_figures_need_completed_trials(tmp_path):
     running = [{"trial_id": "0", "status": "RUNNING", "score": float("nan"),
                 "hyperparameters": {"latent_dim": 3}, "parent": None, "epochs": {}}]
     with pytest.raises(ValueError, match="completed"):
-        tuning.plot_optimization_history(running, tmp_path / "h.png")
+        plotting.plot_optimization_history(running, tmp_path / "h.png")
     with pytest.raises(ValueError, match="val_loss"):
-        tuning.plot_intermediate_values(running, tmp_path / "i.png")
+        plotting.plot_intermediate_values(running, tmp_path / "i.png")
 
 
 # ------------------------------------------------------------- distributed search

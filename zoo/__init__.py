@@ -14,7 +14,7 @@ from zoo.classifier import build_classifier, build_cnn_baseline, compile_classif
 from zoo.distribute import get_strategy
 from zoo.data import DataError, ImageDataset, check_images, load_dataset, make_tf_dataset
 from zoo.export import export_saved_model, save_model
-from zoo.gan import GAN, SampleGrid
+from zoo.gan import GAN
 from zoo.metrics import binarize, domain_fid, iwae_log_likelihood, sample_diversity, train_feature_classifier
 from zoo.crossval import CrossValidation, cross_validate
 from zoo.training import read_history, resumable_callbacks, set_seed
@@ -31,7 +31,6 @@ __all__ = [
     "DataError",
     "GAN",
     "ImageDataset",
-    "SampleGrid",
     "SearchSpace",
     "VAE",
     "ZooModel",

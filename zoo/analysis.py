@@ -14,12 +14,10 @@ means), or bare Keras encoder/decoder models:
 from __future__ import annotations
 
 import keras
-import matplotlib
 import numpy as np
 
 from zoo.base import check_codes, gaussian_codes
 from zoo.data import check_images
-from zoo.plotting import save_figure, subplots
 
 EMBEDDINGS = ("pca", "tsne")
 
@@ -139,67 +137,6 @@ def isotropy_table(statistics: dict) -> list:
             for i, c in enumerate(classes)]
     rows.append({"class": "mean", **{name: float(np.mean([r[name] for r in rows])) for name in names}})
     return rows
-
-
-def _legend_names(labels, class_names):
-    return {int(c): (class_names[int(c)] if class_names is not None else str(int(c)))
-            for c in np.unique(labels)}
-
-
-def _panels(count):
-    """A figure with ``count`` side-by-side panels and room for a legend on the right."""
-    fig, axes = subplots(1, count, figsize=(5.0 * count + 1.5, 4.6), squeeze=False)
-    return fig, axes[0]
-
-
-def _finish(fig, axes, path, title, **legend):
-    axes[-1].legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, frameon=False,
-                    **legend)
-    if title:
-        fig.suptitle(title, fontsize=11)
-    return save_figure(fig, path)
-
-
-def plot_embedding(embeddings: dict, labels, path, class_names=None, title=None,
-                   point_size: float = 4.0):
-    """Scatter plots of 2-D embeddings ``{panel title: (N, 2)}``, coloured by class."""
-    labels = np.asarray(labels)
-    names = _legend_names(labels, class_names)
-    colours = matplotlib.colormaps["tab10" if len(names) <= 10 else "tab20"]
-    fig, axes = _panels(len(embeddings))
-    for ax, (panel, embedding) in zip(axes, embeddings.items()):
-        embedding = np.asarray(embedding)
-        _labels(labels, len(embedding))
-        for i, (label, name) in enumerate(names.items()):
-            chosen = labels == label
-            ax.scatter(embedding[chosen, 0], embedding[chosen, 1], s=point_size,
-                       color=colours(i), label=name)
-        ax.set_title(panel, fontsize=10)
-        ax.set_xticks([]), ax.set_yticks([])
-    return _finish(fig, axes, path, title, markerscale=3)
-
-
-def plot_class_ellipses(statistics: dict, path, title=None, n_std: float = 1.0):
-    """Ellipses of ``n_std`` standard deviations around each class mean.
-
-    ``statistics`` maps a panel title to `class_statistics` rows; the ellipse axes are
-    the embedding's axes, so its width and height show the two std's.
-    """
-    from matplotlib.patches import Ellipse
-
-    fig, axes = _panels(len(statistics))
-    colours = matplotlib.colormaps["tab10"]
-    for ax, (panel, rows) in zip(axes, statistics.items()):
-        for i, row in enumerate(rows):
-            colour = colours(i % 10)
-            ax.add_patch(Ellipse((row["mean 1"], row["mean 2"]), 2 * n_std * row["std 1"],
-                                 2 * n_std * row["std 2"], facecolor=colour, alpha=0.25,
-                                 edgecolor=colour, lw=1.5, label=str(row["class"])))
-            ax.plot(row["mean 1"], row["mean 2"], "+", color=colour)
-        ax.autoscale_view()
-        gap = np.mean([row["std gap"] for row in rows])
-        ax.set_title(f"{panel}\nmean |std 1 - std 2| = {gap:.3g}", fontsize=10)
-    return _finish(fig, axes, path, title)
 
 
 # ------------------------------------------------------------ decoding the space

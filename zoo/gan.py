@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import keras
 import numpy as np
@@ -13,7 +12,6 @@ from keras import layers, ops
 from zoo.base import GenerativeMixin, ZooModel, check_codes, check_seed, replica_scaled
 from zoo.blocks import check_architecture, conv_decoder, conv_encoder_features
 from zoo.export import Endpoint, ServingInput
-from zoo.plotting import image_grid
 
 ARCHITECTURES = ("mlp", "dcgan")
 MLP_UNITS = (256, 256)  # the reports' pair: 64 -> 256 -> 256 -> 784 and 784 -> 256 -> 256 -> 1
@@ -35,7 +33,7 @@ class GAN(GenerativeMixin, ZooModel):
         gan = GAN(latent_dim=64)
         gan.compile(d_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
                     g_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5))
-        gan.fit(x_train, epochs=50, callbacks=[SampleGrid("samples", epochs=(1, 5, 50))])
+        gan.fit(x_train, epochs=50, callbacks=[SampleGrid("samples", epochs=(1, 5, 50))])  # zoo.plotting
         images = gan.generate(16, seed=0)
 
     Each step trains D on a real and a generated batch (labels 1 and 0; ``d_loss`` is the
@@ -200,30 +198,3 @@ class GAN(GenerativeMixin, ZooModel):
             "filters": self.filters,
             "seed": self.seed,
         }
-
-
-class SampleGrid(keras.callbacks.Callback):
-    """Save a grid of images generated from fixed noise at chosen epochs; keep the history.
-
-    ``out_dir/samples_epoch_<E>.png`` is written after each 1-based epoch ``E`` in
-    ``epochs`` (the same ``n`` codes every time, drawn with ``seed``, so the grids show
-    how one set of samples evolves). ``samples`` maps those epochs to the images and
-    ``history`` holds every epoch's logged metrics (``{name: [value per epoch]}``).
-    """
-
-    def __init__(self, out_dir, epochs=(1, 5, 50, 200), n: int = 64, ncols: int = 8, seed: int = 0):
-        super().__init__()
-        epochs = sorted({int(e) for e in epochs})
-        if not epochs or epochs[0] < 1:
-            raise ValueError(f"epochs must be positive 1-based epoch numbers, got {epochs}")
-        self.out_dir, self.epochs, self.n, self.ncols, self.seed = Path(out_dir), epochs, n, ncols, seed
-        self.samples, self.history = {}, {}
-
-    def on_epoch_end(self, epoch, logs=None):
-        for name, value in (logs or {}).items():
-            self.history.setdefault(name, []).append(float(value))
-        if epoch + 1 in self.epochs:
-            images = self.model.generate(self.n, seed=self.seed)
-            self.samples[epoch + 1] = images
-            image_grid(images, self.out_dir / f"samples_epoch_{epoch + 1:03d}.png", ncols=self.ncols,
-                       title=f"Samples after epoch {epoch + 1} (fixed noise)")

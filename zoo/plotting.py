@@ -1,16 +1,24 @@
-"""Figures for the report: image grids and training curves, written to files.
+"""Every figure the zoo draws, written to files: import this module when you want figures.
 
-Figures are plain `matplotlib.figure.Figure` objects, never pyplot's: drawing one neither
+Image grids and training curves, the latent-space scatters and class ellipses
+(`zoo.analysis` computes what they show), KerasTuner search plots (`zoo.tuning` records
+the trials) and `SampleGrid`, a callback that saves a generative model's samples during
+training. The rest of `zoo` never imports matplotlib. Figures are plain `matplotlib.figure.Figure` objects, never pyplot's: drawing one neither
 needs a display nor touches matplotlib's backend or pyplot's list of open figures, so a
 notebook's own backend and figures are left alone.
 """
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
+import keras
+import matplotlib
 import numpy as np
+from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from zoo.export import atomic_path
 
@@ -86,3 +94,207 @@ def training_curves(history: dict, path, groups=None, title: str | None = None) 
         fig.suptitle(title, fontsize=11)
     fig.tight_layout()
     return save_figure(fig, path)
+
+
+# ------------------------------------------------------------------ latent space
+
+
+def _legend_names(labels, class_names):
+    return {int(c): (class_names[int(c)] if class_names is not None else str(int(c)))
+            for c in np.unique(labels)}
+
+
+def _panels(count):
+    """A figure with ``count`` side-by-side panels and room for a legend on the right."""
+    fig, axes = subplots(1, count, figsize=(5.0 * count + 1.5, 4.6), squeeze=False)
+    return fig, axes[0]
+
+
+def _finish(fig, axes, path, title, **legend):
+    axes[-1].legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, frameon=False,
+                    **legend)
+    if title:
+        fig.suptitle(title, fontsize=11)
+    return save_figure(fig, path)
+
+
+def plot_embedding(embeddings: dict, labels, path, class_names=None, title=None,
+                   point_size: float = 4.0):
+    """Scatter plots of 2-D embeddings ``{panel title: (N, 2)}``, coloured by class."""
+    labels = np.asarray(labels)
+    names = _legend_names(labels, class_names)
+    colours = matplotlib.colormaps["tab10" if len(names) <= 10 else "tab20"]
+    fig, axes = _panels(len(embeddings))
+    for ax, (panel, embedding) in zip(axes, embeddings.items()):
+        embedding = np.asarray(embedding)
+        if labels.shape != (len(embedding),):
+            raise ValueError(f"labels must have shape ({len(embedding)},), got {labels.shape}")
+        for i, (label, name) in enumerate(names.items()):
+            chosen = labels == label
+            ax.scatter(embedding[chosen, 0], embedding[chosen, 1], s=point_size,
+                       color=colours(i), label=name)
+        ax.set_title(panel, fontsize=10)
+        ax.set_xticks([]), ax.set_yticks([])
+    return _finish(fig, axes, path, title, markerscale=3)
+
+
+def plot_class_ellipses(statistics: dict, path, title=None, n_std: float = 1.0):
+    """Ellipses of ``n_std`` standard deviations around each class mean.
+
+    ``statistics`` maps a panel title to `class_statistics` rows; the ellipse axes are
+    the embedding's axes, so its width and height show the two std's.
+    """
+    from matplotlib.patches import Ellipse
+
+    fig, axes = _panels(len(statistics))
+    colours = matplotlib.colormaps["tab10"]
+    for ax, (panel, rows) in zip(axes, statistics.items()):
+        for i, row in enumerate(rows):
+            colour = colours(i % 10)
+            ax.add_patch(Ellipse((row["mean 1"], row["mean 2"]), 2 * n_std * row["std 1"],
+                                 2 * n_std * row["std 2"], facecolor=colour, alpha=0.25,
+                                 edgecolor=colour, lw=1.5, label=str(row["class"])))
+            ax.plot(row["mean 1"], row["mean 2"], "+", color=colour)
+        ax.autoscale_view()
+        gap = np.mean([row["std gap"] for row in rows])
+        ax.set_title(f"{panel}\nmean |std 1 - std 2| = {gap:.3g}", fontsize=10)
+    return _finish(fig, axes, path, title)
+
+
+# ------------------------------------------------------------ KerasTuner search
+
+
+def plot_optimization_history(records: list, path, objective: str = "val_loss",
+                              title: str | None = None) -> Path:
+    """Each completed trial's objective and the running best, against trial number."""
+    done = [(i + 1, r["score"]) for i, r in enumerate(records)
+            if r["status"] == "COMPLETED" and math.isfinite(r["score"])]
+    if not done:
+        raise ValueError("no completed trial to plot")
+    numbers, scores = zip(*done)
+    fig, ax = subplots(figsize=(6, 3.6))
+    ax.plot(numbers, scores, "o", ms=5, label=f"trial {objective}")
+    ax.step(numbers, np.minimum.accumulate(scores), where="post", color="C3", label="best so far")
+    ax.set_xlabel("trial")
+    ax.set_ylabel(objective)
+    ax.set_yscale("log")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title(title or "Optimisation history", fontsize=11)
+    return save_figure(fig, path)
+
+
+def plot_intermediate_values(records: list, path, metric: str = "val_loss",
+                             title: str | None = None) -> Path:
+    """``metric`` per epoch for every trial. A Hyperband trial that continues a parent's
+    weights continues its parent's line; trials that stopped before the longest ones
+    (Hyperband's unpromoted trials, early stopping) end in a cross."""
+    by_id = {r["trial_id"]: r for r in records if r["epochs"].get(metric)}
+    if not by_id:
+        raise ValueError(f"no trial logged {metric!r}")
+    parents = {r["parent"] for r in by_id.values()}
+    last_epoch = max(r["epochs"]["epoch"][-1] for r in by_id.values())
+    cmap = matplotlib.colormaps["tab20"]
+    fig, ax = subplots(figsize=(6.5, 4))
+    stopped_label = "stopped early"
+    for i, (trial_id, record) in enumerate(by_id.items()):
+        epochs, values = list(record["epochs"]["epoch"]), list(record["epochs"][metric])
+        parent = by_id.get(record["parent"])
+        if parent is not None:
+            epochs.insert(0, parent["epochs"]["epoch"][-1])
+            values.insert(0, parent["epochs"][metric][-1])
+        ax.plot(epochs, values, "-", marker=".", color=cmap(i % 20), lw=1, alpha=0.85)
+        if epochs[-1] < last_epoch and trial_id not in parents:
+            ax.plot(epochs[-1], values[-1], "x", color="k", ms=7, label=stopped_label)
+            stopped_label = None
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(metric)
+    ax.set_yscale("log")
+    ax.grid(alpha=0.3)
+    if stopped_label is None:
+        ax.legend(fontsize=8)
+    ax.set_title(title or f"Intermediate values: {metric} per epoch, one line per trial",
+                 fontsize=11)
+    return save_figure(fig, path)
+
+
+def plot_parallel_coordinates(records: list, path, log_names=(), objective: str = "val_loss",
+                              title: str | None = None) -> Path:
+    """One vertical axis per hyperparameter, one line per completed trial, coloured by
+    the objective (darker = lower). Numeric axes run from the smallest to the largest
+    value tried (log scale for ``log_names``); categorical axes list their choices.
+    A hyperparameter a trial did not use (SGD momentum under Adam) breaks its line.
+    """
+    done = [r for r in records if r["status"] == "COMPLETED" and math.isfinite(r["score"])]
+    names = [n for n in dict.fromkeys(k for r in done for k in r["hyperparameters"])
+             if len({r["hyperparameters"].get(n) for r in done} - {None}) > 1]
+    if not done or not names:
+        raise ValueError("parallel coordinates need completed trials that differ in a hyperparameter")
+    positions, ticks = {}, {}
+    for name in names:
+        values = [r["hyperparameters"].get(name) for r in done]
+        present = [v for v in values if v is not None]
+        if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in present):
+            scale = np.log10 if name in log_names else np.asarray
+            low, high = float(np.min(scale(present))), float(np.max(scale(present)))
+            span = high - low or 1.0
+            positions[name] = [math.nan if v is None else (float(scale(v)) - low) / span
+                               for v in values]
+            ticks[name] = (f"{min(present):.3g}", f"{max(present):.3g}")
+        else:
+            choices = sorted({str(v) for v in present})
+            step = max(len(choices) - 1, 1)
+            positions[name] = [math.nan if v is None else choices.index(str(v)) / step
+                               for v in values]
+            ticks[name] = (choices[0], choices[-1] if len(choices) > 1 else "")
+    scores = np.array([r["score"] for r in done])
+    norm = Normalize(scores.min(), scores.max())
+    cmap = matplotlib.colormaps["viridis"]
+    fig, ax = subplots(figsize=(1.5 * len(names) + 2, 4))
+    for i in np.argsort(-scores):  # best trials drawn last, on top
+        ax.plot(range(len(names)), [positions[n][i] for n in names], "-o", ms=3,
+                color=cmap(norm(scores[i])), lw=1.4, alpha=0.9)
+    for x, name in enumerate(names):
+        ax.axvline(x, color="0.6", lw=0.8)
+        ax.text(x, -0.06, ticks[name][0], ha="center", va="top", fontsize=7)
+        ax.text(x, 1.06, ticks[name][1], ha="center", va="bottom", fontsize=7)
+    ax.set_xticks(range(len(names)), [n + (" (log)" if n in log_names else "") for n in names],
+                  rotation=20, fontsize=8)
+    ax.set_yticks([])
+    ax.set_ylim(-0.15, 1.15)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    fig.colorbar(matplotlib.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, label=objective)
+    ax.set_title(title or "Hyperparameters of each trial, coloured by objective", fontsize=11)
+    return save_figure(fig, path)
+
+
+# ------------------------------------------------------------ generative models
+
+
+class SampleGrid(keras.callbacks.Callback):
+    """Save a grid of images generated from fixed noise at chosen epochs; keep the history.
+
+    ``out_dir/samples_epoch_<E>.png`` is written after each 1-based epoch ``E`` in
+    ``epochs`` (the same ``n`` codes every time, drawn with ``seed``, so the grids show
+    how one set of samples evolves). ``samples`` maps those epochs to the images and
+    ``history`` holds every epoch's logged metrics (``{name: [value per epoch]}``).
+    """
+
+    def __init__(self, out_dir, epochs=(1, 5, 50, 200), n: int = 64, ncols: int = 8, seed: int = 0):
+        super().__init__()
+        epochs = sorted({int(e) for e in epochs})
+        if not epochs or epochs[0] < 1:
+            raise ValueError(f"epochs must be positive 1-based epoch numbers, got {epochs}")
+        self.out_dir, self.epochs, self.n, self.ncols, self.seed = Path(out_dir), epochs, n, ncols, seed
+        self.samples, self.history = {}, {}
+
+    def on_epoch_end(self, epoch, logs=None):
+        for name, value in (logs or {}).items():
+            self.history.setdefault(name, []).append(float(value))
+        if epoch + 1 in self.epochs:
+            images = self.model.generate(self.n, seed=self.seed)
+            self.samples[epoch + 1] = images
+            image_grid(images, self.out_dir / f"samples_epoch_{epoch + 1:03d}.png", ncols=self.ncols,
+                       title=f"Samples after epoch {epoch + 1} (fixed noise)")

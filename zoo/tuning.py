@@ -55,15 +55,11 @@ from pathlib import Path
 
 import keras
 import keras_tuner as kt
-import matplotlib
 import numpy as np
-from matplotlib.colors import Normalize
-from matplotlib.ticker import MaxNLocator
 
 from zoo.autoencoder import ConvAutoencoder
 from zoo.crossval import kfold_splits
 from zoo.export import atomic_path
-from zoo.plotting import save_figure, subplots
 
 OPTIMIZERS = ("adam", "sgd")
 EPOCHS_FILE = "epochs.json"
@@ -380,112 +376,3 @@ def log_scaled(tuner: kt.Tuner) -> set:
     """Names of the search's hyperparameters sampled on a log scale."""
     return {hp.name for hp in tuner.oracle.get_space().space
             if getattr(hp, "sampling", None) == "log"}
-
-
-# ---------------------------------------------------------------------- figures
-
-
-def plot_optimization_history(records: list, path, objective: str = "val_loss",
-                              title: str | None = None) -> Path:
-    """Each completed trial's objective and the running best, against trial number."""
-    done = [(i + 1, r["score"]) for i, r in enumerate(records)
-            if r["status"] == "COMPLETED" and math.isfinite(r["score"])]
-    if not done:
-        raise ValueError("no completed trial to plot")
-    numbers, scores = zip(*done)
-    fig, ax = subplots(figsize=(6, 3.6))
-    ax.plot(numbers, scores, "o", ms=5, label=f"trial {objective}")
-    ax.step(numbers, np.minimum.accumulate(scores), where="post", color="C3", label="best so far")
-    ax.set_xlabel("trial")
-    ax.set_ylabel(objective)
-    ax.set_yscale("log")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    ax.set_title(title or "Optimisation history", fontsize=11)
-    return save_figure(fig, path)
-
-
-def plot_intermediate_values(records: list, path, metric: str = "val_loss",
-                             title: str | None = None) -> Path:
-    """``metric`` per epoch for every trial. A Hyperband trial that continues a parent's
-    weights continues its parent's line; trials that stopped before the longest ones
-    (Hyperband's unpromoted trials, early stopping) end in a cross."""
-    by_id = {r["trial_id"]: r for r in records if r["epochs"].get(metric)}
-    if not by_id:
-        raise ValueError(f"no trial logged {metric!r}")
-    parents = {r["parent"] for r in by_id.values()}
-    last_epoch = max(r["epochs"]["epoch"][-1] for r in by_id.values())
-    cmap = matplotlib.colormaps["tab20"]
-    fig, ax = subplots(figsize=(6.5, 4))
-    stopped_label = "stopped early"
-    for i, (trial_id, record) in enumerate(by_id.items()):
-        epochs, values = list(record["epochs"]["epoch"]), list(record["epochs"][metric])
-        parent = by_id.get(record["parent"])
-        if parent is not None:
-            epochs.insert(0, parent["epochs"]["epoch"][-1])
-            values.insert(0, parent["epochs"][metric][-1])
-        ax.plot(epochs, values, "-", marker=".", color=cmap(i % 20), lw=1, alpha=0.85)
-        if epochs[-1] < last_epoch and trial_id not in parents:
-            ax.plot(epochs[-1], values[-1], "x", color="k", ms=7, label=stopped_label)
-            stopped_label = None
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_xlabel("epoch")
-    ax.set_ylabel(metric)
-    ax.set_yscale("log")
-    ax.grid(alpha=0.3)
-    if stopped_label is None:
-        ax.legend(fontsize=8)
-    ax.set_title(title or f"Intermediate values: {metric} per epoch, one line per trial",
-                 fontsize=11)
-    return save_figure(fig, path)
-
-
-def plot_parallel_coordinates(records: list, path, log_names=(), objective: str = "val_loss",
-                              title: str | None = None) -> Path:
-    """One vertical axis per hyperparameter, one line per completed trial, coloured by
-    the objective (darker = lower). Numeric axes run from the smallest to the largest
-    value tried (log scale for ``log_names``); categorical axes list their choices.
-    A hyperparameter a trial did not use (SGD momentum under Adam) breaks its line.
-    """
-    done = [r for r in records if r["status"] == "COMPLETED" and math.isfinite(r["score"])]
-    names = [n for n in dict.fromkeys(k for r in done for k in r["hyperparameters"])
-             if len({r["hyperparameters"].get(n) for r in done} - {None}) > 1]
-    if not done or not names:
-        raise ValueError("parallel coordinates need completed trials that differ in a hyperparameter")
-    positions, ticks = {}, {}
-    for name in names:
-        values = [r["hyperparameters"].get(name) for r in done]
-        present = [v for v in values if v is not None]
-        if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in present):
-            scale = np.log10 if name in log_names else np.asarray
-            low, high = float(np.min(scale(present))), float(np.max(scale(present)))
-            span = high - low or 1.0
-            positions[name] = [math.nan if v is None else (float(scale(v)) - low) / span
-                               for v in values]
-            ticks[name] = (f"{min(present):.3g}", f"{max(present):.3g}")
-        else:
-            choices = sorted({str(v) for v in present})
-            step = max(len(choices) - 1, 1)
-            positions[name] = [math.nan if v is None else choices.index(str(v)) / step
-                               for v in values]
-            ticks[name] = (choices[0], choices[-1] if len(choices) > 1 else "")
-    scores = np.array([r["score"] for r in done])
-    norm = Normalize(scores.min(), scores.max())
-    cmap = matplotlib.colormaps["viridis"]
-    fig, ax = subplots(figsize=(1.5 * len(names) + 2, 4))
-    for i in np.argsort(-scores):  # best trials drawn last, on top
-        ax.plot(range(len(names)), [positions[n][i] for n in names], "-o", ms=3,
-                color=cmap(norm(scores[i])), lw=1.4, alpha=0.9)
-    for x, name in enumerate(names):
-        ax.axvline(x, color="0.6", lw=0.8)
-        ax.text(x, -0.06, ticks[name][0], ha="center", va="top", fontsize=7)
-        ax.text(x, 1.06, ticks[name][1], ha="center", va="bottom", fontsize=7)
-    ax.set_xticks(range(len(names)), [n + (" (log)" if n in log_names else "") for n in names],
-                  rotation=20, fontsize=8)
-    ax.set_yticks([])
-    ax.set_ylim(-0.15, 1.15)
-    for spine in ax.spines.values():
-        spine.set_visible(False)
-    fig.colorbar(matplotlib.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, label=objective)
-    ax.set_title(title or "Hyperparameters of each trial, coloured by objective", fontsize=11)
-    return save_figure(fig, path)
