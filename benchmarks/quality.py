@@ -18,7 +18,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from zoo.report import markdown_table  # noqa: E402
+from recipes._report import markdown_table  # noqa: E402
 
 # (what, dataset, recipe, table stem, row filter, column, the reports' value, better)
 REFERENCES = [

@@ -24,7 +24,7 @@ import tensorflow as tf  # noqa: E402
 
 from zoo import export_saved_model, load_dataset  # noqa: E402
 from zoo.presets import load_preset  # noqa: E402
-from zoo.report import markdown_table  # noqa: E402
+from recipes._report import markdown_table  # noqa: E402
 
 
 def unguarded_export(model, path) -> None:

@@ -26,7 +26,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from zoo import GAN, VAE, ConvAutoencoder, load_dataset  # noqa: E402
-from zoo.report import markdown_table  # noqa: E402
+from recipes._report import markdown_table  # noqa: E402
 
 
 def plain_copy(*models) -> keras.Sequential:

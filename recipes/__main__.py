@@ -91,7 +91,7 @@ def main(argv=None) -> int:
         print(f"=== {name}: {result['status']} in {result['seconds']:.0f} s ===", flush=True)
         results.append(result)
 
-    from zoo.report import write_html_report
+    from ._report import write_html_report
 
     total = time.perf_counter() - started
     metadata = {

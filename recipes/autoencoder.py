@@ -24,7 +24,7 @@ def main(argv=None) -> dict:
 
     from zoo import make_tf_dataset
     from zoo.plotting import image_rows, training_curves
-    from zoo.report import write_table
+    from ._report import write_table
     from zoo.training import read_history
 
     model = build_autoencoder(args, dataset.image_shape, dropout=args.dropout)

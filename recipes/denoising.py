@@ -39,7 +39,7 @@ def main(argv=None) -> list:
     from zoo.corruptions import (corrupt_inputs, gaussian_noise, occlusion, one_of,
                                  random_gaussian_noise, salt_and_pepper)
     from zoo.plotting import image_rows
-    from zoo.report import write_table
+    from ._report import write_table
     from zoo.training import resumable_callbacks
 
     training_corruption = one_of(partial(random_gaussian_noise, max_sigma=args.max_sigma),

@@ -54,7 +54,7 @@ def main(argv=None) -> list:
     few_label_epochs = args.few_label_epochs or 3 * args.epochs
 
     from zoo import ConvAutoencoder, make_tf_dataset, save_model
-    from zoo.report import write_table
+    from ._report import write_table
     from zoo.training import resumable_callbacks
 
     started = time.perf_counter()

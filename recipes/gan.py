@@ -41,7 +41,7 @@ def main(argv=None) -> dict:
     from zoo.gan import GAN
     from zoo.metrics import dataset_generative_scores
     from zoo.plotting import SampleGrid, image_rows, training_curves
-    from zoo.report import write_table
+    from ._report import write_table
     from zoo.training import read_history
 
     model = GAN(latent_dim=args.latent_dim, architecture=args.architecture, filters=args.filters,

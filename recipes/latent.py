@@ -37,7 +37,7 @@ def main(argv=None) -> list:
                               interpolate, isotropy_table, latent_scores, latent_traversal,
                               sample_codes)
     from zoo.plotting import image_grid, image_rows, plot_class_ellipses, plot_embedding
-    from zoo.report import write_table
+    from ._report import write_table
     from zoo.training import resumable_callbacks
 
     models = {"AE": build_autoencoder(args, dataset.image_shape),

@@ -48,7 +48,7 @@ def main(argv=None) -> dict:
 
     from zoo import plotting
     from zoo.crossval import cross_validate
-    from zoo.report import write_table
+    from ._report import write_table
 
     x_train = dataset.x_train[:args.train_subset or None]
     hypermodel = tuning.AutoencoderHyperModel(input_shape=dataset.image_shape)

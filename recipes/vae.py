@@ -46,7 +46,7 @@ def main(argv=None) -> dict:
     from zoo.metrics import (binarize, dataset_generative_scores, dynamic_binarization,
                              iwae_log_likelihood)
     from zoo.plotting import image_grid, image_rows, training_curves
-    from zoo.report import write_table
+    from ._report import write_table
     from zoo.training import read_history
     from zoo.vae import VAE
 

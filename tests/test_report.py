@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from zoo.plotting import image_grid
-from zoo.report import markdown_table, write_html_report, write_table
+from recipes._report import markdown_table, write_html_report, write_table
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

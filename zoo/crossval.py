@@ -7,7 +7,7 @@ is in exactly one test fold::
 
     result = cross_validate(lambda: build_compiled_model(), x_train, n_splits=5, epochs=5)
     print(f"test MSE {result.mean:.5f} ± {result.std:.5f}")
-    write_table(result.rows(), out / "cv", "5-fold cross-validation")
+    rows = result.rows()                      # one per fold, then mean ± std
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ class CrossValidation:
         return float(np.std(self.scores, ddof=1))
 
     def rows(self) -> list:
-        """Table rows: one per fold, then ``mean ± std`` (for `zoo.report.write_table`)."""
+        """Table rows: one per fold, then ``mean ± std`` (for a table writer such as the recipes')."""
         rows = [{"fold": str(k + 1), "train samples": n_train, "test samples": len(test),
                  self.metric: score}
                 for k, (score, n_train, test) in enumerate(

@@ -15,7 +15,6 @@ from pathlib import Path
 import keras
 
 from zoo.export import atomic_path, save_model
-from zoo.report import markdown_table
 
 
 def preset_dir() -> Path:
@@ -73,10 +72,12 @@ def write_card(card: dict, folder=None) -> None:
     zoo_class = keras.saving.get_registered_object(f"zoo>{card['class']}")
     loader = (f'{card["class"]}.from_preset("{name}")' if hasattr(zoo_class, "from_preset")
               else f'zoo.presets.load_preset("{name}")')
+    metric_rows = "".join(f"| {key} | {value:.4g} |\n" if isinstance(value, float)
+                          else f"| {key} | {value} |\n" for key, value in card["metrics"].items())
     with atomic_path(folder / f"{name}.md") as tmp:
         tmp.write_text(
             f"# {name}\n\n{card['class']} trained on {card['data']}.\n\n"
-            f"## Test metrics\n\n{markdown_table([card['metrics']])}\n"
+            f"## Test metrics\n\n| metric | value |\n|---|---|\n{metric_rows}\n"
             f"## Training command\n\nWith `ZOO_DATA_DIR` pointing at the IDX files "
             f"(see the README's Data section), in a checkout of deepzoo:\n\n"
             f"```bash\n{card['command']}\n```\n\nLoad it with `{loader}`.\n"

@@ -1,4 +1,9 @@
-"""Metric tables written as JSON (for machines) and Markdown (for people)."""
+"""The study's report layer: metric tables as JSON (for machines) and Markdown (for people),
+and the HTML page that gathers every recipe's figures and tables with the run's metadata.
+
+It belongs to the recipes, which write the ``run.json`` records it reads; the `zoo`
+library returns plain values and never renders them.
+"""
 
 from __future__ import annotations
 
