@@ -61,8 +61,7 @@ def lookup(reports: Path, dataset, recipe, stem, where, column):
         return None
     for row in json.loads(path.read_text())["rows"]:
         if all(row.get(k) == v for k, v in where.items()):
-            # Columns may carry run details after the name, e.g. "IWAE log-likelihood (k=100, ...)".
-            return next((v for k, v in row.items() if k == column or k.startswith(column + " (")), None)
+            return row.get(column)
     return None
 
 

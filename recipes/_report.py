@@ -13,6 +13,24 @@ from pathlib import Path
 from zoo.export import atomic_path
 
 
+# Display names of the library's identifier keys, chosen here, where tables are rendered.
+GENERATIVE_COLUMNS = {
+    "classifier_test_accuracy": "classifier test accuracy",
+    "domain_fid": "domain FID",
+    "domain_fid_real_vs_real": "domain FID real vs real",
+    "classifier_score": "classifier score",
+    "mean_entropy": "mean entropy (nats)",
+    "fid_images": "FID images",
+}
+
+
+def generative_columns(scores: dict) -> dict:
+    """`zoo.metrics.dataset_generative_scores` as table columns, ``classes covered`` as k/n."""
+    columns = {GENERATIVE_COLUMNS[k]: v for k, v in scores.items() if k in GENERATIVE_COLUMNS}
+    columns["classes covered"] = f"{scores['classes_covered']}/{scores['num_classes']}"
+    return columns
+
+
 def format_value(value) -> str:
     if isinstance(value, float):
         return f"{value:.4g}" if abs(value) < 1e4 else f"{value:,.0f}"

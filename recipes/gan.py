@@ -41,7 +41,7 @@ def main(argv=None) -> dict:
     from zoo.gan import GAN
     from zoo.metrics import dataset_generative_scores
     from zoo.plotting import SampleGrid, image_rows, training_curves
-    from ._report import write_table
+    from ._report import generative_columns, write_table
     from zoo.training import read_history
 
     model = GAN(latent_dim=args.latent_dim, architecture=args.architecture, filters=args.filters,
@@ -72,8 +72,8 @@ def main(argv=None) -> dict:
         "final g_loss": history["g_loss"][-1],
         "final D(x)": history["d_real"][-1],
         "final D(G(z))": history["d_fake"][-1],
-        **dataset_generative_scores(model.generate(n, seed=args.seed), dataset,
-                                    args.classifier_epochs, args.seed),
+        **generative_columns(dataset_generative_scores(model.generate(n, seed=args.seed), dataset,
+                                                       args.classifier_epochs, args.seed)),
         **timing,
     }
     write_table([row], out / "metrics", "GAN: domain FID and diversity of samples")

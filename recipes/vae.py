@@ -46,7 +46,7 @@ def main(argv=None) -> dict:
     from zoo.metrics import (binarize, dataset_generative_scores, dynamic_binarization,
                              iwae_log_likelihood)
     from zoo.plotting import image_grid, image_rows, training_curves
-    from ._report import write_table
+    from ._report import generative_columns, write_table
     from zoo.training import read_history
     from zoo.vae import VAE
 
@@ -93,9 +93,10 @@ def main(argv=None) -> dict:
     }
     if args.reconstruction_loss == "bce" and args.binarize:
         scored = x_test[:args.iwae_images or None]
-        row[f"IWAE log-likelihood (k={args.iwae_k}, {len(scored)} test images)"] = (
-            iwae_log_likelihood(model, scored, k=args.iwae_k, seed=args.seed))
-    row.update(dataset_generative_scores(samples, dataset, args.classifier_epochs, args.seed))
+        row["IWAE log-likelihood"] = iwae_log_likelihood(model, scored, k=args.iwae_k, seed=args.seed)
+        row.update({"IWAE k": args.iwae_k, "IWAE test images": len(scored)})
+    row.update(generative_columns(
+        dataset_generative_scores(samples, dataset, args.classifier_epochs, args.seed)))
     row.update(timing)
     write_table([row], out / "metrics", "Variational autoencoder: test loss terms (nats per image), "
                 "log-likelihood and domain FID of samples")

@@ -88,6 +88,19 @@ def test_sample_diversity_tells_varied_digits_from_one_repeated_digit(classifier
     assert varied["marginal_entropy"] <= math.log(10) + 1e-9
 
 
+def test_generative_scores_use_identifier_keys_and_the_real_vs_real_floor(classifier, mnist_sample):
+    from zoo.metrics import generative_scores
+
+    real, reference = mnist_sample.x_test[:300], mnist_sample.x_test[300:600]
+    noise = np.random.default_rng(0).random((300, 28, 28, 1), dtype=np.float32)
+    scores = generative_scores(noise, real, classifier, reference=reference)
+    assert set(scores) == {"domain_fid", "domain_fid_real_vs_real", "classes_covered",
+                           "num_classes", "classifier_score", "mean_entropy"}
+    assert scores["domain_fid"] > scores["domain_fid_real_vs_real"] > 0
+    assert scores["domain_fid"] == pytest.approx(domain_fid(real, noise, classifier), rel=1e-6)
+    assert "domain_fid_real_vs_real" not in generative_scores(noise, real, classifier)
+
+
 def test_binarize_draws_bernoulli_pixels_reproducibly():
     x = np.full((200, 28, 28, 1), 0.3, np.float32)
     draw = binarize(x, seed=0)

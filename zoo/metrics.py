@@ -195,41 +195,43 @@ def sample_diversity(images, classifier: keras.Model, batch_size: int = 512) -> 
 
 
 def generative_scores(generated, real, classifier: keras.Model, reference=None) -> dict:
-    """The table row comparing a generative model's samples with real images.
+    """How a generative model's samples compare with real images.
 
-    ``domain FID`` between ``real`` and ``generated``; with ``reference`` (other real
-    images, e.g. training images while ``real`` are test images) also ``domain FID real
-    vs real``, the floor that sample size and classifier impose; plus `sample_diversity`
-    of ``generated`` (``classes covered``, ``classifier score``, ``mean entropy``).
+    Returns ``domain_fid`` between ``real`` and ``generated``; with ``reference`` (other
+    real images, e.g. training images while ``real`` are test images) also
+    ``domain_fid_real_vs_real``, the floor that sample size and classifier impose; plus
+    `sample_diversity` of ``generated``: ``classes_covered`` of ``num_classes``,
+    ``classifier_score`` and ``mean_entropy`` (nats).
     """
     features = classifier_features(classifier, real)
     diversity = sample_diversity(generated, classifier)
-    scores = {"domain FID": frechet_distance(features, classifier_features(classifier, generated))}
+    scores = {"domain_fid": frechet_distance(features, classifier_features(classifier, generated))}
     if reference is not None:
-        scores["domain FID real vs real"] = frechet_distance(
+        scores["domain_fid_real_vs_real"] = frechet_distance(
             features, classifier_features(classifier, reference))
     scores.update({
-        "classes covered": f"{diversity['classes_covered']}/{diversity['num_classes']}",
-        "classifier score": diversity["score"],
-        "mean entropy (nats)": diversity["mean_entropy"],
+        "classes_covered": diversity["classes_covered"],
+        "num_classes": diversity["num_classes"],
+        "classifier_score": diversity["score"],
+        "mean_entropy": diversity["mean_entropy"],
     })
     return scores
 
 
 def dataset_generative_scores(generated, dataset, classifier_epochs: int = 3, seed: int = 0) -> dict:
-    """`generative_scores` of ``generated`` against an `ImageDataset`, as the recipes report it.
+    """`generative_scores` of ``generated`` against an `ImageDataset`.
 
     Trains the feature classifier on ``dataset`` (`train_feature_classifier`) and returns
-    its ``classifier test accuracy``, then the scores of the first ``n`` generated images
+    its ``classifier_test_accuracy``, then the scores of the first ``n`` generated images
     against the first ``n`` test images (training images as the real-vs-real reference),
-    with ``n`` = ``FID images``, the smallest of the three set sizes.
+    with ``n`` = ``fid_images``, the smallest of the three set sizes.
     """
     classifier = train_feature_classifier(dataset, epochs=classifier_epochs, seed=seed)
     n = min(len(generated), len(dataset.x_test), len(dataset.x_train))
     return {
-        "classifier test accuracy": classifier.evaluate(
+        "classifier_test_accuracy": classifier.evaluate(
             dataset.x_test, dataset.y_test, batch_size=512, verbose=0, return_dict=True)["accuracy"],
         **generative_scores(generated[:n], dataset.x_test[:n], classifier,
                             reference=dataset.x_train[:n]),
-        "FID images": n,
+        "fid_images": n,
     }
