@@ -70,10 +70,23 @@ class RecipeParser(argparse.ArgumentParser):
     """An argument parser that also rejects option combinations a recipe cannot honour.
 
     Every bad command line ends in argparse's one-line ``error:`` and exit status 2.
+    Options whose default depends on ``--quick`` (`quick_default`) are resolved here, so
+    that a recipe reads its options and never changes them.
     """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._quick_defaults = {}
+
+    def quick_default(self, dest: str, default, quick) -> None:
+        """``dest`` (an option whose default is None) defaults to ``quick`` with --quick."""
+        self._quick_defaults[dest] = (default, quick)
 
     def parse_args(self, args=None, namespace=None):
         parsed = super().parse_args(args, namespace)
+        for dest, (default, quick) in self._quick_defaults.items():
+            if getattr(parsed, dest) is None:
+                setattr(parsed, dest, quick if parsed.quick else default)
         data_dir = parsed.data_dir or os.environ.get("ZOO_DATA_DIR")
         if parsed.quick and (parsed.data_dir or parsed.source not in ("auto", "sample")):
             self.error("--quick runs on the embedded sample; drop --data-dir/--source, "
@@ -115,7 +128,7 @@ def base_parser(description: str, epochs: int, quick_epochs: int, exportable: bo
         parser.add_argument("--export", action="store_true",
                             help="also write a TensorFlow SavedModel to <out>/<recipe>/savedmodel/1 "
                                  "(TF Serving's versioned layout)")
-    parser.set_defaults(default_epochs=epochs, quick_epochs=quick_epochs)
+    parser.quick_default("epochs", epochs, quick_epochs)
     return parser
 
 
@@ -217,8 +230,6 @@ def prepare(args, recipe: str):
             # a `with strategy.scope():` that lasts for the rest of the process.
             _PROCESS_SCOPES.enter_context(strategy.scope())
     set_seed(args.seed)
-    if args.epochs is None:
-        args.epochs = args.quick_epochs if args.quick else args.default_epochs
     source = "sample" if args.quick else args.source
     try:
         dataset = zoo_data.load_dataset(args.dataset, source=source, data_dir=args.data_dir,

@@ -60,8 +60,6 @@ def main(argv=None) -> list:
     started = time.perf_counter()
     if args.pretrained:
         autoencoder = ConvAutoencoder.from_preset(args.pretrained)
-        args.latent_dim, args.filters = autoencoder.latent_dim, autoencoder.filters
-        args.dense_units = autoencoder.dense_units  # the from-scratch twin matches it
     else:
         autoencoder = build_autoencoder(args, dataset.image_shape)
         autoencoder.fit(make_tf_dataset(dataset.x_train, batch_size=args.batch_size, seed=args.seed),
@@ -138,8 +136,9 @@ def _train(method, autoencoder, dataset, chosen, epochs, args, run_dir) -> dict:
         return [LoggedEpochTimer()] + resumable_callbacks(run_dir / phase)
 
     if method == "from scratch":
-        model = build_cnn_baseline(dataset.num_classes, dataset.image_shape, args.latent_dim,
-                                   args.filters, args.dense_units, args.hidden_units)
+        # The twin of the (pre-trained or preset) encoder, from random weights.
+        model = build_cnn_baseline(dataset.num_classes, dataset.image_shape, autoencoder.latent_dim,
+                                   autoencoder.filters, autoencoder.dense_units, args.hidden_units)
     else:
         model = build_classifier(autoencoder, dataset.num_classes, args.hidden_units,
                                  freeze=True, clone=True)

@@ -38,11 +38,11 @@ def main(argv=None) -> dict:
                         help="stop a trial after this many epochs without validation improvement")
     parser.add_argument("--overwrite", action="store_true",
                         help="start the search afresh instead of resuming <out>/tuning/search")
+    parser.quick_default("trials", 12, 4)
+    parser.quick_default("folds", 5, 3)
     args = parser.parse_args(argv)
-    args.trials = args.trials or (4 if args.quick else 12)
-    args.folds = args.folds or (3 if args.quick else 5)
     dataset, out = prepare(args, "tuning")
-    args.cv_epochs = args.cv_epochs or args.epochs
+    cv_epochs = args.cv_epochs or args.epochs
 
     import keras
 
@@ -87,12 +87,12 @@ def main(argv=None) -> dict:
     best_hp = tuner.get_best_hyperparameters()[0]
     started = time.perf_counter()
     cv = cross_validate(lambda: hypermodel.build(best_hp), x_train, n_splits=args.folds,
-                        epochs=args.cv_epochs, batch_size=args.batch_size, seed=args.seed,
+                        epochs=cv_epochs, batch_size=args.batch_size, seed=args.seed,
                         run_dir=out / "cv_run")
     cv_seconds = time.perf_counter() - started
     write_table(cv.rows(), out / "cross_validation",
                 f"{args.folds}-fold cross-validated test MSE of the best configuration "
-                f"({len(x_train)} images, {args.cv_epochs} epochs per fold)")
+                f"({len(x_train)} images, {cv_epochs} epochs per fold)")
     summary = {
         "dataset": dataset.name,
         "data source": dataset.source,

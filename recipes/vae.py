@@ -43,6 +43,7 @@ def main(argv=None) -> dict:
     import keras
 
     from zoo import make_tf_dataset
+    from zoo.analysis import latent_traversal
     from zoo.metrics import (binarize, dataset_generative_scores, dynamic_binarization,
                              iwae_log_likelihood)
     from zoo.plotting import image_grid, image_rows, training_curves
@@ -77,7 +78,11 @@ def main(argv=None) -> dict:
                out / "reconstructions.png", title="Test images and decoded posterior means")
     samples = model.generate(max(args.fid_samples, 2), seed=args.seed)
     image_grid(samples[:64], out / "samples.png", ncols=8, title="Decoded draws z ~ N(0, I)")
-    latent_traversal(model, x_test[shown[0]], out / "latent_traversal.png")
+    z_mean, components = posterior_mean_and_used_components(model, x_test[shown[0]])
+    grid = latent_traversal(model, z_mean, components=components, span=3.0, steps=11)
+    image_rows({f"z[{c}]": row for c, row in zip(components, grid)}, out / "latent_traversal.png",
+               title="Latent traversal: one component moved by -3 to +3 around the posterior "
+                     "mean, the others fixed")
 
     row = {
         "dataset": dataset.name,
@@ -106,22 +111,16 @@ def main(argv=None) -> dict:
     return row
 
 
-def latent_traversal(model, image, path, components: int = 8, steps: int = 11, span: float = 3.0):
-    """One row per latent component: that component swept over [-span, span] (prior
-    standard deviations) while the others stay at ``image``'s posterior mean. The rows
-    shown are the components with the largest KL on ``image`` (the ones it uses)."""
-    from zoo.plotting import image_rows
+def posterior_mean_and_used_components(model, image, count: int = 8):
+    """``image``'s posterior mean and its ``count`` components of largest KL to N(0, 1).
 
+    Those are the components the posterior of ``image`` actually uses; the others sit at
+    the prior and decode to the same picture whatever their value.
+    """
     # A direct call, not predict: one image cannot be split across replicas.
-    z_mean, z_log_var, _ = (t.numpy() for t in model.encoder(image[None], training=False))
-    kl = 0.5 * (z_mean**2 + np.exp(z_log_var) - 1.0 - z_log_var)[0]
-    rows = {}
-    for d in np.argsort(-kl)[:components]:
-        codes = np.repeat(z_mean, steps, axis=0)
-        codes[:, d] = np.linspace(-span, span, steps)
-        rows[f"z[{d}]"] = model.decode(codes)
-    return image_rows(rows, path, title=f"Latent traversal: one component from -{span:g} to "
-                                        f"{span:g}, the others fixed")
+    z_mean, z_log_var, _ = (t.numpy()[0] for t in model.encoder(image[None], training=False))
+    kl = 0.5 * (z_mean**2 + np.exp(z_log_var) - 1.0 - z_log_var)
+    return z_mean, np.argsort(-kl)[:count]
 
 
 if __name__ == "__main__":
