@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from helpers import assert_figure
 from zoo import ConvAutoencoder
 from zoo.analysis import (class_statistics, decode_codes, embed_2d, encode_dataset, interpolate,
                           isotropy_table, knn_accuracy, latent_scores, latent_traversal,
@@ -58,13 +59,18 @@ def test_class_statistics_known_answer():
         isotropy_table({"AE": rows, "VAE": rows[:1]})
 
 
-def test_plots_are_written(tmp_path):
+def test_plots_draw_one_panel_per_entry(tmp_path):
     codes, labels = blobs()
     embedding = embed_2d(codes)
     names = ("a", "b", "c")
-    assert plot_embedding({"PCA": embedding}, labels, tmp_path / "s.png", names).is_file()
+    one = assert_figure(plot_embedding({"PCA": embedding}, labels, tmp_path / "s.png", names))
+    two = assert_figure(plot_embedding({"PCA": embedding, "again": embedding}, labels,
+                                       tmp_path / "s2.png", names))
+    assert two.shape[1] > 1.6 * one.shape[1]  # a second panel, side by side
     stats = {"AE": class_statistics(embedding, labels, names)}
-    assert plot_class_ellipses(stats, tmp_path / "e.png").is_file()
+    assert_figure(plot_class_ellipses(stats, tmp_path / "e.png"))
+    with pytest.raises(ValueError, match="labels must have shape"):
+        plot_embedding({"PCA": embedding}, labels[:-1], tmp_path / "bad.png", names)
 
 
 def test_traversal_interpolation_and_samples_shapes(model, images):

@@ -4,6 +4,7 @@ import keras
 import numpy as np
 import pytest
 
+from helpers import assert_outputs
 from zoo.gan import GAN
 from zoo.plotting import SampleGrid
 from zoo.training import StopOnNaN
@@ -147,9 +148,9 @@ def test_recipe_quick_writes_curves_grids_metrics_and_model(tmp_path):
                     "--classifier-epochs", "1", "--fid-samples", "200", "--out", str(tmp_path),
                     "--export"])
     out = tmp_path / "gan"
-    for name in ("loss_curves.png", "samples_epoch_001.png", "samples_epoch_002.png",
-                 "samples_by_epoch.png", "metrics.md", "model.keras", "savedmodel/1/saved_model.pb"):
-        assert (out / name).is_file(), name
+    assert_outputs(out, ("loss_curves.png", "samples_epoch_001.png", "samples_epoch_002.png",
+                         "samples_by_epoch.png", "metrics.md", "model.keras",
+                         "savedmodel/1/saved_model.pb"))
     assert not (out / "samples_epoch_005.png").exists()  # beyond the run
     table = json.loads((out / "metrics.json").read_text())["rows"][0]
     assert table["domain FID"] == pytest.approx(row["domain FID"]) and row["domain FID"] > 0

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 import zoo.data
+from helpers import assert_outputs
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -27,9 +28,8 @@ def test_autoencoder_recipe_quick_writes_figures_table_and_model(tmp_path):
     row = autoencoder.main(["--quick", "--epochs", "2", "--latent-dim", "8", "--filters", "4",
                             "--out", str(tmp_path), "--export"])
     out = tmp_path / "autoencoder"
-    for name in ("loss_curves.png", "reconstructions.png", "metrics.md", "model.keras",
-                 "savedmodel/1/saved_model.pb"):
-        assert (out / name).is_file(), name
+    assert_outputs(out, ("loss_curves.png", "reconstructions.png", "metrics.md", "model.keras",
+                         "savedmodel/1/saved_model.pb"))
     table = json.loads((out / "metrics.json").read_text())
     assert table["rows"][0]["test MSE"] == pytest.approx(row["test MSE"])
     assert 0 < row["test MSE"] < 0.2 and row["epochs"] == 2

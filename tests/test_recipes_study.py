@@ -4,6 +4,8 @@ import json
 
 import pytest
 
+from helpers import assert_outputs
+
 TINY = ["--quick", "--epochs", "2", "--filters", "4", "--dense-units", "16", "--batch-size", "256"]
 
 
@@ -14,9 +16,8 @@ def test_finetune_recipe(tmp_path):
                                  "--labels-per-class", "10", "--few-label-epochs", "2",
                                  "--out", str(tmp_path)])
     out = tmp_path / "finetune"
-    for name in ("accuracy_all.png", "accuracy_10.png", "confusion_all.png", "confusion_10.png",
-                 "accuracy.md", "autoencoder.keras"):
-        assert (out / name).is_file(), name
+    assert_outputs(out, ("accuracy_all.png", "accuracy_10.png", "confusion_all.png",
+                         "confusion_10.png", "accuracy.md", "autoencoder.keras"))
     assert [(r["labels"], r["method"]) for r in rows] == [
         (labels, method) for labels in ("all labels", "10 per class")
         for method in ("frozen", "fine-tuned", "from scratch")]
@@ -34,9 +35,8 @@ def test_denoising_recipe(tmp_path):
 
     rows = denoising.main(TINY + ["--latent-dim", "8", "--out", str(tmp_path)])
     out = tmp_path / "denoising"
-    for name in ("denoised_gaussian.png", "denoised_salt_and_pepper.png", "denoised_occlusion.png",
-                 "metrics.md"):
-        assert (out / name).is_file(), name
+    assert_outputs(out, ("denoised_gaussian.png", "denoised_salt_and_pepper.png",
+                         "denoised_occlusion.png", "metrics.md"))
     gaussian = [r for r in rows if r["corruption"] == "gaussian"]
     assert [r["level"] for r in gaussian] == ["sigma=0.1", "sigma=0.2", "sigma=0.3", "sigma=0.5"]
     noisy_psnr = [r["noisy input PSNR"] for r in gaussian]
@@ -52,10 +52,10 @@ def test_latent_recipe(tmp_path):
     out = tmp_path / "latent"
     models = [s["model"] for s in scores]
     assert models[0] == "AE"
-    for name in ["scatter_pca.png", "scatter_tsne.png", "ellipses_pca.png", "ellipses_tsne.png",
-                 "isotropy_pca.md", "isotropy_tsne.md", "scores.md"] + [
-            f"{kind}_{m}.png" for m in models for kind in ("traversal", "samples", "interpolation")]:
-        assert (out / name).is_file(), name
+    assert_outputs(out, ["scatter_pca.png", "scatter_tsne.png", "ellipses_pca.png",
+                         "ellipses_tsne.png", "isotropy_pca.md", "isotropy_tsne.md", "scores.md"]
+                   + [f"{kind}_{m}.png" for m in models
+                      for kind in ("traversal", "samples", "interpolation")])
     for s in scores:
         assert 0.2 < s["kNN accuracy"] <= 1 and 0.2 < s["linear probe accuracy"] <= 1
         assert -1 <= s["silhouette"] <= 1

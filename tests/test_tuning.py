@@ -13,6 +13,7 @@ import keras_tuner as kt
 import numpy as np
 import pytest
 
+from helpers import assert_figure, assert_outputs
 from zoo import ConvAutoencoder
 from zoo import plotting, tuning
 from zoo.tuning import AutoencoderHyperModel, CrossValidatedHyperModel, SearchSpace, make_tuner
@@ -144,7 +145,8 @@ def test_search_of_each_kind_logs_trials_and_draws_figures(kind, tiny_data, tmp_
              plotting.plot_intermediate_values(records, tmp_path / "intermediate.png"),
              plotting.plot_parallel_coordinates(records, tmp_path / "parallel.png",
                                               log_names=tuning.log_scaled(tuner))]
-    assert all(p.stat().st_size > 5000 for p in paths)
+    for path in paths:
+        assert_figure(path, min_size=(400, 250))
     assert tuning.log_scaled(tuner) == {"learning_rate", "weight_decay"}
 
 
@@ -318,9 +320,9 @@ def test_tuning_recipe_writes_figures_and_tables(tmp_path):
     summary = recipe.main(["--quick", "--tuner", "random", "--trials", "2", "--epochs", "1",
                            "--folds", "2", "--train-subset", "300", "--out", str(tmp_path)])
     out = tmp_path / "tuning"
-    for name in ("optimization_history.png", "intermediate_values.png", "parallel_coordinates.png",
-                 "best_configuration.md", "trials.md", "cross_validation.md"):
-        assert (out / name).is_file(), name
+    assert_outputs(out, ("optimization_history.png", "intermediate_values.png",
+                         "parallel_coordinates.png", "best_configuration.md", "trials.md",
+                         "cross_validation.md"))
     cv = json.loads((out / "cross_validation.json").read_text())["rows"]
     assert [row["fold"] for row in cv] == ["1", "2", "mean ± std"]
     assert summary["CV test MSE mean"] == pytest.approx(np.mean([row["test MSE"] for row in cv[:2]]))

@@ -4,6 +4,7 @@ import keras
 import numpy as np
 import pytest
 
+from helpers import assert_outputs
 from zoo.training import StopOnNaN
 from zoo.vae import VAE
 
@@ -145,9 +146,8 @@ def test_recipe_quick_writes_figures_metrics_and_model(tmp_path):
                     "--classifier-epochs", "1", "--fid-samples", "200", "--out", str(tmp_path),
                     "--export"])
     out = tmp_path / "vae"
-    for name in ("loss_curves.png", "reconstructions.png", "samples.png", "latent_traversal.png",
-                 "metrics.md", "model.keras", "savedmodel/1/saved_model.pb"):
-        assert (out / name).is_file(), name
+    assert_outputs(out, ("loss_curves.png", "reconstructions.png", "samples.png", "latent_traversal.png",
+                 "metrics.md", "model.keras", "savedmodel/1/saved_model.pb"))
     table = json.loads((out / "metrics.json").read_text())["rows"][0]
     assert table["domain FID"] == pytest.approx(row["domain FID"]) and row["domain FID"] > 0
     assert row["test loss"] == pytest.approx(row["test reconstruction"] + row["test KL"], rel=1e-4)
