@@ -1,5 +1,6 @@
 """Atomic saves; what exports serve is tested in test_serving.py."""
 
+import numpy as np
 import pytest
 
 from zoo import ConvAutoencoder, export_saved_model, save_model
@@ -17,11 +18,19 @@ def test_atomic_path_keeps_the_old_file_when_the_write_fails(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["model.keras"]
 
 
-def test_atomic_path_replaces_folders(tmp_path, images):
-    model = ConvAutoencoder(latent_dim=2, filters=2, dense_units=0)
-    export_saved_model(model, tmp_path / "served")
-    export_saved_model(model, tmp_path / "served")  # overwrite in place
+def test_an_export_replaces_the_folder_of_a_different_model(tmp_path, images):
+    import tensorflow as tf
+
+    first = ConvAutoencoder(latent_dim=2, filters=2, dense_units=0)
+    second = ConvAutoencoder(latent_dim=3, filters=2, dense_units=0)
+    export_saved_model(first, tmp_path / "served")
+    export_saved_model(second, tmp_path / "served")  # overwrite in place
     assert sorted(p.name for p in tmp_path.iterdir()) == ["served"]
+    served = tf.saved_model.load(str(tmp_path / "served"))  # kept: its functions need it
+    codes = served.encode(images)["codes"]
+    assert codes.shape == (len(images), 3)  # the second model's, not the first's
+    np.testing.assert_allclose(codes, second.encode(images), atol=1e-5)
+    model = second
     save_model(model, tmp_path / "m.keras")
     with pytest.raises(ValueError, match=".keras"):
         save_model(model, tmp_path / "m.h5")
