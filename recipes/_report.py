@@ -24,6 +24,10 @@ GENERATIVE_COLUMNS = {
 }
 
 
+LATENT_COLUMNS = {"knn_accuracy": "kNN accuracy", "linear_probe_accuracy": "linear probe accuracy",
+                  "silhouette": "silhouette"}
+
+
 def generative_columns(scores: dict) -> dict:
     """`zoo.metrics.dataset_generative_scores` as table columns, ``classes covered`` as k/n."""
     columns = {GENERATIVE_COLUMNS[k]: v for k, v in scores.items() if k in GENERATIVE_COLUMNS}

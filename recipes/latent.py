@@ -37,7 +37,7 @@ def main(argv=None) -> list:
                               interpolate, isotropy_table, latent_scores, latent_traversal,
                               sample_codes)
     from zoo.plotting import image_grid, image_rows, plot_class_ellipses, plot_embedding
-    from ._report import write_table
+    from ._report import LATENT_COLUMNS, write_table
     from zoo.training import resumable_callbacks
 
     models = {"AE": build_autoencoder(args, dataset.image_shape),
@@ -60,8 +60,9 @@ def main(argv=None) -> list:
     for name, model in models.items():
         train_codes = encode_dataset(model, dataset.x_train)
         test_codes = encode_dataset(model, dataset.x_test)
+        measured = latent_scores(train_codes, dataset.y_train, test_codes, dataset.y_test)
         scores.append({"model": name, "latent dim": args.latent_dim,
-                       **latent_scores(train_codes, dataset.y_train, test_codes, dataset.y_test)})
+                       **{LATENT_COLUMNS[key]: value for key, value in measured.items()}})
         print(f"[latent] {name}: {scores[-1]}", flush=True)
         for method in embeddings:
             embedding = embed_2d(test_codes[shown], method=method, seed=args.seed)

@@ -99,7 +99,7 @@ def test_scores_on_a_trivially_separable_case():
     codes, labels = blobs(seed=0)
     test_codes, test_labels = blobs(seed=1)
     scores = latent_scores(codes, labels, test_codes, test_labels)
-    assert scores["kNN accuracy"] == 1.0 and scores["linear probe accuracy"] == 1.0
+    assert scores["knn_accuracy"] == 1.0 and scores["linear_probe_accuracy"] == 1.0
     assert scores["silhouette"] > 0.8
     shuffled = np.random.default_rng(0).permutation(labels)
     assert silhouette(codes, shuffled) < 0.1

@@ -254,9 +254,9 @@ def silhouette(codes, labels, sample_size: int | None = 2000, seed: int = 0) -> 
 
 
 def latent_scores(train_codes, y_train, test_codes, y_test, k: int = 5) -> dict:
-    """``{"kNN accuracy", "linear probe accuracy", "silhouette"}`` (silhouette on the test codes)."""
+    """``{"knn_accuracy", "linear_probe_accuracy", "silhouette"}`` (silhouette on the test codes)."""
     return {
-        "kNN accuracy": knn_accuracy(train_codes, y_train, test_codes, y_test, k),
-        "linear probe accuracy": linear_probe_accuracy(train_codes, y_train, test_codes, y_test),
+        "knn_accuracy": knn_accuracy(train_codes, y_train, test_codes, y_test, k),
+        "linear_probe_accuracy": linear_probe_accuracy(train_codes, y_train, test_codes, y_test),
         "silhouette": silhouette(test_codes, y_test),
     }
