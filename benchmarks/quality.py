@@ -44,9 +44,11 @@ REFERENCES = [
      {"model": "VAE"}, "linear probe accuracy", None, "higher"),
     ("tuned CAE, 5-fold CV test MSE (15k images, 4 epochs/fold)", "fashion_mnist", "tuning",
      "cross_validation", {"fold": "mean ± std"}, "test MSE", None, "lower"),
-    # Kingma & Welling's VAE (89.9 nats); pythae's reproduction reports 89.78.
+    # The best one-stochastic-layer VAE reference: the IWAE paper's VAE, 86.8 nats (Burda et
+    # al., 2016; a fully connected VAE in a public benchmark table: 87.0). The IWAE objective
+    # itself (k=50) reaches 84.8 there.
     ("VAE test log-likelihood (nats, IWAE)", "mnist", "vae", "metrics", {},
-     "IWAE log-likelihood", -89.9, "higher"),
+     "IWAE log-likelihood", -86.8, "higher"),
     ("VAE test loss (negative ELBO, nats)", "mnist", "vae", "metrics", {}, "test loss", None, "lower"),
     # The reports had no FID; the floor is the same statistic between two real image sets.
     ("VAE domain FID (floor: real vs real)", "mnist", "vae", "metrics", {}, "domain FID", None, "lower"),
