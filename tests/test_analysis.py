@@ -49,10 +49,10 @@ def test_class_statistics_known_answer():
     labels = np.array([0] * 4 + [1] * 4)
     rows = class_statistics(points, labels, class_names=("zero", "one"))
     assert [r["class"] for r in rows] == ["zero", "one"]
-    assert rows[0] == pytest.approx({"class": "zero", "n": 4, "mean 1": 1, "mean 2": 5,
-                                     "std 1": 2, "std 2": 1, "std gap": 1})
-    assert rows[1]["std gap"] == 0 and rows[1]["mean 1"] == -3
-    table = isotropy_table({"AE": rows, "VAE": [dict(r, **{"std gap": 0.25}) for r in rows]})
+    assert rows[0] == pytest.approx({"class": "zero", "n": 4, "mean_1": 1, "mean_2": 5,
+                                     "std_1": 2, "std_2": 1, "std_gap": 1})
+    assert rows[1]["std_gap"] == 0 and rows[1]["mean_1"] == -3
+    table = isotropy_table({"AE": rows, "VAE": [dict(r, **{"std_gap": 0.25}) for r in rows]})
     assert table[0] == {"class": "zero", "AE": 1.0, "VAE": 0.25}
     assert table[-1] == {"class": "mean", "AE": 0.5, "VAE": 0.25}
     with pytest.raises(ValueError, match="other classes"):

@@ -4,8 +4,8 @@ Works with `zoo.ConvAutoencoder`, the VAE (whose ``encode`` gives the posterior
 means), or bare Keras encoder/decoder models:
 
 - `encode_dataset`, `embed_2d` (PCA or t-SNE from scikit-learn), `class_statistics`
-  (per-class mean and std along the two embedded axes; ``std gap`` is the reports'
-  isotropy statistic ``|std_1 - std_2|``), `plot_embedding`, `plot_class_ellipses`;
+  (per-class mean and std along the two embedded axes; ``std_gap`` is the reports'
+  isotropy statistic ``|std_1 - std_2|``; `zoo.plotting` draws both);
 - `latent_traversal`, `interpolate`, `sample_codes` (from N(0, I) or from a Gaussian
   fitted to encoded data), `decode_codes`;
 - scores: `knn_accuracy`, `linear_probe_accuracy`, `silhouette`, `latent_scores`.
@@ -99,8 +99,8 @@ def embed_2d(codes, method: str = "pca", seed: int = 0, perplexity: float = 30.0
 def class_statistics(embedding, labels, class_names=None) -> list:
     """Per-class mean and standard deviation along each of the two embedded axes.
 
-    Returns one dict per class present, in label order: ``class``, ``n``, ``mean 1``,
-    ``mean 2``, ``std 1``, ``std 2`` (population std) and ``std gap`` = ``|std 1 - std 2|``,
+    Returns one dict per class present, in label order: ``class``, ``n``, ``mean_1``,
+    ``mean_2``, ``std_1``, ``std_2`` (population std) and ``std_gap`` = ``|std_1 - std_2|``,
     the reports' isotropy statistic (0 for a round cloud).
     """
     embedding = _codes(embedding, "embedding")
@@ -114,15 +114,15 @@ def class_statistics(embedding, labels, class_names=None) -> list:
         rows.append({
             "class": class_names[int(label)] if class_names is not None else int(label),
             "n": len(points),
-            "mean 1": float(mean[0]), "mean 2": float(mean[1]),
-            "std 1": float(std[0]), "std 2": float(std[1]),
-            "std gap": float(abs(std[0] - std[1])),
+            "mean_1": float(mean[0]), "mean_2": float(mean[1]),
+            "std_1": float(std[0]), "std_2": float(std[1]),
+            "std_gap": float(abs(std[0] - std[1])),
         })
     return rows
 
 
 def isotropy_table(statistics: dict) -> list:
-    """Rows ``{class, <model>: std gap, ...}`` and a final ``mean`` row.
+    """Rows ``{class, <model>: std_gap, ...}`` and a final ``mean`` row.
 
     ``statistics`` maps a model name to its `class_statistics` rows (same classes).
     """
@@ -133,7 +133,7 @@ def isotropy_table(statistics: dict) -> list:
     for name in names:
         if [row["class"] for row in statistics[name]] != classes:
             raise ValueError(f"{name!r} has statistics for other classes than {names[0]!r}")
-    rows = [{"class": c, **{name: statistics[name][i]["std gap"] for name in names}}
+    rows = [{"class": c, **{name: statistics[name][i]["std_gap"] for name in names}}
             for i, c in enumerate(classes)]
     rows.append({"class": "mean", **{name: float(np.mean([r[name] for r in rows])) for name in names}})
     return rows

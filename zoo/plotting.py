@@ -151,12 +151,12 @@ def plot_class_ellipses(statistics: dict, path, title=None, n_std: float = 1.0):
     for ax, (panel, rows) in zip(axes, statistics.items()):
         for i, row in enumerate(rows):
             colour = colours(i % 10)
-            ax.add_patch(Ellipse((row["mean 1"], row["mean 2"]), 2 * n_std * row["std 1"],
-                                 2 * n_std * row["std 2"], facecolor=colour, alpha=0.25,
+            ax.add_patch(Ellipse((row["mean_1"], row["mean_2"]), 2 * n_std * row["std_1"],
+                                 2 * n_std * row["std_2"], facecolor=colour, alpha=0.25,
                                  edgecolor=colour, lw=1.5, label=str(row["class"])))
-            ax.plot(row["mean 1"], row["mean 2"], "+", color=colour)
+            ax.plot(row["mean_1"], row["mean_2"], "+", color=colour)
         ax.autoscale_view()
-        gap = np.mean([row["std gap"] for row in rows])
+        gap = np.mean([row["std_gap"] for row in rows])
         ax.set_title(f"{panel}\nmean |std 1 - std 2| = {gap:.3g}", fontsize=10)
     return _finish(fig, axes, path, title)
 
