@@ -88,6 +88,9 @@ def test_fresh_run_drops_a_finished_runs_history(tmp_path, images):
     for _ in range(2):
         model.fit(images, epochs=2, verbose=0, callbacks=resumable_callbacks(tmp_path) + [timer])
     assert len(read_history(tmp_path)["loss"]) == 2
+    # read_history keeps the last row per epoch, so count the file's rows: the second,
+    # fresh run must have replaced the first run's two rows, not appended to them.
+    assert len((tmp_path / "history.csv").read_text().splitlines()) == 1 + 2
     assert len(timer.seconds) == 4 and timer.images_per_second(8) > 0
 
 
