@@ -52,6 +52,29 @@ def test_train_step_updates_both_networks_and_reports_scores(architecture, mnist
     assert all(np.isfinite(v) and v > 0 for key in ("d_loss", "g_loss") for v in history[key])
 
 
+def test_one_step_moves_d_and_g_in_the_adversarial_direction(mnist_sample):
+    keras.utils.set_random_seed(0)
+    model = tiny()
+    model.compile(d_optimizer=keras.optimizers.Adam(1e-3, beta_1=0.5),
+                  g_optimizer=keras.optimizers.Adam(1e-3, beta_1=0.5))
+    images = mnist_sample.x_train[:64]
+    real = images * 2.0 - 1.0  # D sees G's range
+    z = np.random.default_rng(0).normal(size=(64, 8)).astype(np.float32)
+    old_d = keras.models.clone_model(model.discriminator)
+    old_d.set_weights(model.discriminator.get_weights())
+    old_fakes = model.generator(z, training=False)
+
+    def realness(discriminator, x):  # mean D(x) as a probability
+        return float(np.mean(keras.ops.sigmoid(discriminator(x, training=False))))
+
+    model.train_on_batch(images)
+    # D's step: the real batch looks more real, the fakes it saw more fake.
+    assert realness(model.discriminator, real) > realness(old_d, real)
+    assert realness(model.discriminator, old_fakes) < realness(old_d, old_fakes)
+    # G's step: its new images fool the discriminator it trained against more than before.
+    assert realness(old_d, model.generator(z, training=False)) > realness(old_d, old_fakes)
+
+
 def test_discriminator_sees_real_images_rescaled_to_the_generators_range():
     model = tiny()
     model.compile(d_optimizer=keras.optimizers.SGD(0.0), g_optimizer=keras.optimizers.SGD(0.0))
