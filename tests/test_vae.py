@@ -141,8 +141,9 @@ def test_bad_hyperparameters(kwargs, message):
 def test_recipe_quick_writes_figures_metrics_and_model(tmp_path):
     from recipes import vae
 
-    row = vae.main(["--quick", "--epochs", "1", "--latent-dim", "4", "--filters", "4",
-                    "--dense-units", "16", "--iwae-k", "4", "--iwae-images", "40",
+    row = vae.main(["--quick", "--epochs", "2", "--latent-dim", "8", "--filters", "8",
+                    "--dense-units", "64", "--learning-rate", "3e-3", "--batch-size", "32",
+                    "--iwae-k", "4", "--iwae-images", "40",
                     "--classifier-epochs", "1", "--fid-samples", "200", "--out", str(tmp_path),
                     "--export"])
     out = tmp_path / "vae"
@@ -152,4 +153,8 @@ def test_recipe_quick_writes_figures_metrics_and_model(tmp_path):
     assert table["domain FID"] == pytest.approx(row["domain FID"]) and row["domain FID"] > 0
     assert row["test loss"] == pytest.approx(row["test reconstruction"] + row["test KL"], rel=1e-4)
     assert -800 < row["IWAE log-likelihood"] < 0 and row["IWAE k"] == 4
-    assert row["epochs"] == 1 and "embedded sample" in row["data source"]
+    assert row["epochs"] == 2 and "embedded sample" in row["data source"]
+    # An untrained Bernoulli decoder scores about 784 ln 2 = 543 nats per image (measured:
+    # 534) and domain FID 614; these settings reach 181 nats and FID 29 in two epochs.
+    assert row["test loss"] < 300 and row["IWAE log-likelihood"] > -300
+    assert row["domain FID"] < 100
