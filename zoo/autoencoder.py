@@ -6,7 +6,7 @@ import keras
 from keras import layers
 
 from zoo.base import EncoderDecoderMixin, ZooModel
-from zoo.blocks import check_architecture, conv_decoder, conv_encoder_features
+from zoo.blocks import check_trunk, conv_decoder, conv_encoder_features
 from zoo.data import check_images
 from zoo.export import Endpoint
 
@@ -39,7 +39,7 @@ class ConvAutoencoder(EncoderDecoderMixin, ZooModel):
     def __init__(self, latent_dim: int = 36, filters: int = 32, dense_units: int = 256,
                  dropout: float = 0.0, input_shape=(28, 28, 1), **kwargs):
         super().__init__(input_shape=input_shape, latent_dim=latent_dim, **kwargs)
-        check_architecture(self.image_shape, latent_dim, filters, dense_units, dropout)
+        check_trunk(filters, dense_units, dropout)
         self.filters = filters
         self.dense_units = dense_units
         self.dropout = dropout

@@ -6,6 +6,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from zoo.blocks import check_image_shape, check_positive_int
 from zoo.data import check_batch_size, check_images
 from zoo.export import ServingInput
 
@@ -99,15 +100,8 @@ class ZooModel(keras.Model):
 
     def __init__(self, *, input_shape=(28, 28, 1), latent_dim: int, **kwargs):
         super().__init__(**kwargs)
-        shape = tuple(input_shape) if isinstance(input_shape, (tuple, list)) else None
-        if (shape is None or len(shape) != 3 or not all(
-                isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d > 0 for d in shape)):
-            raise ValueError(f"input_shape must be (height, width, channels) of positive integers, "
-                             f"got {input_shape!r}")
-        if isinstance(latent_dim, bool) or not isinstance(latent_dim, (int, np.integer)) or latent_dim < 1:
-            raise ValueError(f"latent_dim must be a positive integer, got {latent_dim!r}")
-        self.image_shape = tuple(int(d) for d in shape)
-        self.latent_dim = int(latent_dim)
+        self.image_shape = check_image_shape(input_shape)
+        self.latent_dim = check_positive_int("latent_dim", latent_dim)
 
     @classmethod
     def from_preset(cls, name: str):

@@ -10,24 +10,47 @@ from __future__ import annotations
 import math
 
 import keras
+import numpy as np
 from keras import layers
 
 NUM_DOWNSAMPLINGS = 3
 
 
-def check_architecture(input_shape, latent_dim, filters, dense_units, dropout) -> tuple:
-    """Validate architecture hyperparameters; return ``input_shape`` as a tuple."""
-    input_shape = tuple(int(d) for d in input_shape)
-    if len(input_shape) != 3 or min(input_shape) < 1:
-        raise ValueError(f"input_shape must be (height, width, channels) > 0, got {input_shape}")
-    for name, value in (("latent_dim", latent_dim), ("filters", filters)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    if not isinstance(dense_units, int) or isinstance(dense_units, bool) or dense_units < 0:
+def _is_int(value) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def check_positive_int(name: str, value) -> int:
+    """``value`` as an int if it is a positive integer; else `ValueError` naming ``name``."""
+    if not _is_int(value) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def check_image_shape(input_shape) -> tuple:
+    """``input_shape`` as a tuple ``(height, width, channels)`` of positive integers."""
+    shape = tuple(input_shape) if isinstance(input_shape, (tuple, list)) else None
+    if shape is None or len(shape) != 3 or not all(_is_int(d) and d > 0 for d in shape):
+        raise ValueError(f"input_shape must be (height, width, channels) of positive integers, "
+                         f"got {input_shape!r}")
+    return tuple(int(d) for d in shape)
+
+
+def check_trunk(filters, dense_units, dropout) -> None:
+    """Validate the width options of the convolutional trunk."""
+    check_positive_int("filters", filters)
+    if not _is_int(dense_units) or dense_units < 0:
         raise ValueError(f"dense_units must be an integer >= 0 (0: no hidden dense layer), got {dense_units!r}")
     if not 0.0 <= dropout < 1.0:
         raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
-    return input_shape
+
+
+def check_architecture(input_shape, latent_dim, filters, dense_units, dropout) -> tuple:
+    """Validate a whole architecture (a model without `ZooModel`); return ``input_shape``."""
+    shape = check_image_shape(input_shape)
+    check_positive_int("latent_dim", latent_dim)
+    check_trunk(filters, dense_units, dropout)
+    return shape
 
 
 def feature_map_shape(input_shape, filters: int) -> tuple:

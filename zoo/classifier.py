@@ -18,20 +18,15 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from zoo.blocks import check_architecture, conv_encoder_features
+from zoo.blocks import check_architecture, check_positive_int, conv_encoder_features
 
 ENCODER_NAME = "encoder"
 
 
-def _positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-
-
 def _classification_head(inputs, features, num_classes, hidden_units, dropout, name):
     """``features`` -> Dense(hidden_units, relu) -> [dropout] -> softmax over the classes."""
-    _positive_int("num_classes", num_classes)
-    _positive_int("hidden_units", hidden_units)
+    check_positive_int("num_classes", num_classes)
+    check_positive_int("hidden_units", hidden_units)
     if num_classes < 2:
         raise ValueError(f"num_classes must be at least 2, got {num_classes}")
     if not 0.0 <= dropout < 1.0:
@@ -144,7 +139,7 @@ def fit_two_phase(classifier: keras.Model, x, y=None, *, warmup_epochs: int, epo
     folder; other keyword arguments go to both ``fit`` calls. Returns the merged history
     ``{metric: [value per epoch]}`` over all ``epochs``.
     """
-    _positive_int("epochs", epochs)
+    check_positive_int("epochs", epochs)
     if isinstance(warmup_epochs, bool) or not isinstance(warmup_epochs, int) \
             or not 0 <= warmup_epochs <= epochs:
         raise ValueError(f"warmup_epochs must be an integer in [0, epochs={epochs}], "

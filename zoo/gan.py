@@ -10,7 +10,7 @@ import tensorflow as tf
 from keras import layers, ops
 
 from zoo.base import GenerativeMixin, ZooModel, check_codes, check_seed, replica_scaled
-from zoo.blocks import check_architecture, conv_decoder, conv_encoder_features
+from zoo.blocks import check_trunk, conv_decoder, conv_encoder_features
 from zoo.export import Endpoint, ServingInput
 
 ARCHITECTURES = ("mlp", "dcgan")
@@ -45,7 +45,7 @@ class GAN(GenerativeMixin, ZooModel):
     def __init__(self, latent_dim: int = 64, architecture: str = "mlp", filters: int = 32,
                  input_shape=(28, 28, 1), seed=None, **kwargs):
         super().__init__(input_shape=input_shape, latent_dim=latent_dim, **kwargs)
-        check_architecture(self.image_shape, latent_dim, filters, 0, 0.0)
+        check_trunk(filters, 0, 0.0)
         if architecture not in ARCHITECTURES:
             raise ValueError(f"architecture must be one of {ARCHITECTURES}, got {architecture!r}")
         self.seed = check_seed(seed)

@@ -11,7 +11,7 @@ from keras import layers, ops
 
 from zoo.base import (EncoderDecoderMixin, GenerativeMixin, ZooModel, check_seed,
                       replica_scaled)
-from zoo.blocks import check_architecture, conv_decoder, conv_encoder_features
+from zoo.blocks import check_trunk, conv_decoder, conv_encoder_features
 from zoo.export import Endpoint
 
 ARCHITECTURES = ("conv", "mlp")
@@ -79,7 +79,7 @@ class VAE(EncoderDecoderMixin, GenerativeMixin, ZooModel):
                  dense_units: int = 256, reconstruction_loss: str = "bce", beta: float = 1.0,
                  input_shape=(28, 28, 1), seed=None, **kwargs):
         super().__init__(input_shape=input_shape, latent_dim=latent_dim, **kwargs)
-        check_architecture(self.image_shape, latent_dim, filters, dense_units, 0.0)
+        check_trunk(filters, dense_units, 0.0)
         if architecture not in ARCHITECTURES:
             raise ValueError(f"architecture must be one of {ARCHITECTURES}, got {architecture!r}")
         if reconstruction_loss not in RECONSTRUCTION_LOSSES:
