@@ -21,10 +21,8 @@ import numpy as np
 from ._common import (add_model_arguments, base_parser, build_autoencoder, non_negative_int,
                       portable_command, positive_float, positive_int, prepare, save_outputs)
 
-METHODS = ("frozen", "fine-tuned", "from scratch")
 
-
-def main(argv=None) -> list:
+def parse_args(argv):
     parser = base_parser(__doc__.splitlines()[0], epochs=10, quick_epochs=3, exportable=True,
                          name="finetune")
     parser.add_argument("--pretrain-epochs", type=positive_int, default=None,
@@ -49,12 +47,45 @@ def main(argv=None) -> list:
     if args.pretrained and fixed_by_preset:
         parser.error(f"--pretrained {args.pretrained} fixes the encoder; drop "
                      f"{', '.join(fixed_by_preset)}")
-    dataset, out = prepare(args, "finetune")
-    pretrain_epochs = args.pretrain_epochs or args.epochs
-    few_label_epochs = args.few_label_epochs or 3 * args.epochs
+    return args
 
-    from zoo import ConvAutoencoder, make_tf_dataset, save_model
+
+def main(argv=None) -> list:
+    args = parse_args(argv)
+    dataset, out = prepare(args, "finetune")
+    from zoo.classifier import TRANSFER_METHODS
     from ._report import write_table
+
+    autoencoder, pretrain_seconds = _pretrained_autoencoder(args, dataset, out)
+    rows = []
+    for setting, chosen, epochs in _label_settings(args, dataset):
+        tag = setting.split()[0]
+        results = {method: _train(method, autoencoder, dataset, chosen, epochs, args,
+                                  out / f"run_{tag}_{method.replace(' ', '_')}")
+                   for method in TRANSFER_METHODS}
+        if setting == "all labels":  # the study's product: the fine-tuned classifier
+            _save_classifier(results["fine-tuned"], args, argv, dataset, out)
+        for method, result in results.items():
+            rows.append({"labels": setting, "method": method, **result["row"],
+                         "pre-training s": 0.0 if method == "from scratch" else pretrain_seconds,
+                         "dataset": dataset.name, "source": dataset.source})
+            print(f"[finetune] {setting}, {method}: test accuracy "
+                  f"{result['row']['test accuracy']:.4f}", flush=True)
+        _plot_curves({m: r["history"] for m, r in results.items()}, out / f"accuracy_{tag}.png",
+                     f"{dataset.name}, {setting}: validation accuracy")
+        _plot_confusions(dataset, {m: r["predictions"] for m, r in results.items()},
+                         out / f"confusion_{tag}.png",
+                         f"{dataset.name}, {setting}: test confusion matrices")
+    write_table(rows, out / "accuracy",
+                f"Test accuracy: frozen / fine-tuned encoder vs. CNN from scratch ({dataset.name})")
+    print(f"[finetune] wrote {out}", flush=True)
+    return rows
+
+
+def _pretrained_autoencoder(args, dataset, out):
+    """The ``--pretrained`` preset, or a CAE pre-trained here on the training images; and
+    the seconds it took, rounded for the table."""
+    from zoo import ConvAutoencoder, make_tf_dataset, save_model
     from zoo.training import resumable_callbacks
 
     started = time.perf_counter()
@@ -63,65 +94,34 @@ def main(argv=None) -> list:
     else:
         autoencoder = build_autoencoder(args, dataset.image_shape)
         autoencoder.fit(make_tf_dataset(dataset.x_train, batch_size=args.batch_size, seed=args.seed),
-                        epochs=pretrain_epochs, callbacks=resumable_callbacks(out / "run_pretrain"),
-                        verbose=2)
-    pretrain_seconds = time.perf_counter() - started
+                        epochs=args.pretrain_epochs or args.epochs,
+                        callbacks=resumable_callbacks(out / "run_pretrain"), verbose=2)
+    seconds = round(time.perf_counter() - started, 1)
     save_model(autoencoder, out / "autoencoder.keras")
+    return autoencoder, seconds
+
+
+def _label_settings(args, dataset) -> list:
+    """``(setting name, training indices, epochs)``: all labels, then the few-labels subset."""
+    from zoo.classifier import label_subset
 
     settings = [("all labels", np.arange(len(dataset.y_train)), args.epochs)]
     if args.labels_per_class:
-        settings.append((f"{args.labels_per_class} per class",
-                         _few_labels(dataset.y_train, args.labels_per_class, args.seed),
-                         few_label_epochs))
-    rows = []
-    for setting, chosen, epochs in settings:
-        tag = setting.split()[0]
-        curves, predictions = {}, {}
-        for method in METHODS:
-            result = _train(method, autoencoder, dataset, chosen, epochs, args,
-                            out / f"run_{tag}_{method.replace(' ', '_')}")
-            curves[method] = result.pop("history")
-            predictions[method] = result.pop("predictions")
-            classifier = result.pop("model")
-            if setting == "all labels" and method == "fine-tuned":
-                # The study's product: model.keras, and with --export a `classify` SavedModel.
-                save_outputs(classifier, out, args.export)
-                if args.preset:
-                    _save_classifier_preset(classifier, args, argv, dataset, result)
-            rows.append({"labels": setting, "method": method, **result,
-                         "pre-training s": round(pretrain_seconds, 1) if method != "from scratch" else 0.0})
-            print(f"[finetune] {setting}, {method}: test accuracy {result['test accuracy']:.4f}",
-                  flush=True)
-        _plot_curves(curves, out / f"accuracy_{tag}.png",
-                     f"{dataset.name}, {setting}: validation accuracy")
-        _plot_confusions(dataset, predictions, out / f"confusion_{tag}.png",
-                         f"{dataset.name}, {setting}: test confusion matrices")
-    for row in rows:
-        row.update(dataset=dataset.name, source=dataset.source)
-    write_table(rows, out / "accuracy",
-                f"Test accuracy: frozen / fine-tuned encoder vs. CNN from scratch ({dataset.name})")
-    print(f"[finetune] wrote {out}", flush=True)
-    return rows
-
-
-def _few_labels(labels, per_class: int, seed: int) -> np.ndarray:
-    """Indices of ``per_class`` random training examples of each class."""
-    if per_class < 1:
-        raise ValueError(f"labels per class must be positive, got {per_class}")
-    rng = np.random.default_rng(seed)
-    chosen = []
-    for c in np.unique(labels):
-        members = np.flatnonzero(labels == c)
-        if len(members) < per_class:
-            raise ValueError(f"class {c} has only {len(members)} training examples, "
-                             f"fewer than --labels-per-class {per_class}")
-        chosen.append(rng.choice(members, per_class, replace=False))
-    return np.sort(np.concatenate(chosen))
+        try:
+            chosen = label_subset(dataset.y_train, args.labels_per_class, args.seed)
+        except ValueError as error:
+            raise SystemExit(f"finetune: error: --labels-per-class: {error}") from None
+        settings.append((f"{args.labels_per_class} per class", chosen,
+                         args.few_label_epochs or 3 * args.epochs))
+    return settings
 
 
 def _train(method, autoencoder, dataset, chosen, epochs, args, run_dir) -> dict:
-    from zoo.classifier import (build_classifier, build_cnn_baseline, compile_classifier,
-                                fit_two_phase)
+    """Train one `TRANSFER_METHODS` classifier on ``chosen`` training images, resumably.
+
+    Returns ``row`` (the table's columns), ``history``, test ``predictions`` and ``model``.
+    """
+    from zoo.classifier import compile_classifier, fit_two_phase, transfer_classifier
     from zoo.training import EpochTimer, read_history, resumable_callbacks
 
     class LoggedEpochTimer(EpochTimer):
@@ -135,13 +135,7 @@ def _train(method, autoencoder, dataset, chosen, epochs, args, run_dir) -> dict:
         # The timer comes first so that CSVLogger sees the seconds it adds.
         return [LoggedEpochTimer()] + resumable_callbacks(run_dir / phase)
 
-    if method == "from scratch":
-        # The twin of the (pre-trained or preset) encoder, from random weights.
-        model = build_cnn_baseline(dataset.num_classes, dataset.image_shape, autoencoder.latent_dim,
-                                   autoencoder.filters, autoencoder.dense_units, args.hidden_units)
-    else:
-        model = build_classifier(autoencoder, dataset.num_classes, args.hidden_units,
-                                 freeze=True, clone=True)
+    model = transfer_classifier(method, autoencoder, dataset.num_classes, args.hidden_units)
     fit_kwargs = dict(x=dataset.x_train[chosen], y=dataset.y_train[chosen],
                       batch_size=args.batch_size, validation_data=(dataset.x_val, dataset.y_val),
                       verbose=2)
@@ -162,16 +156,21 @@ def _train(method, autoencoder, dataset, chosen, epochs, args, run_dir) -> dict:
         history = read_history(run_dir)
     train_seconds = time.perf_counter() - started
     predictions = model.predict(dataset.x_test, batch_size=512, verbose=0).argmax(axis=1)
-    return {
+    row = {
         "labelled images": len(chosen),
         "trainable parameters": int(sum(np.prod(w.shape) for w in model.trainable_weights)),
         "epochs": epochs,
         "test accuracy": float(np.mean(predictions == dataset.y_test)),
         "train s": round(train_seconds, 1),
-        "history": history,
-        "predictions": predictions,
-        "model": model,
     }
+    return {"row": row, "history": history, "predictions": predictions, "model": model}
+
+
+def _save_classifier(result, args, argv, dataset, out):
+    """``model.keras``, with ``--export`` a `classify` SavedModel, with ``--preset`` a preset."""
+    save_outputs(result["model"], out, args.export)
+    if args.preset:
+        _save_classifier_preset(result["model"], args, argv, dataset, result["row"])
 
 
 def _save_classifier_preset(classifier, args, argv, dataset, result):

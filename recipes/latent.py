@@ -20,41 +20,28 @@ from ._common import (add_model_arguments, base_parser, build_autoencoder, one_p
                       positive_int, prepare)
 
 
-def main(argv=None) -> list:
+def parse_args(argv):
     parser = base_parser(__doc__.splitlines()[0], epochs=10, quick_epochs=4, name="latent")
     add_model_arguments(parser, latent_dim=16)
     parser.add_argument("--tsne-points", type=positive_int, default=2000,
-                        help="test points embedded by t-SNE (1000 with --quick)")
+                        help="test points embedded by t-SNE (at most 1000 with --quick)")
     parser.add_argument("--traversal-components", type=positive_int, default=8)
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> list:
+    args = parse_args(argv)
     dataset, out = prepare(args, "latent")
     tsne_points = min(args.tsne_points, 1000) if args.quick else args.tsne_points
 
-    import keras
-
-    from zoo import VAE, make_tf_dataset, save_model
-    from zoo.analysis import (class_statistics, decode_codes, embed_2d, encode_dataset,
-                              interpolate, isotropy_table, latent_scores, latent_traversal,
-                              sample_codes)
-    from zoo.plotting import image_grid, image_rows, plot_class_ellipses, plot_embedding
+    from zoo.analysis import class_statistics, embed_2d, encode_dataset, isotropy_table, latent_scores
+    from zoo.plotting import plot_class_ellipses, plot_embedding
     from ._report import LATENT_COLUMNS, write_table
-    from zoo.training import resumable_callbacks
 
-    models = {"AE": build_autoencoder(args, dataset.image_shape),
-              "VAE": VAE(latent_dim=args.latent_dim, architecture="conv", filters=args.filters,
-                         dense_units=args.dense_units, input_shape=dataset.image_shape,
-                         seed=args.seed)}
-    models["VAE"].compile(optimizer=keras.optimizers.Adam(args.learning_rate))
-    for name, model in models.items():
-        model.fit(make_tf_dataset(dataset.x_train, batch_size=args.batch_size, seed=args.seed),
-                  validation_data=make_tf_dataset(dataset.x_val, batch_size=512, shuffle=False),
-                  epochs=args.epochs, callbacks=resumable_callbacks(out / f"run_{name}"), verbose=2)
-        save_model(model, out / f"{name}.keras")
-
+    models = _trained_models(args, dataset, out)
     rng = np.random.default_rng(args.seed)
     shown = rng.choice(len(dataset.x_test), min(tsne_points, len(dataset.x_test)), replace=False)
     labels = dataset.y_test[shown]
-    pairs = one_per_class(dataset.y_test)
     titles = {"pca": "PCA", "tsne": "t-SNE"}
     scores, embeddings, statistics = [], {m: {} for m in titles}, {m: {} for m in titles}
     for name, model in models.items():
@@ -68,24 +55,7 @@ def main(argv=None) -> list:
             embedding = embed_2d(test_codes[shown], method=method, seed=args.seed)
             embeddings[method][name] = embedding
             statistics[method][name] = class_statistics(embedding, labels, dataset.class_names)
-
-        spread = train_codes.std(axis=0)
-        components = np.argsort(spread)[::-1][:args.traversal_components]
-        grid = latent_traversal(model, test_codes[0], components=components, span=2.0,
-                                steps=9, scale=spread)
-        image_rows({f"z[{c}]": row for c, row in zip(components, grid)},
-                   out / f"traversal_{name}.png",
-                   title=f"{name}: one component from -2 to +2 std, others fixed "
-                         f"(most spread components first)")
-        image_rows({
-            "z ~ N(0, I)": decode_codes(model, sample_codes(10, args.latent_dim, args.seed)),
-            "fitted Gaussian": decode_codes(model, sample_codes(10, args.latent_dim, args.seed,
-                                                                fit_to=train_codes)),
-        }, out / f"samples_{name}.png", title=f"{name}: decoded random codes")
-        image_grid(np.concatenate([interpolate(model, dataset.x_test[a], dataset.x_test[b], 10)
-                                   for a, b in zip(pairs[:-1:2], pairs[1::2])]),
-                   out / f"interpolation_{name}.png", ncols=10,
-                   title=f"{name}: linear interpolation in latent space")
+        _decoded_figures(name, model, train_codes, test_codes[0], args, dataset, out)
 
     for method, title in titles.items():
         plot_embedding({f"{name} ({title})": e for name, e in embeddings[method].items()}, labels,
@@ -100,6 +70,51 @@ def main(argv=None) -> list:
                 f"Latent-space scores on {dataset.name} test codes ({dataset.source})")
     print(f"[latent] wrote {out}", flush=True)
     return scores
+
+
+def _trained_models(args, dataset, out) -> dict:
+    """An autoencoder and a VAE of the same latent size and trunk, trained resumably."""
+    import keras
+
+    from zoo import VAE, make_tf_dataset, save_model
+    from zoo.training import resumable_callbacks
+
+    models = {"AE": build_autoencoder(args, dataset.image_shape),
+              "VAE": VAE(latent_dim=args.latent_dim, architecture="conv", filters=args.filters,
+                         dense_units=args.dense_units, input_shape=dataset.image_shape,
+                         seed=args.seed)}
+    models["VAE"].compile(optimizer=keras.optimizers.Adam(args.learning_rate))
+    for name, model in models.items():
+        model.fit(make_tf_dataset(dataset.x_train, batch_size=args.batch_size, seed=args.seed),
+                  validation_data=make_tf_dataset(dataset.x_val, batch_size=512, shuffle=False),
+                  epochs=args.epochs, callbacks=resumable_callbacks(out / f"run_{name}"), verbose=2)
+        save_model(model, out / f"{name}.keras")
+    return models
+
+
+def _decoded_figures(name, model, train_codes, base_code, args, dataset, out) -> None:
+    """``name``'s traversal around ``base_code``, decoded random codes and interpolations."""
+    from zoo.analysis import decode_codes, interpolate, latent_traversal, sample_codes
+    from zoo.plotting import image_grid, image_rows
+
+    spread = train_codes.std(axis=0)
+    components = np.argsort(spread)[::-1][:args.traversal_components]
+    grid = latent_traversal(model, base_code, components=components, span=2.0, steps=9,
+                            scale=spread)
+    image_rows({f"z[{c}]": row for c, row in zip(components, grid)},
+               out / f"traversal_{name}.png",
+               title=f"{name}: one component from -2 to +2 std, others fixed "
+                     f"(most spread components first)")
+    image_rows({
+        "z ~ N(0, I)": decode_codes(model, sample_codes(10, args.latent_dim, args.seed)),
+        "fitted Gaussian": decode_codes(model, sample_codes(10, args.latent_dim, args.seed,
+                                                            fit_to=train_codes)),
+    }, out / f"samples_{name}.png", title=f"{name}: decoded random codes")
+    pairs = one_per_class(dataset.y_test)
+    image_grid(np.concatenate([interpolate(model, dataset.x_test[a], dataset.x_test[b], 10)
+                               for a, b in zip(pairs[:-1:2], pairs[1::2])]),
+               out / f"interpolation_{name}.png", ncols=10,
+               title=f"{name}: linear interpolation in latent space")
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ import time
 from ._common import base_parser, non_negative_int, positive_int, prepare
 
 
-def main(argv=None) -> dict:
+def parse_args(argv):
     from zoo import tuning
 
     parser = base_parser(__doc__.splitlines()[0], epochs=4, quick_epochs=2, name="tuning")
@@ -40,13 +40,17 @@ def main(argv=None) -> dict:
                         help="start the search afresh instead of resuming <out>/tuning/search")
     parser.quick_default("trials", 12, 4)
     parser.quick_default("folds", 5, 3)
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
     dataset, out = prepare(args, "tuning")
     cv_epochs = args.cv_epochs or args.epochs
 
     import keras
 
-    from zoo import plotting
+    from zoo import tuning
     from zoo.crossval import cross_validate
     from ._report import write_table
 
@@ -69,20 +73,7 @@ def main(argv=None) -> dict:
         return {"role": "worker", "search seconds": round(search_seconds, 1)}
 
     records = tuning.trial_records(tuner)
-    title = f"{args.tuner} search on {dataset.name}"
-    plotting.plot_optimization_history(records, out / "optimization_history.png",
-                                     title=f"Optimisation history, {title}")
-    plotting.plot_intermediate_values(records, out / "intermediate_values.png",
-                                    title=f"Validation MSE per epoch, {title}")
-    plotting.plot_parallel_coordinates(records, out / "parallel_coordinates.png",
-                                     log_names=tuning.log_scaled(tuner),
-                                     title=f"Hyperparameters by validation MSE, {title}")
-    write_table([{"trial": r["trial_id"], "status": r["status"], "val_loss": r["score"],
-                  "epochs": len(r["epochs"]["epoch"]), **r["hyperparameters"]}
-                 for r in records], out / "trials", f"All trials, {title}")
-    best = tuning.best_configuration(tuner)
-    write_table([{"hyperparameter": k, "value": v} for k, v in best.items()],
-                out / "best_configuration", f"Best configuration, {title}")
+    best = _write_search_report(tuner, records, args, dataset, out)
 
     best_hp = tuner.get_best_hyperparameters()[0]
     started = time.perf_counter()
@@ -108,6 +99,28 @@ def main(argv=None) -> dict:
     print(f"[tuning] best val MSE {best['score']:.5f}; {args.folds}-fold CV test MSE "
           f"{cv.mean:.5f} ± {cv.std:.5f}; wrote {out}", flush=True)
     return summary
+
+
+def _write_search_report(tuner, records, args, dataset, out) -> dict:
+    """The search's figures, its trials and the best configuration (returned)."""
+    from zoo import plotting, tuning
+    from ._report import write_table
+
+    title = f"{args.tuner} search on {dataset.name}"
+    plotting.plot_optimization_history(records, out / "optimization_history.png",
+                                     title=f"Optimisation history, {title}")
+    plotting.plot_intermediate_values(records, out / "intermediate_values.png",
+                                    title=f"Validation MSE per epoch, {title}")
+    plotting.plot_parallel_coordinates(records, out / "parallel_coordinates.png",
+                                     log_names=tuning.log_scaled(tuner),
+                                     title=f"Hyperparameters by validation MSE, {title}")
+    write_table([{"trial": r["trial_id"], "status": r["status"], "val_loss": r["score"],
+                  "epochs": len(r["epochs"]["epoch"]), **r["hyperparameters"]}
+                 for r in records], out / "trials", f"All trials, {title}")
+    best = tuning.best_configuration(tuner)
+    write_table([{"hyperparameter": k, "value": v} for k, v in best.items()],
+                out / "best_configuration", f"Best configuration, {title}")
+    return best
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from ._common import (add_model_arguments, base_parser, non_negative_float, non_
                       one_per_class, positive_int, prepare, save_outputs, timed_fit)
 
 
-def main(argv=None) -> dict:
+def parse_args(argv):
     parser = base_parser(__doc__.splitlines()[0], epochs=30, quick_epochs=10, exportable=True,
                          name="vae")
     parser.set_defaults(dataset="mnist")
@@ -37,16 +37,17 @@ def main(argv=None) -> dict:
                         help="epochs of the domain-FID feature classifier")
     parser.add_argument("--fid-samples", type=positive_int, default=5000,
                         help="generated images (and test images) for the domain FID")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
     dataset, out = prepare(args, "vae")
 
     import keras
 
     from zoo import make_tf_dataset
-    from zoo.analysis import latent_traversal
-    from zoo.metrics import (binarize, dataset_generative_scores, dynamic_binarization,
-                             iwae_log_likelihood)
-    from zoo.plotting import image_grid, image_rows, training_curves
+    from zoo.metrics import binarize, dataset_generative_scores, dynamic_binarization
     from ._report import generative_columns, write_table
     from zoo.training import read_history
     from zoo.vae import VAE
@@ -55,7 +56,7 @@ def main(argv=None) -> dict:
                 dense_units=args.dense_units, reconstruction_loss=args.reconstruction_loss,
                 beta=args.beta, input_shape=dataset.image_shape, seed=args.seed)
     model.compile(optimizer=keras.optimizers.Adam(args.learning_rate))
-    if args.binarize:
+    if args.binarize:  # the papers' protocol: fixed binarised evaluation sets
         x_val, x_test = binarize(dataset.x_val, args.seed), binarize(dataset.x_test, args.seed + 1)
     else:
         x_val, x_test = dataset.x_val, dataset.x_test
@@ -67,48 +68,57 @@ def main(argv=None) -> dict:
         validation_data=make_tf_dataset(x_val, batch_size=512, shuffle=False),
         epochs=args.epochs,
     )
-    test = model.evaluate(x_test, batch_size=512, verbose=0, return_dict=True)
-
     history = read_history(out / "run")
+    samples = model.generate(max(args.fid_samples, 2), seed=args.seed)
+    _write_figures(model, args, dataset, x_test, history, samples, out)
+
+    row = {"dataset": dataset.name, "data source": dataset.source,
+           "architecture": args.architecture, "latent dim": args.latent_dim, "beta": args.beta,
+           "binarized": args.binarize, "epochs": len(history["loss"]),
+           **_test_scores(model, args, x_test),
+           **generative_columns(dataset_generative_scores(samples, dataset,
+                                                          args.classifier_epochs, args.seed)),
+           **timing}
+    write_table([row], out / "metrics", "Variational autoencoder: test loss terms (nats per image), "
+                "log-likelihood and domain FID of samples")
+    save_outputs(model, out, args.export)
+    print(f"[vae] test loss {row['test loss']:.2f} (reconstruction {row['test reconstruction']:.2f}, "
+          f"KL {row['test KL']:.2f}), domain FID {row['domain FID']:.3f}; wrote {out}", flush=True)
+    return row
+
+
+def _test_scores(model, args, x_test) -> dict:
+    """The test loss terms and, for a Bernoulli decoder on binary images, the IWAE bound."""
+    from zoo.metrics import iwae_log_likelihood
+
+    test = model.evaluate(x_test, batch_size=512, verbose=0, return_dict=True)
+    scores = {"test loss": test["loss"], "test reconstruction": test["reconstruction_loss"],
+              "test KL": test["kl_loss"]}
+    if args.reconstruction_loss == "bce" and args.binarize:
+        scored = x_test[:args.iwae_images or None]
+        scores["IWAE log-likelihood"] = iwae_log_likelihood(model, scored, k=args.iwae_k,
+                                                            seed=args.seed)
+        scores.update({"IWAE k": args.iwae_k, "IWAE test images": len(scored)})
+    return scores
+
+
+def _write_figures(model, args, dataset, x_test, history, samples, out) -> None:
+    """Loss curves, reconstructions, samples and a latent traversal."""
+    from zoo.analysis import latent_traversal
+    from zoo.plotting import image_grid, image_rows, training_curves
+
     training_curves(history, out / "loss_curves.png",
                     groups=[[k, f"val_{k}"] for k in ("loss", "reconstruction_loss", "kl_loss")],
                     title=f"VAE on {dataset.name} (latent {args.latent_dim}, beta {args.beta:g})")
     shown = one_per_class(dataset.y_test)
     image_rows({"test image": x_test[shown], "reconstruction": model.reconstruct(x_test[shown])},
                out / "reconstructions.png", title="Test images and decoded posterior means")
-    samples = model.generate(max(args.fid_samples, 2), seed=args.seed)
     image_grid(samples[:64], out / "samples.png", ncols=8, title="Decoded draws z ~ N(0, I)")
     z_mean, components = posterior_mean_and_used_components(model, x_test[shown[0]])
     grid = latent_traversal(model, z_mean, components=components, span=3.0, steps=11)
     image_rows({f"z[{c}]": row for c, row in zip(components, grid)}, out / "latent_traversal.png",
                title="Latent traversal: one component moved by -3 to +3 around the posterior "
                      "mean, the others fixed")
-
-    row = {
-        "dataset": dataset.name,
-        "data source": dataset.source,
-        "architecture": args.architecture,
-        "latent dim": args.latent_dim,
-        "beta": args.beta,
-        "binarized": args.binarize,
-        "epochs": len(history["loss"]),
-        "test loss": test["loss"],
-        "test reconstruction": test["reconstruction_loss"],
-        "test KL": test["kl_loss"],
-    }
-    if args.reconstruction_loss == "bce" and args.binarize:
-        scored = x_test[:args.iwae_images or None]
-        row["IWAE log-likelihood"] = iwae_log_likelihood(model, scored, k=args.iwae_k, seed=args.seed)
-        row.update({"IWAE k": args.iwae_k, "IWAE test images": len(scored)})
-    row.update(generative_columns(
-        dataset_generative_scores(samples, dataset, args.classifier_epochs, args.seed)))
-    row.update(timing)
-    write_table([row], out / "metrics", "Variational autoencoder: test loss terms (nats per image), "
-                "log-likelihood and domain FID of samples")
-    save_outputs(model, out, args.export)
-    print(f"[vae] test loss {test['loss']:.2f} (reconstruction {test['reconstruction_loss']:.2f}, "
-          f"KL {test['kl_loss']:.2f}), domain FID {row['domain FID']:.3f}; wrote {out}", flush=True)
-    return row
 
 
 def posterior_mean_and_used_components(model, image, count: int = 8):

@@ -3,8 +3,9 @@ import numpy as np
 import pytest
 
 from zoo import ConvAutoencoder
-from zoo.classifier import (build_classifier, build_cnn_baseline, classifier_encoder,
-                            compile_classifier, fit_two_phase)
+from zoo.classifier import (TRANSFER_METHODS, build_classifier, build_cnn_baseline,
+                            classifier_encoder, compile_classifier, fit_two_phase, label_subset,
+                            transfer_classifier)
 
 
 def tiny_autoencoder():
@@ -114,3 +115,40 @@ def test_bad_encoder():
         build_classifier("not a model", 3)
     with pytest.raises(ValueError, match="learning_rate"):
         compile_classifier(build_cnn_baseline(3), learning_rate=0)
+
+
+def trainable_count(model):
+    return sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+
+
+def test_transfer_variants_start_from_the_right_weights():
+    autoencoder = tiny_autoencoder()
+    head = (4 * 8 + 8) + (8 * 3 + 3)
+    variants = {m: transfer_classifier(m, autoencoder, 3, hidden_units=8) for m in TRANSFER_METHODS}
+    # frozen and fine-tuned (before its warm-up ends) train the head only, on a copy of the encoder
+    for method in ("frozen", "fine-tuned"):
+        assert trainable_count(variants[method]) == head
+        encoder = classifier_encoder(variants[method])
+        assert encoder is not autoencoder.encoder
+        for copied, original in zip(encoder.get_weights(), autoencoder.encoder.get_weights()):
+            np.testing.assert_array_equal(copied, original)
+    scratch = variants["from scratch"]
+    assert trainable_count(scratch) == scratch.count_params() == variants["frozen"].count_params()
+    with pytest.raises(ValueError, match="method must be one of"):
+        transfer_classifier("linear", autoencoder, 3)
+
+
+def test_label_subset_is_stratified_seeded_and_checked():
+    labels = np.repeat(np.arange(4), [5, 6, 7, 8])
+    chosen = label_subset(labels, 3, seed=1)
+    assert len(set(chosen)) == 12 and np.all(np.diff(chosen) > 0)
+    np.testing.assert_array_equal(np.bincount(labels[chosen]), [3, 3, 3, 3])
+    np.testing.assert_array_equal(label_subset(labels, 3, seed=1), chosen)
+    assert not np.array_equal(label_subset(labels, 3, seed=2), chosen)
+    assert set(np.flatnonzero(labels == 0)) <= set(label_subset(labels, 5))  # a class just big enough
+    with pytest.raises(ValueError, match="class 0 has only 5 examples"):
+        label_subset(labels, 6)
+    with pytest.raises(ValueError, match="per_class"):
+        label_subset(labels, 0)
+    with pytest.raises(ValueError, match="1-D"):
+        label_subset(labels[:, None], 2)

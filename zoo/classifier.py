@@ -6,7 +6,8 @@ any zoo encoder: a bare Keras encoder, or a model with an ``encoder`` attribute
 evaluation of the learned features); ``freeze=False`` fine-tunes everything.
 `fit_two_phase` runs the usual schedule: a frozen warm-up of the head, then fine-tuning
 of everything at a lower learning rate. `build_cnn_baseline` is the same network with a
-randomly initialised trunk, trained from scratch, for comparison::
+randomly initialised trunk, trained from scratch, for comparison; `transfer_classifier`
+builds any of the three by name, and `label_subset` draws the few-labels training sets::
 
     classifier = build_classifier(autoencoder, num_classes=10, freeze=True)
     compile_classifier(classifier)
@@ -16,11 +17,15 @@ randomly initialised trunk, trained from scratch, for comparison::
 from __future__ import annotations
 
 import keras
+import numpy as np
 from keras import layers
 
 from zoo.blocks import check_architecture, check_positive_int, conv_encoder_features
 
 ENCODER_NAME = "encoder"
+# The transfer study's variants: the pre-trained encoder frozen under a trained head, the
+# same fine-tuned after a frozen warm-up (`fit_two_phase`), and its twin from random weights.
+TRANSFER_METHODS = ("frozen", "fine-tuned", "from scratch")
 
 
 def _classification_head(inputs, features, num_classes, hidden_units, dropout, name):
@@ -158,3 +163,42 @@ def fit_two_phase(classifier: keras.Model, x, y=None, *, warmup_epochs: int, epo
         for name, values in result.history.items():
             history.setdefault(name, []).extend(values)
     return history
+
+
+def transfer_classifier(method: str, autoencoder, num_classes: int,
+                        hidden_units: int = 64) -> keras.Model:
+    """The classifier of one of `TRANSFER_METHODS` on ``autoencoder``'s encoder architecture.
+
+    ``"frozen"`` and ``"fine-tuned"`` start from a copy of the pre-trained encoder, frozen
+    (the fine-tuned one is unfrozen by `fit_two_phase` after its warm-up); ``"from
+    scratch"`` is `build_cnn_baseline` with ``autoencoder``'s ``latent_dim``, ``filters``
+    and ``dense_units``, so the three differ only in their initial weights and schedule.
+    """
+    if method not in TRANSFER_METHODS:
+        raise ValueError(f"method must be one of {TRANSFER_METHODS}, got {method!r}")
+    if method == "from scratch":
+        return build_cnn_baseline(num_classes, autoencoder.image_shape, autoencoder.latent_dim,
+                                  autoencoder.filters, autoencoder.dense_units, hidden_units)
+    return build_classifier(autoencoder, num_classes, hidden_units, freeze=True, clone=True)
+
+
+def label_subset(labels, per_class: int, seed: int = 0) -> np.ndarray:
+    """Sorted indices of ``per_class`` examples of every class in ``labels``, drawn at random.
+
+    Stratified (each class present in ``labels`` gets exactly ``per_class``) and seeded:
+    the same ``seed`` gives the same subset, another seed another one. Raises
+    `ValueError` when a class has fewer than ``per_class`` examples.
+    """
+    check_positive_int("per_class", per_class)
+    labels = np.asarray(labels)
+    if labels.ndim != 1 or not len(labels):
+        raise ValueError(f"labels must be a non-empty 1-D array, got shape {labels.shape}")
+    rng = np.random.default_rng(seed)
+    chosen = []
+    for label in np.unique(labels):
+        members = np.flatnonzero(labels == label)
+        if len(members) < per_class:
+            raise ValueError(f"class {label} has only {len(members)} examples, fewer than "
+                             f"per_class={per_class}")
+        chosen.append(rng.choice(members, per_class, replace=False))
+    return np.sort(np.concatenate(chosen))
