@@ -29,10 +29,20 @@ LATENT_COLUMNS = {"knn_accuracy": "kNN accuracy", "linear_probe_accuracy": "line
 
 
 def generative_columns(scores: dict) -> dict:
-    """`zoo.metrics.dataset_generative_scores` as table columns, ``classes covered`` as k/n."""
+    """`zoo.metrics.dataset_generative_scores` as table columns: ``classes covered`` as k/n,
+    the smallest and largest class share (`class_share_rows` lists them all)."""
     columns = {GENERATIVE_COLUMNS[k]: v for k, v in scores.items() if k in GENERATIVE_COLUMNS}
     columns["classes covered"] = f"{scores['classes_covered']}/{scores['num_classes']}"
+    columns["min class share"] = min(scores["class_shares"])
+    columns["max class share"] = max(scores["class_shares"])
     return columns
+
+
+def class_share_rows(scores: dict, class_names=None) -> list:
+    """One row per class: the share of samples the feature classifier assigns to it."""
+    names = class_names or range(len(scores["class_shares"]))
+    return [{"class": name, "share of samples": share}
+            for name, share in zip(names, scores["class_shares"])]
 
 
 def format_value(value) -> str:

@@ -6,13 +6,14 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 
 from ._common import (base_parser, fraction, positive_float, positive_int, prepare,
                       save_outputs, timed_fit)
 
 
-def main(argv=None) -> dict:
+def parse_args(argv):
     parser = base_parser(__doc__.splitlines()[0], epochs=50, quick_epochs=30, exportable=True,
                          name="gan")
     parser.set_defaults(batch_size=64)
@@ -21,18 +22,29 @@ def main(argv=None) -> dict:
     parser.add_argument("--filters", type=positive_int, default=32, help="DCGAN width")
     parser.add_argument("--learning-rate", type=positive_float, default=2e-4)
     parser.add_argument("--beta-1", type=fraction, default=0.5, help="Adam beta_1 of both networks")
-    parser.add_argument("--sample-epochs", default="1,5,50,200",
+    parser.add_argument("--sample-epochs", type=epoch_list, default="1,5,50,200",
                         help="comma-separated epochs after which to save a fixed-noise grid "
                              "(the last epoch is always added)")
     parser.add_argument("--classifier-epochs", type=positive_int, default=3,
                         help="epochs of the domain-FID feature classifier")
     parser.add_argument("--fid-samples", type=positive_int, default=5000,
                         help="generated images (and test images) for the domain FID")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def epoch_list(text: str) -> list:
+    """``--sample-epochs``: comma-separated positive integers (argparse converts the default too)."""
     try:
-        sample_epochs = [int(e) for e in args.sample_epochs.split(",") if e.strip()]
+        epochs = [int(e) for e in text.split(",") if e.strip()]
     except ValueError:
-        parser.error(f"--sample-epochs must be comma-separated integers, got {args.sample_epochs!r}")
+        epochs = []
+    if not epochs or min(epochs) < 1:
+        raise argparse.ArgumentTypeError(f"must be comma-separated positive integers, got {text!r}")
+    return epochs
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
     dataset, out = prepare(args, "gan")
 
     import keras
@@ -41,14 +53,14 @@ def main(argv=None) -> dict:
     from zoo.gan import GAN
     from zoo.metrics import dataset_generative_scores
     from zoo.plotting import SampleGrid, image_rows, training_curves
-    from ._report import generative_columns, write_table
+    from ._report import class_share_rows, generative_columns, write_table
     from zoo.training import read_history
 
     model = GAN(latent_dim=args.latent_dim, architecture=args.architecture, filters=args.filters,
                 input_shape=dataset.image_shape, seed=args.seed)
     model.compile(d_optimizer=keras.optimizers.Adam(args.learning_rate, beta_1=args.beta_1),
                   g_optimizer=keras.optimizers.Adam(args.learning_rate, beta_1=args.beta_1))
-    chosen = [e for e in sample_epochs if e <= args.epochs] + [args.epochs]  # SampleGrid sorts
+    chosen = [e for e in args.sample_epochs if e <= args.epochs] + [args.epochs]  # SampleGrid sorts
     grid = SampleGrid(out, epochs=chosen, n=64, ncols=8, seed=args.seed)
     train = make_tf_dataset(dataset.x_train, batch_size=args.batch_size, seed=args.seed)
     timing = timed_fit(model, train, out / "run", len(dataset.x_train), callbacks=[grid],
@@ -62,6 +74,8 @@ def main(argv=None) -> dict:
                    out / "samples_by_epoch.png", title="The same noise through training")
 
     n = min(args.fid_samples, len(dataset.x_test), len(dataset.x_train))
+    scores = dataset_generative_scores(model.generate(n, seed=args.seed), dataset,
+                                       args.classifier_epochs, args.seed)
     row = {
         "dataset": dataset.name,
         "data source": dataset.source,
@@ -72,11 +86,13 @@ def main(argv=None) -> dict:
         "final g_loss": history["g_loss"][-1],
         "final D(x)": history["d_real"][-1],
         "final D(G(z))": history["d_fake"][-1],
-        **generative_columns(dataset_generative_scores(model.generate(n, seed=args.seed), dataset,
-                                                       args.classifier_epochs, args.seed)),
+        **generative_columns(scores),
         **timing,
     }
     write_table([row], out / "metrics", "GAN: domain FID and diversity of samples")
+    write_table(class_share_rows(scores, dataset.class_names), out / "class_shares",
+                f"Share of {n} samples per class by the feature classifier (uniform: "
+                f"{1 / dataset.num_classes:.2f})")
     save_outputs(model, out, args.export)
     print(f"[gan] domain FID {row['domain FID']:.3f} (real vs real {row['domain FID real vs real']:.3f}); "
           f"wrote {out}", flush=True)

@@ -81,6 +81,8 @@ def test_sample_diversity_tells_varied_digits_from_one_repeated_digit(classifier
     same = sample_diversity(np.repeat(mnist_sample.x_test[:1], 500, axis=0), classifier)
     assert varied["num_classes"] == 10 and varied["classes_covered"] >= 8
     assert same["classes_covered"] == 1
+    assert same["class_shares"] == [float(c == np.argmax(same["class_shares"])) for c in range(10)]
+    assert sum(varied["class_shares"]) == pytest.approx(1.0) and max(varied["class_shares"]) < 0.3
     assert varied["marginal_entropy"] > max(2.0, same["marginal_entropy"] + 0.5)
     assert same["marginal_entropy"] == pytest.approx(same["mean_entropy"], abs=1e-6)
     assert same["score"] == pytest.approx(1.0, abs=1e-5)
@@ -95,7 +97,7 @@ def test_generative_scores_use_identifier_keys_and_the_real_vs_real_floor(classi
     noise = np.random.default_rng(0).random((300, 28, 28, 1), dtype=np.float32)
     scores = generative_scores(noise, real, classifier, reference=reference)
     assert set(scores) == {"domain_fid", "domain_fid_real_vs_real", "classes_covered",
-                           "num_classes", "classifier_score", "mean_entropy"}
+                           "num_classes", "class_shares", "classifier_score", "mean_entropy"}
     assert scores["domain_fid"] > scores["domain_fid_real_vs_real"] > 0
     assert scores["domain_fid"] == pytest.approx(domain_fid(real, noise, classifier), rel=1e-6)
     assert "domain_fid_real_vs_real" not in generative_scores(noise, real, classifier)

@@ -177,7 +177,9 @@ def sample_diversity(images, classifier: keras.Model, batch_size: int = 512) -> 
     like one class), ``marginal_entropy`` (entropy of the mean prediction; log(num
     classes) = every class equally often), their ``score`` ``exp(marginal - mean)`` (the
     Inception Score formula with this classifier; 1 to num_classes, higher is better),
-    ``classes_covered`` (distinct predicted classes) and ``num_classes``.
+    ``classes_covered`` (distinct predicted classes), ``num_classes`` and
+    ``class_shares``, the fraction of ``images`` predicted as each class (a list of
+    ``num_classes`` floats summing to 1; 1 / num_classes each for a balanced generator).
     """
     images = check_images(images, classifier.input_shape[1:], "images")
     probs = np.clip(classifier.predict(images, batch_size=batch_size, verbose=0).astype(np.float64),
@@ -191,6 +193,8 @@ def sample_diversity(images, classifier: keras.Model, batch_size: int = 512) -> 
         "score": math.exp(marginal_entropy - mean_entropy),
         "classes_covered": int(len(np.unique(probs.argmax(axis=1)))),
         "num_classes": int(probs.shape[1]),
+        "class_shares": (np.bincount(probs.argmax(axis=1), minlength=probs.shape[1])
+                         / len(probs)).tolist(),
     }
 
 
@@ -201,7 +205,7 @@ def generative_scores(generated, real, classifier: keras.Model, reference=None) 
     real images, e.g. training images while ``real`` are test images) also
     ``domain_fid_real_vs_real``, the floor that sample size and classifier impose; plus
     `sample_diversity` of ``generated``: ``classes_covered`` of ``num_classes``,
-    ``classifier_score`` and ``mean_entropy`` (nats).
+    ``class_shares``, ``classifier_score`` and ``mean_entropy`` (nats).
     """
     features = classifier_features(classifier, real)
     diversity = sample_diversity(generated, classifier)
@@ -212,6 +216,7 @@ def generative_scores(generated, real, classifier: keras.Model, reference=None) 
     scores.update({
         "classes_covered": diversity["classes_covered"],
         "num_classes": diversity["num_classes"],
+        "class_shares": diversity["class_shares"],
         "classifier_score": diversity["score"],
         "mean_entropy": diversity["mean_entropy"],
     })
