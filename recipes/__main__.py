@@ -41,19 +41,7 @@ def main(argv=None) -> int:
     if argv and argv[0] in RECIPES:  # one recipe, with its own options
         importlib.import_module(f".{argv[0]}", __package__).main(argv[1:])
         return 0
-    parser = argparse.ArgumentParser(prog=_common.command_name(), description=__doc__.splitlines()[0])
-    commands = parser.add_subparsers(dest="command", required=True,
-                                     metavar="{list,run," + ",".join(RECIPES) + "}")
-    commands.add_parser("list", help="list the recipes")
-    for name, title in RECIPES.items():
-        # Parsed by the recipe itself (above); listed here for --help.
-        commands.add_parser(name, help=f"{title} (see {name} --help)", add_help=False)
-    run = commands.add_parser("run", help="run recipes and write <out>/index.html")
-    run.add_argument("recipes", nargs="+", help=f"'all' or any of: {', '.join(RECIPES)}")
-    run.add_argument("--dataset", default="fashion_mnist", choices=sorted(CLASS_NAMES))
-    run.add_argument("--quick", action="store_true", help="every recipe on the embedded sample, fast")
-    run.add_argument("--out", type=Path, default=None, help="default: reports/<dataset>[-quick]")
-    run.add_argument("--seed", type=_common.non_negative_int, default=0)
+    parser = _parser()
     # Options the orchestrator does not know (e.g. --data-dir, --epochs) go to every recipe.
     args, passthrough = parser.parse_known_args(argv)
     if args.command == "list":
@@ -69,31 +57,12 @@ def main(argv=None) -> int:
     common = ["--dataset", args.dataset, "--seed", str(args.seed), "--out", str(out)]
     common += ["--quick"] * args.quick + passthrough
 
-    import keras
-    import tensorflow as tf
-
-    started, results = time.perf_counter(), []
-    for i, name in enumerate(names, 1):
-        print(f"\n=== [{i}/{len(names)}] {name}: {RECIPES[name]} ===", flush=True)
-        if not tf.distribute.has_strategy():
-            # Under a strategy, clearing would reuse collective-op keys of the last
-            # recipe's (differently shaped) all-reduces.
-            keras.backend.clear_session()
-        t0 = time.perf_counter()
-        result = {"name": name, "title": RECIPES[name]}
-        try:
-            importlib.import_module(f".{name}", __package__).main(common)
-            result["status"] = "ok"
-        except Exception as error:  # one broken recipe must not hide the others' results
-            traceback.print_exc()
-            result.update(status="failed", error=f"{type(error).__name__}: {error}")
-        result["seconds"] = time.perf_counter() - t0
-        print(f"=== {name}: {result['status']} in {result['seconds']:.0f} s ===", flush=True)
-        results.append(result)
+    started = time.perf_counter()
+    results = [_run_recipe(name, common, f"{i}/{len(names)}") for i, name in enumerate(names, 1)]
+    total = time.perf_counter() - started
 
     from ._report import write_html_report
 
-    total = time.perf_counter() - started
     metadata = {
         "dataset": args.dataset,
         "mode": "quick (embedded sample)" if args.quick else "full",
@@ -109,6 +78,46 @@ def main(argv=None) -> int:
     failed = [r["name"] for r in results if r["status"] != "ok"]
     print(f"\nreport: {page.resolve()} ({total:.0f} s; {len(failed)} failed {failed or ''})")
     return 1 if failed else 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=_common.command_name(), description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True,
+                                     metavar="{list,run," + ",".join(RECIPES) + "}")
+    commands.add_parser("list", help="list the recipes")
+    for name, title in RECIPES.items():
+        # Parsed by the recipe itself (in main); listed here for --help.
+        commands.add_parser(name, help=f"{title} (see {name} --help)", add_help=False)
+    run = commands.add_parser("run", help="run recipes and write <out>/index.html")
+    run.add_argument("recipes", nargs="+", help=f"'all' or any of: {', '.join(RECIPES)}")
+    run.add_argument("--dataset", default="fashion_mnist", choices=sorted(CLASS_NAMES))
+    run.add_argument("--quick", action="store_true", help="every recipe on the embedded sample, fast")
+    run.add_argument("--out", type=Path, default=None, help="default: reports/<dataset>[-quick]")
+    run.add_argument("--seed", type=_common.non_negative_int, default=0)
+    return parser
+
+
+def _run_recipe(name: str, argv: list, position: str) -> dict:
+    """Run one recipe; its ``status`` is "ok", or "failed" with the ``error``, and ``seconds``."""
+    import keras
+    import tensorflow as tf
+
+    print(f"\n=== [{position}] {name}: {RECIPES[name]} ===", flush=True)
+    if not tf.distribute.has_strategy():
+        # Under a strategy, clearing would reuse collective-op keys of the last
+        # recipe's (differently shaped) all-reduces.
+        keras.backend.clear_session()
+    started = time.perf_counter()
+    result = {"name": name, "title": RECIPES[name]}
+    try:
+        importlib.import_module(f".{name}", __package__).main(argv)
+        result["status"] = "ok"
+    except Exception as error:  # one broken recipe must not hide the others' results
+        traceback.print_exc()
+        result.update(status="failed", error=f"{type(error).__name__}: {error}")
+    result["seconds"] = time.perf_counter() - started
+    print(f"=== {name}: {result['status']} in {result['seconds']:.0f} s ===", flush=True)
+    return result
 
 
 def _version(package: str) -> str:

@@ -27,43 +27,23 @@ FRACTIONS = (0.05, 0.1, 0.2)
 SQUARES = (6, 10, 14)
 
 
-def main(argv=None) -> list:
+def parse_args(argv):
     parser = base_parser(__doc__.splitlines()[0], epochs=10, quick_epochs=8, name="denoising")
     add_model_arguments(parser, latent_dim=36)
     parser.add_argument("--max-sigma", type=positive_float, default=0.5,
                         help="training noise: sigma drawn per image in [0, max-sigma]")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> list:
+    args = parse_args(argv)
     dataset, out = prepare(args, "denoising")
 
-    from zoo import make_tf_dataset, save_model
-    from zoo.corruptions import (corrupt_inputs, gaussian_noise, occlusion, one_of,
-                                 random_gaussian_noise, salt_and_pepper)
+    from zoo.corruptions import gaussian_noise, occlusion, salt_and_pepper
     from zoo.plotting import image_rows
     from ._report import write_table
-    from zoo.training import resumable_callbacks
 
-    training_corruption = one_of(partial(random_gaussian_noise, max_sigma=args.max_sigma),
-                                 partial(salt_and_pepper, fraction=max(FRACTIONS)),
-                                 partial(occlusion, size=max(SQUARES)))
-    val_noisy = training_corruption(dataset.x_val, seed=args.seed + 1).numpy()
-    models = {}
-    for name, map_fn, val_inputs in (
-        ("plain AE", None, dataset.x_val),
-        ("denoising AE", corrupt_inputs(training_corruption, args.seed), val_noisy),
-    ):
-        tag = name.split()[0]
-        model = build_autoencoder(args, dataset.image_shape)
-        model.fit(
-            make_tf_dataset(dataset.x_train, batch_size=args.batch_size, seed=args.seed,
-                            map_fn=map_fn),
-            validation_data=make_tf_dataset(val_inputs, dataset.x_val, batch_size=512,
-                                            shuffle=False),
-            epochs=args.epochs, callbacks=resumable_callbacks(out / f"run_{tag}"),
-            verbose=2,
-        )
-        save_model(model, out / f"{tag}_autoencoder.keras")
-        models[name] = model
-
+    models = _trained_models(args, dataset, out)
     corruptions = {
         "gaussian": [(f"sigma={s}", partial(gaussian_noise, sigma=s)) for s in SIGMAS],
         "salt_and_pepper": [(f"fraction={f}", partial(salt_and_pepper, fraction=f))
@@ -95,6 +75,39 @@ def main(argv=None) -> list:
                 f"Test MSE and PSNR (dB) vs. noise level, {dataset.name} ({dataset.source})")
     print(f"[denoising] wrote {out}", flush=True)
     return rows
+
+
+def _trained_models(args, dataset, out) -> dict:
+    """The plain AE (clean -> clean) and the denoising AE (corrupted -> clean), trained
+    resumably; the denoiser's training inputs are corrupted in the input pipeline, one
+    corruption drawn per image at its heaviest level (Gaussian sigma up to --max-sigma)."""
+    from zoo import make_tf_dataset, save_model
+    from zoo.corruptions import (corrupt_inputs, occlusion, one_of, random_gaussian_noise,
+                                 salt_and_pepper)
+    from zoo.training import resumable_callbacks
+
+    training_corruption = one_of(partial(random_gaussian_noise, max_sigma=args.max_sigma),
+                                 partial(salt_and_pepper, fraction=max(FRACTIONS)),
+                                 partial(occlusion, size=max(SQUARES)))
+    val_noisy = training_corruption(dataset.x_val, seed=args.seed + 1).numpy()
+    models = {}
+    for name, map_fn, val_inputs in (
+        ("plain AE", None, dataset.x_val),
+        ("denoising AE", corrupt_inputs(training_corruption, args.seed), val_noisy),
+    ):
+        tag = name.split()[0]
+        model = build_autoencoder(args, dataset.image_shape)
+        model.fit(
+            make_tf_dataset(dataset.x_train, batch_size=args.batch_size, seed=args.seed,
+                            map_fn=map_fn),
+            validation_data=make_tf_dataset(val_inputs, dataset.x_val, batch_size=512,
+                                            shuffle=False),
+            epochs=args.epochs, callbacks=resumable_callbacks(out / f"run_{tag}"),
+            verbose=2,
+        )
+        save_model(model, out / f"{tag}_autoencoder.keras")
+        models[name] = model
+    return models
 
 
 def _scores(name, clean, restored) -> dict:
