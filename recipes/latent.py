@@ -2,7 +2,7 @@
 
 Trains a ConvAutoencoder and a VAE (same latent size and trunk) and writes: PCA and
 t-SNE scatters of the test codes coloured by class, per-class ellipses (mean ± 1 std
-along the embedded axes) with the table of ``|std 1 - std 2|`` per class, latent
+along the embedded axes) with the table of ``|std 1 - std 2| / mean std`` per class, latent
 traversals, decoded random codes from N(0, I) and from a Gaussian fitted to the
 encoded training set, interpolations, and k-NN / linear-probe / silhouette scores.
 
@@ -64,8 +64,11 @@ def main(argv=None) -> list:
         plot_class_ellipses({f"{name} ({title})": s for name, s in statistics[method].items()},
                             out / f"ellipses_{method}.png",
                             title="per-class mean ± 1 std along the embedded axes")
-        write_table(isotropy_table(statistics[method]), out / f"isotropy_{method}",
-                    f"|std 1 - std 2| per class along the {title} axes (0: round classes)")
+        write_table(isotropy_table(statistics[method], key="relative_std_gap"),
+                    out / f"isotropy_{method}",
+                    f"|std 1 - std 2| / mean std per class along the {title} axes of "
+                    f"{len(shown)} test codes (0: round classes; unitless, since AE and VAE "
+                    f"codes have different scales)")
     write_table(scores, out / "scores",
                 f"Latent-space scores on {dataset.name} test codes ({dataset.source})")
     print(f"[latent] wrote {out}", flush=True)

@@ -50,8 +50,16 @@ def test_class_statistics_known_answer():
     rows = class_statistics(points, labels, class_names=("zero", "one"))
     assert [r["class"] for r in rows] == ["zero", "one"]
     assert rows[0] == pytest.approx({"class": "zero", "n": 4, "mean_1": 1, "mean_2": 5,
-                                     "std_1": 2, "std_2": 1, "std_gap": 1})
+                                     "std_1": 2, "std_2": 1, "std_gap": 1,
+                                     "relative_std_gap": 1 / 1.5})
     assert rows[1]["std_gap"] == 0 and rows[1]["mean_1"] == -3
+    # The unitless gap ignores the embedding's scale; the plain gap scales with it.
+    scaled = class_statistics(points * 10, labels)
+    assert scaled[0]["relative_std_gap"] == pytest.approx(rows[0]["relative_std_gap"])
+    assert scaled[0]["std_gap"] == pytest.approx(10 * rows[0]["std_gap"])
+    assert isotropy_table({"AE": rows}, key="relative_std_gap")[0]["AE"] == pytest.approx(1 / 1.5)
+    with pytest.raises(ValueError, match="key"):
+        isotropy_table({"AE": rows}, key="std_1")
     table = isotropy_table({"AE": rows, "VAE": [dict(r, **{"std_gap": 0.25}) for r in rows]})
     assert table[0] == {"class": "zero", "AE": 1.0, "VAE": 0.25}
     assert table[-1] == {"class": "mean", "AE": 0.5, "VAE": 0.25}

@@ -100,8 +100,10 @@ def class_statistics(embedding, labels, class_names=None) -> list:
     """Per-class mean and standard deviation along each of the two embedded axes.
 
     Returns one dict per class present, in label order: ``class``, ``n``, ``mean_1``,
-    ``mean_2``, ``std_1``, ``std_2`` (population std) and ``std_gap`` = ``|std_1 - std_2|``,
-    the reports' isotropy statistic (0 for a round cloud).
+    ``mean_2``, ``std_1``, ``std_2`` (population std), ``std_gap`` = ``|std_1 - std_2|``,
+    the reports' isotropy statistic (0 for a round cloud, in the embedding's units), and
+    ``relative_std_gap`` = ``std_gap / mean(std_1, std_2)``, the same without units, so
+    that embeddings of differently scaled codes (an AE's and a VAE's) compare.
     """
     embedding = _codes(embedding, "embedding")
     if embedding.shape[1] != 2:
@@ -117,15 +119,19 @@ def class_statistics(embedding, labels, class_names=None) -> list:
             "mean_1": float(mean[0]), "mean_2": float(mean[1]),
             "std_1": float(std[0]), "std_2": float(std[1]),
             "std_gap": float(abs(std[0] - std[1])),
+            "relative_std_gap": float(abs(std[0] - std[1]) / max(std.mean(), 1e-12)),
         })
     return rows
 
 
-def isotropy_table(statistics: dict) -> list:
-    """Rows ``{class, <model>: std_gap, ...}`` and a final ``mean`` row.
+def isotropy_table(statistics: dict, key: str = "std_gap") -> list:
+    """Rows ``{class, <model>: <key>, ...}`` and a final ``mean`` row.
 
-    ``statistics`` maps a model name to its `class_statistics` rows (same classes).
+    ``statistics`` maps a model name to its `class_statistics` rows (same classes);
+    ``key`` is the statistic tabled, ``"std_gap"`` or the unitless ``"relative_std_gap"``.
     """
+    if key not in ("std_gap", "relative_std_gap"):
+        raise ValueError(f"key must be 'std_gap' or 'relative_std_gap', got {key!r}")
     if not statistics:
         raise ValueError("isotropy_table needs the statistics of at least one model")
     names = list(statistics)
@@ -133,7 +139,7 @@ def isotropy_table(statistics: dict) -> list:
     for name in names:
         if [row["class"] for row in statistics[name]] != classes:
             raise ValueError(f"{name!r} has statistics for other classes than {names[0]!r}")
-    rows = [{"class": c, **{name: statistics[name][i]["std_gap"] for name in names}}
+    rows = [{"class": c, **{name: statistics[name][i][key] for name in names}}
             for i, c in enumerate(classes)]
     rows.append({"class": "mean", **{name: float(np.mean([r[name] for r in rows])) for name in names}})
     return rows
