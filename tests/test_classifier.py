@@ -4,8 +4,8 @@ import pytest
 
 from zoo import ConvAutoencoder
 from zoo.classifier import (TRANSFER_METHODS, build_classifier, build_cnn_baseline,
-                            classifier_encoder, compile_classifier, fit_two_phase, label_subset,
-                            transfer_classifier)
+                            classifier_encoder, compile_classifier, fit_transfer, fit_two_phase,
+                            label_subset, transfer_classifier)
 
 
 def tiny_autoencoder():
@@ -152,3 +152,24 @@ def test_label_subset_is_stratified_seeded_and_checked():
         label_subset(labels, 0)
     with pytest.raises(ValueError, match="1-D"):
         label_subset(labels[:, None], 2)
+
+
+def test_fit_transfer_runs_the_protocols_steps_and_freezes_what_it_should(labelled):
+    x, y = labelled
+    autoencoder = tiny_autoencoder()
+    pretrained = weights(autoencoder.encoder)
+    for method, encoder_moves in (("frozen", False), ("fine-tuned", True), ("from scratch", True)):
+        classifier = transfer_classifier(method, autoencoder, 3, hidden_units=8)
+        start = weights(classifier)
+        fit_transfer(method, classifier, x, y, steps=10, batch_size=4, warmup_steps=4)
+        # Fresh optimizers per phase: the last one ran the phase's steps (all for one phase).
+        assert int(classifier.optimizer.iterations) == (6 if method == "fine-tuned" else 10)
+        assert any(changed(start, classifier.get_weights()))
+        if method != "from scratch":
+            moved = changed(pretrained, classifier_encoder(classifier).get_weights())
+            assert any(moved) == encoder_moves, method
+    assert not any(changed(pretrained, autoencoder.encoder.get_weights()))  # clones only
+    with pytest.raises(ValueError, match="warmup_steps"):
+        fit_transfer("fine-tuned", classifier, x, y, steps=5, warmup_steps=5)
+    with pytest.raises(ValueError, match="one label per image"):
+        fit_transfer("frozen", classifier, x, y[:3], steps=2)

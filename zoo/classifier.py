@@ -21,6 +21,7 @@ import numpy as np
 from keras import layers
 
 from zoo.blocks import check_architecture, check_positive_int, conv_encoder_features
+from zoo.data import check_images
 
 ENCODER_NAME = "encoder"
 # The transfer study's variants: the pre-trained encoder frozen under a trained head, the
@@ -202,3 +203,47 @@ def label_subset(labels, per_class: int, seed: int = 0) -> np.ndarray:
                              f"per_class={per_class}")
         chosen.append(rng.choice(members, per_class, replace=False))
     return np.sort(np.concatenate(chosen))
+
+
+def fit_transfer(method: str, classifier: keras.Model, x, y, *, steps: int = 1500,
+                 batch_size: int = 64, learning_rate: float = 1e-3,
+                 fine_tune_learning_rate: float = 1e-4, warmup_steps: int | None = None,
+                 seed: int = 0) -> keras.Model:
+    """Train a `transfer_classifier` of ``method`` for ``steps`` Adam steps; return it.
+
+    The label-efficiency protocol: every variant sees the same number of steps of
+    ``batch_size`` images drawn from the labelled set ``(x, y)`` (shuffled with ``seed``
+    and repeated, so 100 labels get as many steps as 60,000), whatever its size.
+    ``"frozen"`` and ``"from scratch"`` train at ``learning_rate``; ``"fine-tuned"``
+    trains the head alone for ``warmup_steps`` (default: a fifth of ``steps``), then
+    everything at ``fine_tune_learning_rate``, as `fit_two_phase` does by epochs.
+    """
+    import tensorflow as tf
+
+    if method not in TRANSFER_METHODS:
+        raise ValueError(f"method must be one of {TRANSFER_METHODS}, got {method!r}")
+    check_positive_int("steps", steps)
+    check_positive_int("batch_size", batch_size)
+    warmup_steps = steps // 5 if warmup_steps is None else warmup_steps
+    if method == "fine-tuned" and not 0 <= warmup_steps < steps:
+        raise ValueError(f"warmup_steps must be in [0, steps={steps}), got {warmup_steps!r}")
+    x = check_images(x, classifier.input_shape[1:])
+    y = np.asarray(y)
+    if y.shape != (len(x),):
+        raise ValueError(f"y must hold one label per image, shape ({len(x)},), got {y.shape}")
+    batches = (tf.data.Dataset.from_tensor_slices((x, y))
+               .shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+               .repeat().batch(batch_size).prefetch(tf.data.AUTOTUNE))
+    phases = [(False, learning_rate, steps)]
+    if method == "fine-tuned":
+        phases = [(False, learning_rate, warmup_steps),
+                  (True, fine_tune_learning_rate, steps - warmup_steps)]
+    encoder = None if method == "from scratch" else classifier_encoder(classifier)
+    for unfreeze, rate, phase_steps in phases:
+        if not phase_steps:
+            continue
+        if encoder is not None:
+            encoder.trainable = unfreeze
+        compile_classifier(classifier, rate)
+        classifier.fit(batches, epochs=1, steps_per_epoch=phase_steps, shuffle=False, verbose=0)
+    return classifier
