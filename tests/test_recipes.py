@@ -1,14 +1,18 @@
 import json
 import os
+import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 import zoo.data
-from helpers import assert_outputs
+from helpers import assert_outputs, read_table
+from zoo.training import read_history
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -103,3 +107,82 @@ def test_recipes_train_under_a_mirrored_strategy(tmp_path):
     assert "replicas 2" in result.stdout
     for recipe in ("autoencoder", "vae"):
         assert json.loads((tmp_path / recipe / "run.json").read_text())["arguments"]["strategy"] == "mirrored"
+
+
+def test_list_prints_every_recipe(capsys):
+    from recipes.__main__ import RECIPES, main
+
+    assert main(["list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    listed = dict(line.split(None, 1) for line in lines)
+    assert listed == RECIPES
+    # A recipe module that `list` (and so `run all`) leaves out fails here.
+    assert set(listed) == {p.stem for p in (ROOT / "recipes").glob("*.py")
+                           if not p.stem.startswith("_")}
+
+
+def test_run_reports_a_failing_recipe_as_failed_runs_the_rest_and_exits_1(
+        tmp_path, capsys, monkeypatch):
+    import recipes.gan
+    from recipes.__main__ import main
+
+    def broken(argv):
+        raise RuntimeError("the GAN broke")
+
+    monkeypatch.delenv("ZOO_STRATEGY", raising=False)
+    monkeypatch.setattr(recipes.gan, "main", broken)
+    code = main(["run", "gan", "autoencoder", "--quick", "--epochs", "1", "--latent-dim", "4",
+                 "--filters", "4", "--dense-units", "0", "--out", str(tmp_path)])
+    output = capsys.readouterr()
+    assert code == 1
+    assert "RuntimeError: the GAN broke" in output.err  # its traceback
+    assert "=== gan: failed" in output.out and "=== autoencoder: ok" in output.out
+    assert "1 failed ['gan']" in output.out
+    # The recipe after the failed one still ran and wrote its results...
+    assert_outputs(tmp_path / "autoencoder", ("metrics.json", "reconstructions.png"))
+    page = (tmp_path / "index.html").read_text()
+    sections = dict(re.findall(r'<section id="(\w+)">(.*?)</section>', page, re.S))
+    # ...and the report shows both: the failure with its error, the other with its table.
+    assert {"run", "gan", "autoencoder"} <= set(sections)
+    assert 'class="failed">failed' in sections["gan"]
+    assert "RuntimeError: the GAN broke" in sections["gan"]
+    assert 'class="ok">ok' in sections["autoencoder"] and "test MSE" in sections["autoencoder"]
+    overview = re.findall(r"<tr><td>([^<]*)</td><td>(ok|failed)</td>", sections["run"])
+    assert overview == [("Generative adversarial network", "failed"),
+                        ("Convolutional autoencoder", "ok")]
+
+
+def test_a_recipe_killed_after_an_epoch_resumes_at_the_next_one(tmp_path):
+    command = [sys.executable, "-m", "recipes", "autoencoder", "--quick", "--epochs", "4",
+               "--latent-dim", "2", "--filters", "2", "--dense-units", "0", "--batch-size", "32",
+               "--out", str(tmp_path)]
+    run_dir = tmp_path / "autoencoder" / "run"
+    backup = run_dir / "backup" / "training_metadata.json"
+
+    def start(log):
+        with log.open("w") as stdout:  # the child keeps its own copy
+            return subprocess.Popen(command, cwd=ROOT, stdout=stdout, stderr=subprocess.STDOUT)
+
+    def epochs_begun(log):  # Keras's verbose=2 lines "Epoch 3/4", as 1-based numbers
+        return [int(n) for n in re.findall(r"^Epoch (\d+)/4$", log.read_text(), re.M)]
+
+    victim, saved = start(tmp_path / "first.log"), None
+    deadline = time.monotonic() + 120
+    while saved is None and victim.poll() is None and time.monotonic() < deadline:
+        try:  # BackupAndRestore writes this last, once the epoch's weights are saved
+            saved = json.loads(backup.read_text())["epoch"]
+        except (OSError, ValueError):
+            time.sleep(0.01)
+    victim.kill()
+    victim.wait()
+    assert victim.returncode == -signal.SIGKILL, (tmp_path / "first.log").read_text()[-3000:]
+    saved = json.loads(backup.read_text())["epoch"]  # the last backup before the kill
+    assert 1 <= saved < 4 and not (tmp_path / "autoencoder" / "metrics.json").exists()
+
+    rerun = start(tmp_path / "second.log")
+    assert rerun.wait(timeout=120) == 0, (tmp_path / "second.log").read_text()[-3000:]
+    # The rerun trains only the epochs after the backup, and the run ends with all four.
+    assert epochs_begun(tmp_path / "second.log") == list(range(saved + 1, 5))
+    assert len(read_history(run_dir)["loss"]) == 4
+    assert read_table(tmp_path / "autoencoder" / "metrics")[0]["epochs"] == 4
+    assert not (run_dir / "backup").exists()  # Keras deletes it once training finishes

@@ -96,12 +96,28 @@ def test_fresh_run_drops_a_finished_runs_history(tmp_path, images):
 
 def test_resume_survives_a_backup_cut_short_by_a_kill(tmp_path, images):
     """A kill during BackupAndRestore's own save leaves a truncated weights file; the
-    double checkpoint lets the rerun fall back to the previous epoch's copy."""
+    double checkpoint lets the rerun fall back to the previous epoch's copy: it resumes
+    at epoch 1 (after the last intact backup, epoch 0's) with the weights and optimizer
+    state saved at the end of epoch 0, not from scratch and not from the torn file."""
 
     class Crash(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):
             if epoch == 2:
                 raise RuntimeError("crash")
+
+    class Probe(keras.callbacks.Callback):
+        """The weights at the end of each epoch, and the epoch and weights a fit starts with."""
+
+        def __init__(self):
+            super().__init__()
+            self.saved, self.start = {}, None
+
+        def on_epoch_begin(self, epoch, logs=None):
+            if self.start is None:  # after every on_train_begin: BackupAndRestore has restored
+                self.start = (epoch, self.model.get_weights(), int(self.model.optimizer.iterations))
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.saved[epoch] = self.model.get_weights()
 
     def fresh():
         keras.utils.set_random_seed(0)
@@ -109,9 +125,25 @@ def test_resume_survives_a_backup_cut_short_by_a_kill(tmp_path, images):
         model.compile(optimizer="adam", loss="mse")
         return model
 
+    first, resumed = Probe(), Probe()
     with pytest.raises(RuntimeError, match="crash"):
-        fresh().fit(images, epochs=4, verbose=0, callbacks=resumable_callbacks(tmp_path) + [Crash()])
+        fresh().fit(images, epochs=4, batch_size=4, verbose=0,
+                    callbacks=resumable_callbacks(tmp_path) + [first, Crash()])
+    assert sorted(first.saved) == [0, 1]
     latest = tmp_path / "backup" / "latest.weights.h5"
     latest.write_bytes(latest.read_bytes()[: latest.stat().st_size // 2])
-    fresh().fit(images, epochs=4, verbose=0, callbacks=resumable_callbacks(tmp_path))
+    model = fresh()
+    initial = model.get_weights()
+    history = model.fit(images, epochs=4, batch_size=4, verbose=0,
+                        callbacks=resumable_callbacks(tmp_path) + [resumed])
+    epoch, weights, iterations = resumed.start
+    assert epoch == 1 and history.epoch == [1, 2, 3]
+    assert iterations == 2  # Adam's state after epoch 0's two batches came back too
+    for got, saved in zip(weights, first.saved[0], strict=True):
+        np.testing.assert_array_equal(got, saved)
+    # The probe can tell the backups apart: training moved every kernel in each epoch.
+    for before, after in ((initial, first.saved[0]), (first.saved[0], first.saved[1])):
+        assert all(not np.array_equal(a, b) for a, b in zip(before, after) if a.ndim > 1)
+    # history.csv: epochs 0 and 1 of the first run, then 1 (redone), 2 and 3 appended.
+    assert len((tmp_path / "history.csv").read_text().splitlines()) == 1 + 2 + 3
     assert len(read_history(tmp_path)["loss"]) == 4
