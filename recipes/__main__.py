@@ -112,9 +112,12 @@ def _run_recipe(name: str, argv: list, position: str) -> dict:
     try:
         importlib.import_module(f".{name}", __package__).main(argv)
         result["status"] = "ok"
-    except Exception as error:  # one broken recipe must not hide the others' results
-        traceback.print_exc()
-        result.update(status="failed", error=f"{type(error).__name__}: {error}")
+    except (Exception, SystemExit) as error:  # one broken recipe must not hide the others'
+        if isinstance(error, SystemExit) and error.code in (None, 0):
+            result["status"] = "ok"  # a recipe that ends early on purpose
+        else:  # SystemExit too: a data error or an option this recipe refuses
+            traceback.print_exc()
+            result.update(status="failed", error=f"{type(error).__name__}: {error}")
     result["seconds"] = time.perf_counter() - started
     print(f"=== {name}: {result['status']} in {result['seconds']:.0f} s ===", flush=True)
     return result

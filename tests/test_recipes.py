@@ -126,18 +126,25 @@ def test_run_reports_a_failing_recipe_as_failed_runs_the_rest_and_exits_1(
     import recipes.gan
     from recipes.__main__ import main
 
+    import recipes.vae
+
     def broken(argv):
         raise RuntimeError("the GAN broke")
 
+    def refuses(argv):  # a recipe's own one-line error (a data file, an option it refuses)
+        raise SystemExit("vae: error: the VAE refused")
+
     monkeypatch.delenv("ZOO_STRATEGY", raising=False)
     monkeypatch.setattr(recipes.gan, "main", broken)
-    code = main(["run", "gan", "autoencoder", "--quick", "--epochs", "1", "--latent-dim", "4",
-                 "--filters", "4", "--dense-units", "0", "--out", str(tmp_path)])
+    monkeypatch.setattr(recipes.vae, "main", refuses)
+    code = main(["run", "gan", "vae", "autoencoder", "--quick", "--epochs", "1", "--latent-dim",
+                 "4", "--filters", "4", "--dense-units", "0", "--out", str(tmp_path)])
     output = capsys.readouterr()
     assert code == 1
     assert "RuntimeError: the GAN broke" in output.err  # its traceback
     assert "=== gan: failed" in output.out and "=== autoencoder: ok" in output.out
-    assert "1 failed ['gan']" in output.out
+    assert "=== vae: failed" in output.out
+    assert "2 failed ['gan', 'vae']" in output.out
     # The recipe after the failed one still ran and wrote its results...
     assert_outputs(tmp_path / "autoencoder", ("metrics.json", "reconstructions.png"))
     page = (tmp_path / "index.html").read_text()
@@ -149,7 +156,9 @@ def test_run_reports_a_failing_recipe_as_failed_runs_the_rest_and_exits_1(
     assert 'class="ok">ok' in sections["autoencoder"] and "test MSE" in sections["autoencoder"]
     overview = re.findall(r"<tr><td>([^<]*)</td><td>(ok|failed)</td>", sections["run"])
     assert overview == [("Generative adversarial network", "failed"),
+                        ("Variational autoencoder", "failed"),
                         ("Convolutional autoencoder", "ok")]
+    assert "the VAE refused" in sections["vae"]
 
 
 def test_a_recipe_killed_after_an_epoch_resumes_at_the_next_one(tmp_path):
