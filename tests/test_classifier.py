@@ -173,3 +173,15 @@ def test_fit_transfer_runs_the_protocols_steps_and_freezes_what_it_should(labell
         fit_transfer("fine-tuned", classifier, x, y, steps=5, warmup_steps=5)
     with pytest.raises(ValueError, match="one label per image"):
         fit_transfer("frozen", classifier, x, y[:3], steps=2)
+
+
+def test_label_efficiency_figure(tmp_path):
+    from helpers import assert_figure
+    from zoo.plotting import plot_label_efficiency
+
+    rows = [{"method": m, "labels_per_class": n, "label": "all" if n == 5400 else str(n),
+             "accuracy_mean": 0.5 + 0.1 * i + 0.01 * n ** 0.3, "accuracy_std": 0.02}
+            for i, m in enumerate(TRANSFER_METHODS) for n in (10, 100, 5400)]
+    assert_figure(plot_label_efficiency(rows, tmp_path / "curve.png"), min_size=(400, 250))
+    with pytest.raises(ValueError, match="no label-efficiency rows"):
+        plot_label_efficiency([], tmp_path / "empty.png")

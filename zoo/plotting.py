@@ -1,7 +1,8 @@
 """Every figure the zoo draws, written to files: import this module when you want figures.
 
 Image grids and training curves, the latent-space scatters and class ellipses
-(`zoo.analysis` computes what they show), KerasTuner search plots (`zoo.tuning` records
+(`zoo.analysis` computes what they show), the transfer study's label-efficiency curves,
+KerasTuner search plots (`zoo.tuning` records
 the trials) and `SampleGrid`, a callback that saves a generative model's samples during
 training. The rest of `zoo` never imports matplotlib. Figures are plain `matplotlib.figure.Figure` objects, never pyplot's: drawing one neither
 needs a display nor touches matplotlib's backend or pyplot's list of open figures, so a
@@ -156,9 +157,39 @@ def plot_class_ellipses(statistics: dict, path, title=None, n_std: float = 1.0):
                                  edgecolor=colour, lw=1.5, label=str(row["class"])))
             ax.plot(row["mean_1"], row["mean_2"], "+", color=colour)
         ax.autoscale_view()
-        gap = np.mean([row["std_gap"] for row in rows])
-        ax.set_title(f"{panel}\nmean |std 1 - std 2| = {gap:.3g}", fontsize=10)
+        gap = np.mean([row["relative_std_gap"] for row in rows])  # unitless: panels compare
+        ax.set_title(f"{panel}\nmean |std 1 - std 2| / std = {gap:.3g}", fontsize=10)
     return _finish(fig, axes, path, title)
+
+
+# ------------------------------------------------------------------ transfer
+
+
+def plot_label_efficiency(rows: list, path, title: str | None = None) -> Path:
+    """Test accuracy against labelled images per class, one line per method.
+
+    ``rows`` hold ``method``, ``labels_per_class`` (an int), ``accuracy_mean`` and
+    ``accuracy_std`` (error bars of one std over seeds), and an optional ``label`` for the
+    x tick (``"all"`` for the whole training split). The x-axis is logarithmic.
+    """
+    if not rows:
+        raise ValueError("no label-efficiency rows to plot")
+    fig, ax = subplots(figsize=(6.4, 4.0))
+    for method in dict.fromkeys(row["method"] for row in rows):
+        mine = sorted((r for r in rows if r["method"] == method), key=lambda r: r["labels_per_class"])
+        ax.errorbar([r["labels_per_class"] for r in mine], [r["accuracy_mean"] for r in mine],
+                    yerr=[r["accuracy_std"] for r in mine], marker="o", ms=4, capsize=3,
+                    label=method)
+    ticks = {r["labels_per_class"]: r.get("label", str(r["labels_per_class"])) for r in rows}
+    ax.set_xscale("log")
+    ax.set_xticks(sorted(ticks), [ticks[t] for t in sorted(ticks)])
+    ax.minorticks_off()
+    ax.set_xlabel("labelled training images per class")
+    ax.set_ylabel("test accuracy")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title(title or "Label efficiency", fontsize=11)
+    return save_figure(fig, path)
 
 
 # ------------------------------------------------------------ KerasTuner search
