@@ -6,23 +6,34 @@ import pytest
 
 from helpers import assert_outputs, read_table
 
-TINY = ["--quick", "--epochs", "2", "--filters", "4", "--dense-units", "16", "--batch-size", "256"]
-
 
 def test_finetune_recipe(tmp_path):
     from recipes import finetune
 
-    rows = finetune.main(TINY + ["--batch-size", "64", "--latent-dim", "8", "--pretrain-epochs", "1",
-                                 "--labels-per-class", "10", "--few-label-epochs", "2",
-                                 "--out", str(tmp_path)])
+    rows = finetune.main(["--quick", "--epochs", "2", "--filters", "8", "--dense-units", "64",
+                          "--latent-dim", "16", "--learning-rate", "3e-3", "--batch-size", "32",
+                          "--pretrain-epochs", "2", "--labels-per-class", "10",
+                          "--few-label-epochs", "20", "--out", str(tmp_path)])
     out = tmp_path / "finetune"
     assert_outputs(out, ("accuracy_all.png", "accuracy_10.png", "confusion_all.png",
                          "confusion_10.png", "accuracy.md", "autoencoder.keras"))
     assert [(r["labels"], r["method"]) for r in rows] == [
         (labels, method) for labels in ("all labels", "10 per class")
         for method in ("frozen", "fine-tuned", "from scratch")]
-    assert all(0 <= r["test accuracy"] <= 1 for r in rows)
-    assert rows[2]["test accuracy"] > 0.3  # from scratch on all labels; chance is 0.1
+    accuracy = {(r["labels"], r["method"]): r["test accuracy"] for r in rows}
+    # Measured with these settings (test accuracy; chance is 0.1):
+    #                  frozen  fine-tuned  from scratch
+    #   all labels      0.70      0.75        0.75
+    #   10 per class    0.67      0.47        0.71
+    # With no optimizer stepping every row stays at or below chance (measured 0.04-0.10),
+    # under the first bar. With pre-training skipped (an untrained autoencoder's encoder),
+    # frozen scores 0.52 and 0.37 and fine-tuned 0.63 and 0.45, so the frozen bars (and the
+    # all-labels fine-tuned one) sit about halfway between those and the pre-trained
+    # encoder's. Fine-tuning on 100 labels (0.47) is too close to its untrained 0.45 to bar.
+    assert all(a > 0.3 for a in accuracy.values()), accuracy
+    assert accuracy["all labels", "frozen"] > 0.61, accuracy
+    assert accuracy["10 per class", "frozen"] > 0.52, accuracy
+    assert accuracy["all labels", "fine-tuned"] > 0.69, accuracy
     frozen, tuned, scratch = rows[:3]
     assert frozen["trainable parameters"] < tuned["trainable parameters"] == scratch["trainable parameters"]
     assert rows[3]["labelled images"] == 100
@@ -61,8 +72,10 @@ def test_denoising_recipe(tmp_path):
 def test_latent_recipe(tmp_path):
     from recipes import latent
 
-    scores = latent.main(TINY + ["--latent-dim", "4", "--tsne-points", "200",
-                                 "--traversal-components", "2", "--out", str(tmp_path)])
+    scores = latent.main(["--quick", "--epochs", "3", "--filters", "8", "--dense-units", "64",
+                          "--learning-rate", "3e-3", "--batch-size", "32", "--latent-dim", "8",
+                          "--tsne-points", "200", "--traversal-components", "2",
+                          "--out", str(tmp_path)])
     out = tmp_path / "latent"
     models = [s["model"] for s in scores]
     assert models[0] == "AE"
@@ -70,9 +83,14 @@ def test_latent_recipe(tmp_path):
                          "ellipses_tsne.png", "isotropy_pca.md", "isotropy_tsne.md", "scores.md"]
                    + [f"{kind}_{m}.png" for m in models
                       for kind in ("traversal", "samples", "interpolation")])
+    # Measured with these settings on the test codes (kNN / linear probe accuracy /
+    # silhouette): trained, AE 0.73 / 0.75 / 0.085 and VAE 0.73 / 0.71 / 0.067; untrained
+    # (no optimizer stepping), AE 0.62 / 0.60 / -0.056 and VAE 0.55 / 0.58 / -0.005. Random
+    # convolutional features already classify well above chance (0.1), so the bars sit
+    # about halfway between the untrained and the trained codes instead.
     for s in scores:
-        assert 0.2 < s["kNN accuracy"] <= 1 and 0.2 < s["linear probe accuracy"] <= 1
-        assert -1 <= s["silhouette"] <= 1
+        assert s["kNN accuracy"] > 0.67 and s["linear probe accuracy"] > 0.66, s
+        assert s["silhouette"] > 0.03, s
     isotropy = json.loads((out / "isotropy_pca.json").read_text())["rows"]
     assert len(isotropy) == 11 and isotropy[-1]["class"] == "mean"
     assert set(isotropy[0]) == {"class", *models}
