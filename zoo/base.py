@@ -13,7 +13,10 @@ from zoo.export import ServingInput
 
 def check_codes(z, latent_dim: int, name: str = "z") -> np.ndarray:
     """Validate latent codes: a finite float array of shape ``(N, latent_dim)``."""
-    array = np.asarray(z)
+    try:
+        array = np.asarray(z)
+    except ValueError as e:  # ragged lists
+        raise TypeError(f"{name} must be an array of latent codes, got {type(z).__name__}") from e
     if not np.issubdtype(array.dtype, np.floating):
         raise TypeError(f"{name} must be a float array of latent codes, got dtype {array.dtype}")
     if array.ndim != 2 or array.shape[1] != latent_dim or array.shape[0] == 0:
@@ -149,7 +152,8 @@ class ZooModel(keras.Model):
         elif validation_data is not None:
             validation_data = self._check_inputs(validation_data, "validation_data")
         return super().fit(
-            x, y, batch_size=check_batch_size(batch_size), epochs=epochs, verbose=verbose,
+            x, y, batch_size=check_batch_size(batch_size),
+            epochs=check_positive_int("epochs", epochs), verbose=verbose,
             callbacks=callbacks, validation_split=validation_split,
             validation_data=validation_data, shuffle=shuffle, class_weight=class_weight,
             sample_weight=sample_weight, initial_epoch=initial_epoch,

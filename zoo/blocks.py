@@ -8,6 +8,7 @@ size works: the decoder grows the feature map back by 8x and crops to the target
 from __future__ import annotations
 
 import math
+import numbers
 
 import keras
 import numpy as np
@@ -41,8 +42,9 @@ def check_trunk(filters, dense_units, dropout) -> None:
     check_positive_int("filters", filters)
     if not _is_int(dense_units) or dense_units < 0:
         raise ValueError(f"dense_units must be an integer >= 0 (0: no hidden dense layer), got {dense_units!r}")
-    if not 0.0 <= dropout < 1.0:
-        raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+    if isinstance(dropout, bool) or not isinstance(dropout, numbers.Real) \
+            or not 0.0 <= dropout < 1.0:
+        raise ValueError(f"dropout must be a number in [0, 1), got {dropout!r}")
 
 
 def check_architecture(input_shape, latent_dim, filters, dense_units, dropout) -> tuple:

@@ -23,6 +23,7 @@ import dataclasses
 import gzip
 import logging
 import math
+import numbers
 import os
 import socket
 import struct
@@ -150,6 +151,8 @@ def _read_idx_split(folder: Path, split: str):
 
 
 def _idx_folder(name: str, data_dir) -> Path:
+    if not isinstance(data_dir, (str, os.PathLike)):
+        raise TypeError(f"data_dir must be a folder path, got {data_dir!r}")
     root = Path(data_dir).expanduser()
     if not root.is_dir():
         raise DataError(f"data folder {root} does not exist")
@@ -213,7 +216,7 @@ def load_dataset(
     validation_split : fraction of the training split held out for validation,
         stratified by class (when every class has enough examples); reproducible
         for a given ``seed``. 0 gives an empty split.
-    seed : seed of the validation split.
+    seed : seed of the validation split, an integer in [0, 2**32).
     download_timeout : seconds to wait for the tfds host before failing.
 
     Returns
@@ -224,8 +227,14 @@ def load_dataset(
         raise DataError(f"unknown dataset {name!r}; choose one of {sorted(CLASS_NAMES)}")
     if source not in SOURCES:
         raise DataError(f"unknown source {source!r}; choose one of {SOURCES}")
+    if isinstance(validation_split, bool) or not isinstance(validation_split, numbers.Real):
+        raise TypeError(f"validation_split must be a number in [0, 1), got {validation_split!r}")
     if not 0.0 <= validation_split < 1.0:
         raise ValueError(f"validation_split must be in [0, 1), got {validation_split}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"seed must be an integer, got {seed!r}")
+    if not 0 <= seed < 2**32:  # what the split's NumPy RandomState accepts
+        raise ValueError(f"seed must be in [0, 2**32), got {seed}")
     data_dir = data_dir or os.environ.get("ZOO_DATA_DIR") or None
     if source == "auto":
         source = "idx" if data_dir else "tfds"
@@ -269,8 +278,13 @@ def _validation_split(x, y, fraction, seed):
 
     counts = np.bincount(y)
     n_val = int(np.ceil(fraction * len(y)))
+    if n_val >= len(y):
+        raise ValueError(f"validation_split={fraction} leaves none of the {len(y)} training "
+                         "images to train on")
     # Stratify when every class can appear on both sides; tiny sets are split at random.
-    stratify = y if counts[counts > 0].min() >= 2 and n_val >= np.count_nonzero(counts) else None
+    n_classes = np.count_nonzero(counts)
+    both_sides = min(n_val, len(y) - n_val)
+    stratify = y if counts[counts > 0].min() >= 2 and both_sides >= n_classes else None
     return train_test_split(x, y, test_size=fraction, stratify=stratify, random_state=seed)
 
 
@@ -337,8 +351,8 @@ def check_images(x, image_shape=None, name: str = "x") -> np.ndarray:
         raise ValueError(
             f"{name} has images of shape {array.shape[1:]}, the model expects {tuple(image_shape)}"
         )
-    if array.shape[0] == 0:
-        raise ValueError(f"{name} is empty (0 images)")
+    if array.size == 0:
+        raise ValueError(f"{name} is empty (shape {array.shape})")
     if not np.all(np.isfinite(array)):
         bad = int(np.size(array) - np.count_nonzero(np.isfinite(array)))
         raise ValueError(f"{name} holds {bad} NaN or infinite value(s)")
@@ -381,9 +395,13 @@ def make_tf_dataset(
     if seed is not None and not 0 <= seed < 2**63:
         raise ValueError(f"seed must be in [0, 2**63), got {seed}")
     x = check_images(x)
-    targets = x if y is None else np.asarray(y)
-    if len(targets) != len(x):
-        raise ValueError(f"x has {len(x)} images but y has {len(targets)} entries")
+    try:
+        targets = x if y is None else np.asarray(y)
+    except ValueError as e:  # ragged lists
+        raise TypeError(f"y must be an array of targets, got {type(y).__name__}") from e
+    if targets.ndim == 0 or len(targets) != len(x):
+        found = f"{len(targets)} entries" if targets.ndim else f"a scalar {type(y).__name__}"
+        raise ValueError(f"x has {len(x)} images but y has {found}")
     ds = tf.data.Dataset.from_tensor_slices((x, targets))
     if shuffle:
         ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
