@@ -1,11 +1,17 @@
 """Transfer learning: classifiers on a pre-trained autoencoder's encoder vs. a CNN from scratch.
 
-Pre-trains a ConvAutoencoder on the training images (no labels), then trains three
-classifiers with the same architecture (encoder + Dense(64) + softmax): ``frozen``
-(head only), ``fine-tuned`` (a frozen warm-up, then everything at a lower learning
-rate) and ``from scratch`` (random init). Each is trained on all labels and on only
-``--labels-per-class`` labels per class. Writes validation accuracy vs. epoch and vs.
-wall-clock seconds, confusion matrices with class names and a test-accuracy table.
+Pre-trains a ConvAutoencoder on the training images (no labels), or takes a preset, then
+compares three classifiers of the same architecture (encoder + Dense(64) + softmax):
+``frozen`` (head only), ``fine-tuned`` (a frozen warm-up, then everything at a lower
+learning rate) and ``from scratch`` (random init), twice:
+
+- **on all labels**, for ``--epochs``: validation accuracy vs. epoch and vs. wall-clock
+  seconds, test confusion matrices and accuracies; the fine-tuned classifier is the
+  recipe's product (``model.keras``, ``--export``, ``--preset``);
+- **the label-efficiency study**: test accuracy against ``--labels-per-class`` (stratified,
+  seeded subsets; ``all`` is the whole training split), mean ± std over ``--study-seeds``
+  subsets, every variant trained for the same ``--study-steps`` Adam steps of 64 images
+  (`zoo.classifier.fit_transfer`). Each run's result is kept, so a rerun resumes.
 
     python -m recipes.finetune --quick
     python -m recipes.finetune --dataset fashion_mnist --data-dir "$ZOO_DATA_DIR" --epochs 5
@@ -13,6 +19,8 @@ wall-clock seconds, confusion matrices with class names and a test-accuracy tabl
 
 from __future__ import annotations
 
+import argparse
+import json
 import sys
 import time
 
@@ -29,10 +37,14 @@ def parse_args(argv):
                         help="autoencoder pre-training epochs (default: --epochs)")
     parser.add_argument("--warmup-epochs", type=non_negative_int, default=1,
                         help="frozen epochs before fine-tuning everything")
-    parser.add_argument("--labels-per-class", type=non_negative_int, default=100,
-                        help="labels per class of the few-labels setting (0: skip it)")
-    parser.add_argument("--few-label-epochs", type=positive_int, default=None,
-                        help="epochs of the few-labels setting (default: 3x --epochs)")
+    parser.add_argument("--labels-per-class", type=label_counts, default=None,
+                        help="the study's labels per class, comma-separated integers or 'all' "
+                             "(default 10,100,1000,all; 10,100 with --quick)")
+    parser.add_argument("--study-seeds", type=non_negative_int, default=None,
+                        help="label subsets (seeds) per point of the study; 0 skips the study "
+                             "(default 3; 2 with --quick)")
+    parser.add_argument("--study-steps", type=positive_int, default=None,
+                        help="Adam steps of each study run (default 1500; 300 with --quick)")
     add_model_arguments(parser, latent_dim=36)
     parser.add_argument("--hidden-units", type=positive_int, default=64)
     parser.add_argument("--fine-tune-learning-rate", type=positive_float, default=3e-4)
@@ -40,6 +52,9 @@ def parse_args(argv):
                         help="start from this ConvAutoencoder preset instead of pre-training one")
     parser.add_argument("--preset", default=None,
                         help="save the fine-tuned all-labels classifier as this preset")
+    parser.quick_default("labels_per_class", label_counts("10,100,1000,all"), label_counts("10,100"))
+    parser.quick_default("study_seeds", 3, 2)
+    parser.quick_default("study_steps", 1500, 300)
     args = parser.parse_args(argv)
     given = {word.split("=")[0] for word in (sys.argv[1:] if argv is None else argv)}
     fixed_by_preset = sorted(given & {"--latent-dim", "--filters", "--dense-units",
@@ -50,36 +65,62 @@ def parse_args(argv):
     return args
 
 
-def main(argv=None) -> list:
+def label_counts(text: str) -> list:
+    """``--labels-per-class``: positive integers and ``all`` (None), comma-separated."""
+    counts = []
+    for word in (w.strip() for w in text.split(",") if w.strip()):
+        if word == "all":
+            counts.append(None)
+        elif word.isdigit() and int(word) > 0:
+            counts.append(int(word))
+        else:
+            raise argparse.ArgumentTypeError(
+                f"must be comma-separated positive integers or 'all', got {text!r}")
+    if not counts:
+        raise argparse.ArgumentTypeError("needs at least one label count")
+    return counts
+
+
+def main(argv=None) -> dict:
     args = parse_args(argv)
     dataset, out = prepare(args, "finetune")
+    smallest_class = int(np.bincount(dataset.y_train).min())
+    if args.study_seeds and max(n or 0 for n in args.labels_per_class) > smallest_class:
+        raise SystemExit(f"finetune: error: --labels-per-class {args.labels_per_class}: the "
+                         f"smallest class of {dataset.summary()} has {smallest_class} training "
+                         "images")
     from zoo.classifier import TRANSFER_METHODS
     from ._report import write_table
 
     autoencoder, pretrain_seconds = _pretrained_autoencoder(args, dataset, out)
-    rows = []
-    for setting, chosen, epochs in _label_settings(args, dataset):
-        tag = setting.split()[0]
-        results = {method: _train(method, autoencoder, dataset, chosen, epochs, args,
-                                  out / f"run_{tag}_{method.replace(' ', '_')}")
-                   for method in TRANSFER_METHODS}
-        if setting == "all labels":  # the study's product: the fine-tuned classifier
-            _save_classifier(results["fine-tuned"], args, argv, dataset, out)
-        for method, result in results.items():
-            rows.append({"labels": setting, "method": method, **result["row"],
-                         "pre-training s": 0.0 if method == "from scratch" else pretrain_seconds,
-                         "dataset": dataset.name, "source": dataset.source})
-            print(f"[finetune] {setting}, {method}: test accuracy "
-                  f"{result['row']['test accuracy']:.4f}", flush=True)
-        _plot_curves({m: r["history"] for m, r in results.items()}, out / f"accuracy_{tag}.png",
-                     f"{dataset.name}, {setting}: validation accuracy")
-        _plot_confusions(dataset, {m: r["predictions"] for m, r in results.items()},
-                         out / f"confusion_{tag}.png",
-                         f"{dataset.name}, {setting}: test confusion matrices")
+    everything = np.arange(len(dataset.y_train))
+    results = {method: _train(method, autoencoder, dataset, everything, args.epochs, args,
+                              out / f"run_all_{method.replace(' ', '_')}")
+               for method in TRANSFER_METHODS}
+    _save_classifier(results["fine-tuned"], args, argv, dataset, out)
+    rows = [{"labels": "all labels", "method": method, **result["row"],
+             "pre-training s": 0.0 if method == "from scratch" else pretrain_seconds,
+             "dataset": dataset.name, "source": dataset.source}
+            for method, result in results.items()]
+    for row in rows:
+        print(f"[finetune] all labels, {row['method']}: test accuracy {row['test accuracy']:.4f}",
+              flush=True)
+    _plot_curves({m: r["history"] for m, r in results.items()}, out / "accuracy_all.png",
+                 f"{dataset.name}, all labels: validation accuracy")
+    _plot_confusions(dataset, {m: r["predictions"] for m, r in results.items()},
+                     out / "confusion_all.png", f"{dataset.name}, all labels: test confusion matrices")
     write_table(rows, out / "accuracy",
-                f"Test accuracy: frozen / fine-tuned encoder vs. CNN from scratch ({dataset.name})")
+                f"Test accuracy on {len(dataset.x_test)} {dataset.name} test images "
+                f"({dataset.source}), all labels, {args.epochs} epochs: frozen / fine-tuned "
+                f"encoder vs. CNN from scratch" + _quick_note(args))
+    study = _label_efficiency(autoencoder, dataset, args, out) if args.study_seeds else []
     print(f"[finetune] wrote {out}", flush=True)
-    return rows
+    return {"accuracy": rows, "label_efficiency": study}
+
+
+def _quick_note(args) -> str:
+    return ("; --quick: a short run on the embedded sample, where pre-training has had too "
+            "few epochs to pay off" if args.quick else "")
 
 
 def _pretrained_autoencoder(args, dataset, out):
@@ -101,19 +142,67 @@ def _pretrained_autoencoder(args, dataset, out):
     return autoencoder, seconds
 
 
-def _label_settings(args, dataset) -> list:
-    """``(setting name, training indices, epochs)``: all labels, then the few-labels subset."""
-    from zoo.classifier import label_subset
+def _label_efficiency(autoencoder, dataset, args, out) -> list:
+    """Test accuracy of each `TRANSFER_METHODS` variant against labels per class.
 
-    settings = [("all labels", np.arange(len(dataset.y_train)), args.epochs)]
-    if args.labels_per_class:
-        try:
-            chosen = label_subset(dataset.y_train, args.labels_per_class, args.seed)
-        except ValueError as error:
-            raise SystemExit(f"finetune: error: --labels-per-class: {error}") from None
-        settings.append((f"{args.labels_per_class} per class", chosen,
-                         args.few_label_epochs or 3 * args.epochs))
-    return settings
+    Each (labels per class, seed) draws its own stratified subset (`label_subset`), and
+    each variant trains on it for ``--study-steps`` (`fit_transfer`). A run's accuracy is
+    kept in ``<out>/study/`` until the study ends, so an interrupted study resumes at the
+    next run (a finished one, like a finished `fit`, starts afresh). Writes the figure and
+    the table of mean ± std over seeds; returns the table's rows.
+    """
+    import shutil
+
+    import keras
+
+    from zoo.classifier import TRANSFER_METHODS, fit_transfer, label_subset, transfer_classifier
+    from zoo.export import atomic_path
+    from zoo.plotting import plot_label_efficiency
+    from ._report import write_table
+
+    runs = out / "study"
+    runs.mkdir(exist_ok=True)
+    seeds = range(args.seed, args.seed + args.study_seeds)
+    accuracies = {}
+    for per_class in args.labels_per_class:
+        for seed in seeds:
+            chosen = (np.arange(len(dataset.y_train)) if per_class is None
+                      else label_subset(dataset.y_train, per_class, seed))
+            for method in TRANSFER_METHODS:
+                record = runs / f"{per_class or 'all'}_{method.replace(' ', '_')}_seed{seed}.json"
+                if not record.exists():
+                    keras.utils.set_random_seed(seed)  # a fresh head (and scratch trunk) per seed
+                    classifier = fit_transfer(
+                        method, transfer_classifier(method, autoencoder, dataset.num_classes,
+                                                    args.hidden_units),
+                        dataset.x_train[chosen], dataset.y_train[chosen], steps=args.study_steps,
+                        learning_rate=args.learning_rate,
+                        fine_tune_learning_rate=args.fine_tune_learning_rate, seed=seed)
+                    accuracy = classifier.evaluate(dataset.x_test, dataset.y_test, batch_size=512,
+                                                   verbose=0, return_dict=True)["accuracy"]
+                    with atomic_path(record) as tmp:  # a kill leaves no half-written record
+                        tmp.write_text(json.dumps({"test_accuracy": accuracy}))
+                accuracy = json.loads(record.read_text())["test_accuracy"]
+                accuracies.setdefault((per_class, method), []).append(accuracy)
+                print(f"[finetune] study: {per_class or 'all'} per class, seed {seed}, {method}: "
+                      f"test accuracy {accuracy:.4f}", flush=True)
+
+    smallest_class = int(np.bincount(dataset.y_train).min())
+    points = [{"method": method, "labels_per_class": per_class or smallest_class,
+               "label": "all" if per_class is None else str(per_class),
+               "accuracy_mean": float(np.mean(values)), "accuracy_std": float(np.std(values))}
+              for (per_class, method), values in accuracies.items()]
+    where = (f"{dataset.name} ({dataset.source}), {len(dataset.x_test)} test images, "
+             f"{args.study_steps} steps of 64 per run, mean ± std over {len(seeds)} label subsets")
+    plot_label_efficiency(points, out / "label_efficiency.png",
+                          title=f"Label efficiency, {dataset.name}")
+    rows = [{"labels per class": p["label"], "method": p["method"],
+             "test accuracy": p["accuracy_mean"], "± std": p["accuracy_std"],
+             "seeds": len(seeds)} for p in points]
+    write_table(rows, out / "label_efficiency",
+                f"Test accuracy against labelled images per class: {where}" + _quick_note(args))
+    shutil.rmtree(runs)
+    return rows
 
 
 def _train(method, autoencoder, dataset, chosen, epochs, args, run_dir) -> dict:
