@@ -16,12 +16,21 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
-def test_tables_round_trip_and_render():
-    rows = [{"model": "CAE", "test MSE": 0.0071234}, {"model": "VAE", "test MSE": 0.0123, "note": "x"}]
-    assert markdown_table(rows).splitlines()[0] == "| model | test MSE | note |"
-    assert "0.007123" in markdown_table(rows)
+def test_tables_round_trip_and_render(tmp_path):
+    rows = [{"model": "CAE", "test MSE": 0.0071234, "epochs": 30},
+            {"model": "VAE", "test MSE": np.float32(0.0123), "note": "x"}]
+    path = write_table(rows, tmp_path / "metrics", "Test MSE")
+    saved = json.loads(path.read_text())
+    assert saved["title"] == "Test MSE"
+    assert saved["rows"] == [rows[0], {"model": "VAE", "test MSE": float(np.float32(0.0123)),
+                                       "note": "x"}]  # NumPy numbers come back as floats
+    lines = (tmp_path / "metrics.md").read_text().splitlines()
+    assert lines[0] == "### Test MSE"
+    assert lines[2:] == ["| model | test MSE | epochs | note |", "|---|---|---|---|",
+                         "| CAE | 0.007123 | 30 |  |", "| VAE | 0.0123 |  | x |"]
     with pytest.raises(ValueError, match="no rows"):
-        write_table([], "/tmp/never", "empty")
+        write_table([], tmp_path / "never", "empty")
+    assert not list(tmp_path.glob("never*"))
 
 
 def test_html_report_embeds_figures_tables_and_failures(tmp_path):
