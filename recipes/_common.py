@@ -88,6 +88,10 @@ class RecipeParser(argparse.ArgumentParser):
             if getattr(parsed, dest) is None:
                 setattr(parsed, dest, quick if parsed.quick else default)
         data_dir = parsed.data_dir or os.environ.get("ZOO_DATA_DIR")
+        builtin = parsed.dataset in zoo_data.CLASS_NAMES
+        if not builtin and (parsed.data_dir or parsed.source != "auto"):
+            self.error(f"--dataset {parsed.dataset} names its data itself; --data-dir and "
+                       f"--source apply to the built-in {', '.join(sorted(zoo_data.CLASS_NAMES))}")
         if parsed.quick and (parsed.data_dir or parsed.source not in ("auto", "sample")):
             self.error("--quick runs on the embedded sample; drop --data-dir/--source, "
                        "or drop --quick to train on them")
@@ -107,11 +111,19 @@ def base_parser(description: str, epochs: int, quick_epochs: int, exportable: bo
         prog=f"{command_name()} {name}", description=description,
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--dataset", default="fashion_mnist", choices=sorted(zoo_data.CLASS_NAMES))
+    parser.add_argument("--dataset", default="fashion_mnist", type=dataset_spec,
+                        help=f"a built-in dataset ({', '.join(sorted(zoo_data.CLASS_NAMES))}), "
+                             "tfds:<name> for an image-classification dataset of "
+                             "tensorflow-datasets, or a folder of images (one sub-folder per "
+                             "class, or none) or an .npz file")
     parser.add_argument("--source", default="auto", choices=zoo_data.SOURCES,
-                        help="where the data comes from (see zoo.data); --quick forces 'sample'")
+                        help="where a built-in dataset comes from (see zoo.data); --quick "
+                             "forces 'sample'")
     parser.add_argument("--data-dir", default=None,
                         help="folder of IDX .gz files (default: $ZOO_DATA_DIR)")
+    parser.add_argument("--image-size", type=positive_int, nargs=2, default=None,
+                        metavar=("HEIGHT", "WIDTH"),
+                        help="resize every image to this size (needed for images of mixed sizes)")
     parser.add_argument("--epochs", type=positive_int, default=None,
                         help=f"training epochs (default {epochs}; {quick_epochs} with --quick)")
     parser.add_argument("--batch-size", type=positive_int, default=128)
@@ -121,7 +133,9 @@ def base_parser(description: str, epochs: int, quick_epochs: int, exportable: bo
                              "(TF_CONFIG); default $ZOO_STRATEGY, else 'default'. "
                              "--batch-size is the global batch")
     parser.add_argument("--quick", action="store_true",
-                        help="a fast run on the embedded sample, for a first look and for CI")
+                        help="a fast run (few epochs, small grids), for a first look and for "
+                             "CI: on the embedded sample for a built-in dataset, else on the "
+                             "data given")
     parser.add_argument("--out", type=Path, default=Path("reports/latest"),
                         help="report folder; this recipe writes into <out>/<recipe>/")
     if exportable:
@@ -230,10 +244,8 @@ def prepare(args, recipe: str):
             # a `with strategy.scope():` that lasts for the rest of the process.
             _PROCESS_SCOPES.enter_context(strategy.scope())
     set_seed(args.seed)
-    source = "sample" if args.quick else args.source
     try:
-        dataset = zoo_data.load_dataset(args.dataset, source=source, data_dir=args.data_dir,
-                                        seed=args.seed)
+        dataset = load_data(args)
     except zoo_data.DataError as error:  # missing or corrupt files: say which, no traceback
         raise SystemExit(f"{command_name()} {recipe}: error: {error}") from None
     print(f"[{recipe}] data: {dataset.summary()}", flush=True)
@@ -246,6 +258,28 @@ def prepare(args, recipe: str):
            "arguments": {k: str(v) for k, v in vars(args).items()}}
     (out_dir / "run.json").write_text(json.dumps(run, indent=2))
     return dataset, out_dir
+
+
+def dataset_spec(text: str) -> str:
+    """An argparse ``type`` for --dataset: a built-in name, ``tfds:<name>``, or a path."""
+    if (text in zoo_data.CLASS_NAMES or text.startswith("tfds:") and len(text) > len("tfds:")
+            or Path(text).expanduser().exists()):
+        return text
+    raise argparse.ArgumentTypeError(
+        f"{text!r} is not a built-in dataset ({', '.join(sorted(zoo_data.CLASS_NAMES))}), "
+        "tfds:<name> (e.g. tfds:kmnist), or an existing folder or .npz file")
+
+
+def load_data(args):
+    """The `ImageDataset` that --dataset names (--quick reads a built-in one's sample)."""
+    options = {"seed": args.seed, "image_size": args.image_size}
+    if args.dataset in zoo_data.CLASS_NAMES:
+        source = "sample" if args.quick else args.source
+        return zoo_data.load_dataset(args.dataset, source=source, data_dir=args.data_dir,
+                                     **options)
+    if args.dataset.startswith("tfds:"):
+        return zoo_data.load_dataset(args.dataset[len("tfds:"):], source="tfds", **options)
+    return zoo_data.load_images(args.dataset, **options)
 
 
 def one_per_class(labels, count: int = 10):

@@ -28,6 +28,17 @@ LATENT_COLUMNS = {"knn_accuracy": "kNN accuracy", "linear_probe_accuracy": "line
                   "silhouette": "silhouette"}
 
 
+def computed_on(dataset, epochs=None, quick: bool = False, images: str = "test images") -> str:
+    """What a table was computed on, for its caption: dataset, source, images and epochs;
+    with ``quick``, the warning that a quick run's numbers show the pipeline, not the model."""
+    words = [f"{dataset.name} ({dataset.source}), {len(dataset.x_test)} {images}"]
+    if epochs is not None:
+        words.append(f"{epochs} epochs")
+    note = ("; --quick: a few epochs on the embedded sample, so the numbers show that the "
+            "pipeline works, not what the model reaches on the full data" if quick else "")
+    return ", ".join(words) + note
+
+
 def generative_columns(scores: dict) -> dict:
     """`zoo.metrics.dataset_generative_scores` as table columns: ``classes covered`` as k/n,
     the smallest and largest class share (`class_share_rows` lists them all)."""

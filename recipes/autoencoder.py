@@ -24,7 +24,7 @@ def main(argv=None) -> dict:
 
     from zoo import make_tf_dataset
     from zoo.plotting import image_rows, training_curves
-    from ._report import write_table
+    from ._report import computed_on, write_table
     from zoo.training import read_history
 
     model = build_autoencoder(args, dataset.image_shape, dropout=args.dropout)
@@ -51,7 +51,8 @@ def main(argv=None) -> dict:
         "test MSE": test_mse,
         **timing,
     }
-    write_table([row], out / "metrics", "Convolutional autoencoder: test reconstruction error")
+    write_table([row], out / "metrics", "Convolutional autoencoder: test reconstruction error, "
+                + computed_on(dataset, row["epochs"], args.quick))
     save_outputs(model, out, args.export)
     if args.preset:
         from zoo.presets import save_preset

@@ -41,7 +41,7 @@ def main(argv=None) -> list:
 
     from zoo.corruptions import gaussian_noise, occlusion, salt_and_pepper
     from zoo.plotting import image_rows
-    from ._report import write_table
+    from ._report import computed_on, write_table
 
     models = _trained_models(args, dataset, out)
     corruptions = {
@@ -72,7 +72,8 @@ def main(argv=None) -> list:
         image_rows(figure_rows, out / f"denoised_{kind}.png",
                    title=f"{dataset.name}: {kind.replace('_', ' ')} noise, denoising autoencoder")
     write_table(rows, out / "metrics",
-                f"Test MSE and PSNR (dB) vs. noise level, {dataset.name} ({dataset.source})")
+                "Test MSE and PSNR (dB) vs. noise level, "
+                + computed_on(dataset, args.epochs, args.quick))
     print(f"[denoising] wrote {out}", flush=True)
     return rows
 

@@ -90,7 +90,7 @@ def main(argv=None) -> dict:
                          f"smallest class of {dataset.summary()} has {smallest_class} training "
                          "images")
     from zoo.classifier import TRANSFER_METHODS
-    from ._report import write_table
+    from ._report import computed_on, write_table
 
     autoencoder, pretrain_seconds = _pretrained_autoencoder(args, dataset, out)
     everything = np.arange(len(dataset.y_train))
@@ -110,9 +110,8 @@ def main(argv=None) -> dict:
     _plot_confusions(dataset, {m: r["predictions"] for m, r in results.items()},
                      out / "confusion_all.png", f"{dataset.name}, all labels: test confusion matrices")
     write_table(rows, out / "accuracy",
-                f"Test accuracy on {len(dataset.x_test)} {dataset.name} test images "
-                f"({dataset.source}), all labels, {args.epochs} epochs: frozen / fine-tuned "
-                f"encoder vs. CNN from scratch" + _quick_note(args))
+                "Test accuracy of frozen / fine-tuned encoder vs. CNN from scratch, all labels, "
+                + computed_on(dataset, args.epochs) + _quick_note(args))
     study = _label_efficiency(autoencoder, dataset, args, out) if args.study_seeds else []
     print(f"[finetune] wrote {out}", flush=True)
     return {"accuracy": rows, "label_efficiency": study}

@@ -53,7 +53,7 @@ def main(argv=None) -> dict:
     from zoo.gan import GAN
     from zoo.metrics import dataset_generative_scores
     from zoo.plotting import SampleGrid, image_rows, training_curves
-    from ._report import class_share_rows, generative_columns, write_table
+    from ._report import class_share_rows, computed_on, generative_columns, write_table
     from zoo.training import read_history
 
     model = GAN(latent_dim=args.latent_dim, architecture=args.architecture, filters=args.filters,
@@ -89,7 +89,8 @@ def main(argv=None) -> dict:
         **generative_columns(scores),
         **timing,
     }
-    write_table([row], out / "metrics", "GAN: domain FID and diversity of samples")
+    write_table([row], out / "metrics", f"GAN: domain FID and diversity of {n} samples against "
+                + computed_on(dataset, row["epochs"], args.quick))
     write_table(class_share_rows(scores, dataset.class_names), out / "class_shares",
                 f"Share of {n} samples per class by the feature classifier (uniform: "
                 f"{1 / dataset.num_classes:.2f})")

@@ -36,7 +36,7 @@ def main(argv=None) -> list:
 
     from zoo.analysis import class_statistics, embed_2d, encode_dataset, isotropy_table, latent_scores
     from zoo.plotting import plot_class_ellipses, plot_embedding
-    from ._report import LATENT_COLUMNS, write_table
+    from ._report import LATENT_COLUMNS, computed_on, write_table
 
     models = _trained_models(args, dataset, out)
     rng = np.random.default_rng(args.seed)
@@ -70,7 +70,8 @@ def main(argv=None) -> list:
                     f"{len(shown)} test codes (0: round classes; unitless, since AE and VAE "
                     f"codes have different scales)")
     write_table(scores, out / "scores",
-                f"Latent-space scores on {dataset.name} test codes ({dataset.source})")
+                "Latent-space scores (probe and kNN fitted on training codes) of "
+                + computed_on(dataset, args.epochs, args.quick, images="test codes"))
     print(f"[latent] wrote {out}", flush=True)
     return scores
 

@@ -83,7 +83,8 @@ def main(argv=None) -> dict:
     cv_seconds = time.perf_counter() - started
     write_table(cv.rows(), out / "cross_validation",
                 f"{args.folds}-fold cross-validated test MSE of the best configuration "
-                f"({len(x_train)} images, {cv_epochs} epochs per fold)")
+                f"({len(x_train)} {dataset.name} training images, {dataset.source}, {cv_epochs} "
+                f"epochs per fold)")
     summary = {
         "dataset": dataset.name,
         "data source": dataset.source,

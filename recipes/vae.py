@@ -48,7 +48,7 @@ def main(argv=None) -> dict:
 
     from zoo import make_tf_dataset
     from zoo.metrics import binarize, dataset_generative_scores, dynamic_binarization
-    from ._report import generative_columns, write_table
+    from ._report import computed_on, generative_columns, write_table
     from zoo.training import read_history
     from zoo.vae import VAE
 
@@ -80,7 +80,8 @@ def main(argv=None) -> dict:
                                                           args.classifier_epochs, args.seed)),
            **timing}
     write_table([row], out / "metrics", "Variational autoencoder: test loss terms (nats per image), "
-                "log-likelihood and domain FID of samples")
+                "log-likelihood and domain FID of samples, "
+                + computed_on(dataset, row["epochs"], args.quick))
     save_outputs(model, out, args.export)
     print(f"[vae] test loss {row['test loss']:.2f} (reconstruction {row['test reconstruction']:.2f}, "
           f"KL {row['test KL']:.2f}), domain FID {row['domain FID']:.3f}; wrote {out}", flush=True)
