@@ -3,8 +3,8 @@ from functools import partial
 import numpy as np
 import pytest
 
-from zoo.corruptions import (compose, corrupt_inputs, gaussian_noise, occlusion, one_of, psnr,
-                             random_gaussian_noise, salt_and_pepper)
+from zoo.corruptions import (compose, corrupt_inputs, gaussian_noise, occlusion, one_of,
+                             patch_mask, psnr, random_gaussian_noise, salt_and_pepper)
 from zoo.data import make_tf_dataset
 from zoo.training import set_seed
 
@@ -45,9 +45,25 @@ def test_occlusion_blanks_one_square_of_the_asked_size():
         occlusion(GREY, size=29)
 
 
+def test_patch_mask_blanks_whole_cells_at_the_asked_rate():
+    colour = np.full((64, 30, 30, 3), 0.5, np.float32)  # 30 = 7 cells of 4 + a cropped one
+    masked = patch_mask(colour, ratio=0.6, patch=4, seed=5).numpy()
+    blank = masked == 0.0
+    assert np.all(blank == blank[..., :1])  # a cell is blanked in every channel
+    assert np.all(masked[~blank] == 0.5)  # the rest is untouched
+    cells = blank[:, ::4, ::4, 0]  # one pixel per cell; each cell is all blank or all kept
+    assert np.array_equal(np.repeat(np.repeat(cells, 4, 1), 4, 2)[:, :30, :30], blank[..., 0])
+    assert cells.mean() == pytest.approx(0.6, abs=0.03)  # 64 x 8 x 8 cells
+    assert np.all(patch_mask(colour, ratio=0.0, seed=5).numpy() == colour)
+    for bad in ({"ratio": 1.0}, {"ratio": -0.1}, {"ratio": 0.5, "patch": 0}):
+        with pytest.raises(ValueError, match="ratio|patch"):
+            patch_mask(colour, **bad)
+
+
 @pytest.mark.parametrize("corruption", [
     partial(gaussian_noise, sigma=0.3), partial(random_gaussian_noise, max_sigma=0.5),
     partial(salt_and_pepper, fraction=0.1), partial(occlusion, size=5),
+    partial(patch_mask, ratio=0.5),
 ])
 def test_same_seed_same_corruption_other_seed_other(corruption, images):
     a, b, c = (corruption(images, seed=s).numpy() for s in (7, 7, 8))

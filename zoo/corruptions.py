@@ -118,6 +118,26 @@ def occlusion(images, size: int, seed=0, value: float = 0.0):
     return tf.where(square, tf.cast(value, images.dtype), images)
 
 
+def patch_mask(images, ratio: float, patch: int = 4, seed=0, value: float = 0.0):
+    """Blank random ``patch`` x ``patch`` cells of each image to ``value``: a masked-image
+    objective's input, which the model must fill in from the cells it sees.
+
+    The image is cut into a grid of cells (the last row and column of cells may be
+    cropped by the image's edge); each cell is blanked, in all channels, independently
+    with probability ``ratio``.
+    """
+    _check_range("ratio", ratio, 0.0, 1.0, closed_high=False)
+    if isinstance(patch, bool) or not isinstance(patch, (int, np.integer)) or patch < 1:
+        raise ValueError(f"patch must be a positive integer number of pixels, got {patch!r}")
+    _check_range("value", value, 0.0, 1.0)
+    images = _images(images)
+    height, width = images.shape[1], images.shape[2]
+    cells = [tf.shape(images)[0], -(-height // patch), -(-width // patch), 1]
+    blank = tf.random.stateless_uniform(cells, _seed(seed)) < ratio
+    blank = tf.repeat(tf.repeat(blank, patch, axis=1), patch, axis=2)[:, :height, :width]
+    return tf.where(blank, tf.cast(value, images.dtype), images)
+
+
 def compose(*corruptions):
     """Apply ``corruptions`` one after the other, each with its own seed derived from ``seed``."""
     _check_corruptions("compose", corruptions)
