@@ -16,7 +16,7 @@ from pathlib import Path
 # Lines TensorFlow's native libraries print while loading, before its logging starts, so
 # that TF_CPP_MIN_LOG_LEVEL cannot hide them (no GPU here is not news to a CPU user).
 STARTUP_NOISE = ("All log messages before absl::InitializeLog()", "cudart_stub.cc",
-                 "Could not find cuda drivers")
+                 "Could not find cuda drivers", "oneDNN custom operations are on")
 
 
 @contextlib.contextmanager

@@ -1,7 +1,8 @@
 """deepzoo: a Keras 3 model zoo for unsupervised deep learning on images.
 
 Models: `ConvAutoencoder`, `VAE`, `GAN`, each a `ZooModel` (the contract in `zoo.base`;
-CONTRIBUTING.md adds a model in one page). Data: `load_dataset`, `make_tf_dataset`. Serving:
+CONTRIBUTING.md adds a model in one page). Data: `load_dataset` (named datasets, tfds),
+`load_images` (your folder or .npz file), `from_arrays`, `make_tf_dataset`. Serving:
 `export_saved_model`. Modules for the rest of the study: `zoo.classifier` (transfer
 learning), `zoo.corruptions` (denoising), `zoo.analysis` (latent space), `zoo.metrics`
 (domain FID, IWAE log-likelihood), `zoo.tuning` and `zoo.crossval` (KerasTuner search,
@@ -12,7 +13,8 @@ from zoo.autoencoder import ConvAutoencoder
 from zoo.base import ZooModel
 from zoo.classifier import build_classifier, build_cnn_baseline, compile_classifier, fit_two_phase
 from zoo.distribute import get_strategy
-from zoo.data import DataError, ImageDataset, check_images, load_dataset, make_tf_dataset
+from zoo.data import (DataError, ImageDataset, check_images, from_arrays, load_dataset, load_images,
+                      make_tf_dataset)
 from zoo.export import export_saved_model, save_model
 from zoo.gan import GAN
 from zoo.metrics import binarize, domain_fid, iwae_log_likelihood, sample_diversity, train_feature_classifier
@@ -43,9 +45,11 @@ __all__ = [
     "domain_fid",
     "export_saved_model",
     "fit_two_phase",
+    "from_arrays",
     "get_strategy",
     "iwae_log_likelihood",
     "load_dataset",
+    "load_images",
     "make_tuner",
     "make_tf_dataset",
     "read_history",
