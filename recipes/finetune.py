@@ -26,8 +26,9 @@ import time
 
 import numpy as np
 
-from ._common import (add_model_arguments, base_parser, build_autoencoder, non_negative_int,
-                      portable_command, positive_float, positive_int, prepare, save_outputs)
+from ._common import (RecipeSkipped, add_model_arguments, base_parser, build_autoencoder,
+                      non_negative_int, portable_command, positive_float, positive_int, prepare,
+                      save_outputs)
 
 
 def parse_args(argv):
@@ -49,7 +50,8 @@ def parse_args(argv):
     parser.add_argument("--hidden-units", type=positive_int, default=64)
     parser.add_argument("--fine-tune-learning-rate", type=positive_float, default=3e-4)
     parser.add_argument("--pretrained", default=None,
-                        help="start from this ConvAutoencoder preset instead of pre-training one")
+                        help="start from this preset's encoder (a ConvAutoencoder, VAE or "
+                             "ContrastiveEncoder preset) instead of pre-training a CAE")
     parser.add_argument("--preset", default=None,
                         help="save the fine-tuned all-labels classifier as this preset")
     parser.quick_default("labels_per_class", label_counts("10,100,1000,all"), label_counts("10,100"))
@@ -84,6 +86,9 @@ def label_counts(text: str) -> list:
 def main(argv=None) -> dict:
     args = parse_args(argv)
     dataset, out = prepare(args, "finetune")
+    if not dataset.labelled:
+        raise RecipeSkipped("finetune", "no labels: the transfer study trains and tests "
+                                        "classifiers on them")
     smallest_class = int(np.bincount(dataset.y_train).min())
     if args.study_seeds and max(n or 0 for n in args.labels_per_class) > smallest_class:
         raise SystemExit(f"finetune: error: --labels-per-class {args.labels_per_class}: the "
@@ -124,13 +129,23 @@ def _quick_note(args) -> str:
 
 def _pretrained_autoencoder(args, dataset, out):
     """The ``--pretrained`` preset, or a CAE pre-trained here on the training images; and
-    the seconds it took, rounded for the table."""
-    from zoo import ConvAutoencoder, make_tf_dataset, save_model
+    the seconds it took, rounded for the table. A preset must have the conv trunk that
+    `transfer_classifier` reuses (an ``encoder`` and its ``filters``/``dense_units``)."""
+    from zoo import make_tf_dataset, save_model
+    from zoo.presets import load_preset
     from zoo.training import resumable_callbacks
 
     started = time.perf_counter()
     if args.pretrained:
-        autoencoder = ConvAutoencoder.from_preset(args.pretrained)
+        autoencoder = load_preset(args.pretrained)
+        if not all(hasattr(autoencoder, a) for a in ("encoder", "filters", "dense_units")) \
+                or getattr(autoencoder, "architecture", "conv") != "conv":
+            raise SystemExit(f"finetune: error: --pretrained {args.pretrained} is a "
+                             f"{type(autoencoder).__name__} without a convolutional encoder")
+        if autoencoder.image_shape != dataset.image_shape:
+            raise SystemExit(f"finetune: error: --pretrained {args.pretrained} takes images of "
+                             f"shape {autoencoder.image_shape}, {dataset.name} has "
+                             f"{dataset.image_shape}")
     else:
         autoencoder = build_autoencoder(args, dataset.image_shape)
         autoencoder.fit(make_tf_dataset(dataset.x_train, batch_size=args.batch_size, seed=args.seed),
