@@ -118,6 +118,6 @@ def test_finetune_from_a_preset_saves_a_classifier_preset(tmp_path, monkeypatch)
     tuned = next(r for r in rows if r["method"] == "fine-tuned")
     assert card["metrics"]["test accuracy"] == pytest.approx(tuned["test accuracy"])
     assert "preset fashion_mnist_d36" in card["data"]
-    with pytest.raises(SystemExit, match="GAN without a convolutional encoder"):
-        finetune.main(["--quick", "--pretrained", "fashion_mnist_gan_mlp", "--out", str(tmp_path)])
+    with pytest.raises(SystemExit, match="clf is a Functional without a convolutional encoder"):
+        finetune.main(["--quick", "--pretrained", "clf", "--out", str(tmp_path)])
     assert classifier.output_shape == (None, 10)
