@@ -20,7 +20,6 @@ from importlib import metadata as importlib_metadata
 from pathlib import Path
 
 from . import _common  # first: it quiets TensorFlow before TensorFlow loads
-from zoo.data import CLASS_NAMES
 
 # Report order: the autoencoder first (everything else builds on it), then its uses.
 RECIPES = {
@@ -53,7 +52,10 @@ def main(argv=None) -> int:
     unknown = [n for n in names if n not in RECIPES]
     if unknown:
         parser.error(f"unknown recipe(s) {unknown}; choose from {list(RECIPES)} or 'all'")
-    out = args.out or Path("reports") / (args.dataset + ("-quick" if args.quick else ""))
+    out = args.out or Path("reports") / (_common.report_folder_name(args.dataset)
+                                         + ("-quick" if args.quick else ""))
+    if complaint := _common.out_inside_data(args.dataset, out):
+        parser.error(complaint)
     common = ["--dataset", args.dataset, "--seed", str(args.seed), "--out", str(out)]
     common += ["--quick"] * args.quick + passthrough
 
@@ -63,9 +65,10 @@ def main(argv=None) -> int:
 
     from ._report import write_html_report
 
+    sample = " (embedded sample)" if args.dataset in _common.zoo_data.CLASS_NAMES else ""
     metadata = {
         "dataset": args.dataset,
-        "mode": "quick (embedded sample)" if args.quick else "full",
+        "mode": f"quick{sample}" if args.quick else "full",
         "seed": args.seed,
         "wall time (s)": round(total, 1),
         "command": f"{_common.command_name()} {' '.join(argv)}",
@@ -75,8 +78,11 @@ def main(argv=None) -> int:
     }
     title = f"deepzoo study: {args.dataset}" + (" (quick)" if args.quick else "")
     page = write_html_report(out, results, metadata, title)
-    failed = [r["name"] for r in results if r["status"] != "ok"]
-    print(f"\nreport: {page.resolve()} ({total:.0f} s; {len(failed)} failed {failed or ''})")
+    # A skipped recipe (finetune without labels) is no failure: the report says why.
+    failed = [r["name"] for r in results if r["status"] == "failed"]
+    skipped = [r["name"] for r in results if r["status"] == "skipped"]
+    print(f"\nreport: {page.resolve()} ({total:.0f} s; {len(failed)} failed {failed or ''}"
+          + (f"; {len(skipped)} skipped {skipped}" if skipped else "") + ")")
     return 1 if failed else 0
 
 
@@ -90,15 +96,19 @@ def _parser() -> argparse.ArgumentParser:
         commands.add_parser(name, help=f"{title} (see {name} --help)", add_help=False)
     run = commands.add_parser("run", help="run recipes and write <out>/index.html")
     run.add_argument("recipes", nargs="+", help=f"'all' or any of: {', '.join(RECIPES)}")
-    run.add_argument("--dataset", default="fashion_mnist", choices=sorted(CLASS_NAMES))
+    run.add_argument("--dataset", default="fashion_mnist", type=_common.dataset_spec,
+                     help="a built-in name, tfds:<name> or a path, as for each recipe")
     run.add_argument("--quick", action="store_true", help="every recipe on the embedded sample, fast")
-    run.add_argument("--out", type=Path, default=None, help="default: reports/<dataset>[-quick]")
+    run.add_argument("--out", type=Path, default=None,
+                     help="default: reports/<dataset>[-quick], with the name of a folder or "
+                          "the stem of a file as <dataset>")
     run.add_argument("--seed", type=_common.non_negative_int, default=0)
     return parser
 
 
 def _run_recipe(name: str, argv: list, position: str) -> dict:
-    """Run one recipe; its ``status`` is "ok", or "failed" with the ``error``, and ``seconds``."""
+    """Run one recipe; its ``status`` is "ok", "skipped" with the ``reason`` (it cannot
+    run on this data) or "failed" with the ``error``, and ``seconds``."""
     import keras
     import tensorflow as tf
 
@@ -112,6 +122,8 @@ def _run_recipe(name: str, argv: list, position: str) -> dict:
     try:
         importlib.import_module(f".{name}", __package__).main(argv)
         result["status"] = "ok"
+    except _common.RecipeSkipped as skip:
+        result.update(status="skipped", reason=skip.reason)
     except (Exception, SystemExit) as error:  # one broken recipe must not hide the others'
         if isinstance(error, SystemExit) and error.code in (None, 0):
             result["status"] = "ok"  # a recipe that ends early on purpose

@@ -101,6 +101,8 @@ class RecipeParser(argparse.ArgumentParser):
             self.error("--source sample reads the embedded sample; --data-dir would be ignored")
         if parsed.data_dir and not Path(parsed.data_dir).is_dir():
             self.error(f"--data-dir {parsed.data_dir}: no such folder")
+        if complaint := out_inside_data(parsed.dataset, parsed.out):
+            self.error(complaint)
         return parsed
 
 
@@ -249,6 +251,13 @@ def prepare(args, recipe: str):
     except zoo_data.DataError as error:  # missing or corrupt files: say which, no traceback
         raise SystemExit(f"{command_name()} {recipe}: error: {error}") from None
     print(f"[{recipe}] data: {dataset.summary()}", flush=True)
+    if getattr(args, "pretrained", None):  # a recipe's --pretrained preset must fit the data
+        from zoo.base import check_preset_shape
+
+        try:
+            check_preset_shape(args.pretrained, dataset.image_shape)
+        except ValueError as error:
+            raise SystemExit(f"{command_name()} {recipe}: error: --pretrained {error}") from None
     out_dir = Path(args.out) / recipe
     worker = getattr(strategy.cluster_resolver, "task_id", None) or 0
     if worker:  # only the chief writes the report; other workers keep their files apart
@@ -282,9 +291,60 @@ def load_data(args):
     return zoo_data.load_images(args.dataset, **options)
 
 
-def one_per_class(labels, count: int = 10):
-    """Indices of the first example of each class, up to ``count`` of them."""
+def shown_examples(dataset, count: int = 10) -> list:
+    """Indices of the test images a figure shows: the first of each class, up to ``count``
+    of them; without labels, the first ``count`` images."""
+    if not dataset.labelled:
+        return list(range(min(count, len(dataset.x_test))))
     seen = {}
-    for i, label in enumerate(labels):
+    for i, label in enumerate(dataset.y_test):
         seen.setdefault(int(label), i)
     return [seen[c] for c in sorted(seen)][:count]
+
+
+def no_labels(recipe: str, skipped: str) -> None:
+    """Say, in one line, what ``recipe`` leaves out because the dataset has no labels."""
+    print(f"[{recipe}] no labels: {skipped} skipped", flush=True)
+
+
+def sample_scores(recipe: str, samples, dataset, args):
+    """`zoo.metrics.dataset_generative_scores` of generated ``samples`` (domain FID, class
+    shares); without labels None, said in one line, since the FID's feature classifier
+    learns the labels."""
+    if not dataset.labelled:
+        no_labels(recipe, "domain FID and class shares of samples")
+        return None
+    from zoo.metrics import dataset_generative_scores
+
+    return dataset_generative_scores(samples, dataset, args.classifier_epochs, args.seed)
+
+
+class RecipeSkipped(SystemExit):
+    """A recipe that cannot run on this data, and why: exit status 0 on its own, and status
+    "skipped" with the ``reason`` in the report of ``run``."""
+
+    def __init__(self, recipe: str, reason: str):
+        print(f"[{recipe}] skipped: {reason}", flush=True)
+        super().__init__(0)
+        self.reason = reason
+
+
+def report_folder_name(dataset: str) -> str:
+    """A folder name for ``dataset`` (a built-in name, ``tfds:<name>`` or a path): the
+    name, ``tfds-<name>`` with ``/`` as ``-``, or the folder's name or the file's stem."""
+    if dataset in zoo_data.CLASS_NAMES:
+        return dataset
+    if dataset.startswith("tfds:"):
+        return "tfds-" + dataset[len("tfds:"):].replace("/", "-")
+    path = Path(dataset).expanduser().resolve()
+    return path.name if path.is_dir() else path.stem
+
+
+def out_inside_data(dataset: str, out) -> str | None:
+    """The complaint when report folder ``out`` lies inside the data folder ``dataset``
+    (the next run would read the report's figures as images); else None."""
+    data = Path(dataset).expanduser().resolve()
+    if data.is_dir() and Path(out).expanduser().resolve().is_relative_to(data):
+        return (f"--out {out} lies inside the data folder {dataset}, whose next load would "
+                "read the report's files; choose a folder outside it")
+    return None

@@ -34,8 +34,9 @@ def computed_on(dataset, epochs=None, quick: bool = False, images: str = "test i
     words = [f"{dataset.name} ({dataset.source}), {len(dataset.x_test)} {images}"]
     if epochs is not None:
         words.append(f"{epochs} epochs")
-    note = ("; --quick: a few epochs on the embedded sample, so the numbers show that the "
-            "pipeline works, not what the model reaches on the full data" if quick else "")
+    on = " on the embedded sample" if dataset.source == "the embedded sample" else ""
+    note = (f"; --quick: a few epochs{on}, so the numbers show that the pipeline works, not "
+            "what the model reaches on the full data" if quick else "")
     return ", ".join(words) + note
 
 
@@ -96,7 +97,7 @@ th { background: #f2f5fb; } caption { text-align: left; font-weight: 600; paddin
 .figures { display: flex; flex-wrap: wrap; gap: 18px; align-items: flex-start; }
 figure { margin: 0; max-width: 100%; } figure img { max-width: 100%; border: 1px solid #eee; }
 figcaption { color: #555; font-size: 13px; }
-.failed { color: #b00020; font-weight: 600; } .ok { color: #137333; }
+.failed { color: #b00020; font-weight: 600; } .ok { color: #137333; } .skipped { color: #8a6d00; }
 pre { background: #fff4f4; padding: 8px; white-space: pre-wrap; font-size: 12px; }
 """
 
@@ -136,7 +137,9 @@ def _recipe_section(folder: Path, recipe: dict) -> tuple:
     if "seconds" in recipe:
         line.append(f"wall time {recipe['seconds']:.0f} s")
     parts.append(f'<p class="sub">{html.escape(" · ".join(filter(None, line)))} · '
-                 f'<span class="{"ok" if status == "ok" else "failed"}">{html.escape(status)}</span></p>')
+                 f'<span class="{status}">{html.escape(status)}</span></p>')
+    if recipe.get("reason"):
+        parts.append(f'<p class="skipped">skipped: {html.escape(recipe["reason"])}</p>')
     if recipe.get("error"):
         parts.append(f"<pre>{html.escape(recipe['error'])}</pre>")
     for table in sorted(folder.glob("*.json")):
@@ -159,7 +162,8 @@ def _recipe_section(folder: Path, recipe: dict) -> tuple:
 def write_html_report(out_dir, recipes: list, metadata: dict, title: str) -> Path:
     """Write ``<out_dir>/index.html``: one self-contained page with every figure and table.
 
-    ``recipes`` lists ``{"name", "title", "seconds", "status", "error"}`` in report order;
+    ``recipes`` lists ``{"name", "title", "seconds", "status", "error"}`` in report order
+    (status "ok", "failed" with the ``error``, or "skipped" with the ``reason`` instead);
     each recipe's figures (``*.png``), tables (``*.json`` written by `write_table`) and
     ``run.json`` are read from ``<out_dir>/<name>/``. Images are embedded as data URIs,
     so the file can be mailed or archived on its own.
@@ -174,7 +178,8 @@ def write_html_report(out_dir, recipes: list, metadata: dict, title: str) -> Pat
         figures += count
     nav = "".join(f'<a href="#{r["name"]}">{html.escape(r.get("title", r["name"]))}</a>' for r in recipes)
     overview = [{"recipe": r.get("title", r["name"]), "status": r.get("status", "ok"),
-                 "wall time (s)": round(r.get("seconds", 0.0), 1)} for r in recipes]
+                 "wall time (s)": round(r.get("seconds", 0.0), 1), "note": r.get("reason", "")}
+                for r in recipes]
     meta_rows = [{"key": k, "value": v} for k, v in metadata.items()]
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 
 from ._common import (add_model_arguments, base_parser, build_autoencoder, fraction,
-                      one_per_class, portable_command, prepare, save_outputs, timed_fit)
+                      portable_command, prepare, save_outputs, shown_examples, timed_fit)
 
 
 def main(argv=None) -> dict:
@@ -39,7 +39,7 @@ def main(argv=None) -> dict:
     history = read_history(out / "run")
     training_curves(history, out / "loss_curves.png",
                     title=f"CAE on {dataset.name} (latent {args.latent_dim})")
-    shown = dataset.x_test[one_per_class(dataset.y_test)]
+    shown = dataset.x_test[shown_examples(dataset)]
     image_rows({"test image": shown, "reconstruction": model.predict(shown, verbose=0)},
                out / "reconstructions.png", title=f"Test images and reconstructions, test MSE {test_mse:.5f}")
     row = {

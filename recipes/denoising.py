@@ -19,12 +19,18 @@ from functools import partial
 
 import numpy as np
 
-from ._common import (add_model_arguments, base_parser, build_autoencoder, one_per_class,
-                      positive_float, prepare)
+from ._common import (add_model_arguments, base_parser, build_autoencoder, positive_float,
+                      prepare, shown_examples)
 
 SIGMAS = (0.1, 0.2, 0.3, 0.5)
 FRACTIONS = (0.05, 0.1, 0.2)
-SQUARES = (6, 10, 14)
+SQUARES = (6, 10, 14)  # on 28x28 images; `occlusion_sizes` scales them to others
+
+
+def occlusion_sizes(image_shape) -> tuple:
+    """`SQUARES` scaled to images of ``image_shape``, by their shorter side over 28 pixels."""
+    side = min(image_shape[:2])
+    return tuple(sorted({max(1, round(s * side / 28)) for s in SQUARES}))
 
 
 def parse_args(argv):
@@ -48,9 +54,10 @@ def main(argv=None) -> list:
         "gaussian": [(f"sigma={s}", partial(gaussian_noise, sigma=s)) for s in SIGMAS],
         "salt_and_pepper": [(f"fraction={f}", partial(salt_and_pepper, fraction=f))
                             for f in FRACTIONS],
-        "occlusion": [(f"square={s}px", partial(occlusion, size=s)) for s in SQUARES],
+        "occlusion": [(f"square={s}px", partial(occlusion, size=s))
+                      for s in occlusion_sizes(dataset.image_shape)],
     }
-    shown = one_per_class(dataset.y_test)
+    shown = shown_examples(dataset)
     clean = dataset.x_test
     rows = []
     for kind, levels in corruptions.items():
@@ -87,9 +94,10 @@ def _trained_models(args, dataset, out) -> dict:
                                  salt_and_pepper)
     from zoo.training import resumable_callbacks
 
+    square = max(occlusion_sizes(dataset.image_shape))
     training_corruption = one_of(partial(random_gaussian_noise, max_sigma=args.max_sigma),
                                  partial(salt_and_pepper, fraction=max(FRACTIONS)),
-                                 partial(occlusion, size=max(SQUARES)))
+                                 partial(occlusion, size=square))
     val_noisy = training_corruption(dataset.x_val, seed=args.seed + 1).numpy()
     models = {}
     for name, map_fn, val_inputs in (

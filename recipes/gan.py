@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ._common import (base_parser, fraction, positive_float, positive_int, prepare,
+from ._common import (base_parser, fraction, positive_float, positive_int, prepare, sample_scores,
                       save_outputs, timed_fit)
 
 
@@ -51,7 +51,6 @@ def main(argv=None) -> dict:
 
     from zoo import make_tf_dataset
     from zoo.gan import GAN
-    from zoo.metrics import dataset_generative_scores
     from zoo.plotting import SampleGrid, image_rows, training_curves
     from ._report import class_share_rows, computed_on, generative_columns, write_table
     from zoo.training import read_history
@@ -73,9 +72,6 @@ def main(argv=None) -> dict:
         image_rows({f"epoch {e}": images[:10] for e, images in sorted(grid.samples.items())},
                    out / "samples_by_epoch.png", title="The same noise through training")
 
-    n = min(args.fid_samples, len(dataset.x_test), len(dataset.x_train))
-    scores = dataset_generative_scores(model.generate(n, seed=args.seed), dataset,
-                                       args.classifier_epochs, args.seed)
     row = {
         "dataset": dataset.name,
         "data source": dataset.source,
@@ -86,17 +82,23 @@ def main(argv=None) -> dict:
         "final g_loss": history["g_loss"][-1],
         "final D(x)": history["d_real"][-1],
         "final D(G(z))": history["d_fake"][-1],
-        **generative_columns(scores),
-        **timing,
     }
-    write_table([row], out / "metrics", f"GAN: domain FID and diversity of {n} samples against "
-                + computed_on(dataset, row["epochs"], args.quick))
-    write_table(class_share_rows(scores, dataset.class_names), out / "class_shares",
-                f"Share of {n} samples per class by the feature classifier (uniform: "
-                f"{1 / dataset.num_classes:.2f})")
+    n = min(args.fid_samples, len(dataset.x_test), len(dataset.x_train))
+    scores = sample_scores("gan", model.generate(n, seed=args.seed), dataset, args)
+    if scores:
+        row.update(generative_columns(scores))
+        write_table(class_share_rows(scores, dataset.class_names), out / "class_shares",
+                    f"Share of {n} samples per class by the feature classifier (uniform: "
+                    f"{1 / dataset.num_classes:.2f})")
+        print(f"[gan] domain FID {row['domain FID']:.3f} "
+              f"(real vs real {row['domain FID real vs real']:.3f})", flush=True)
+        caption = f"GAN: domain FID and diversity of {n} samples against "
+    else:
+        caption = "GAN: final losses and D scores, "
+    row.update(timing)
+    write_table([row], out / "metrics", caption + computed_on(dataset, row["epochs"], args.quick))
     save_outputs(model, out, args.export)
-    print(f"[gan] domain FID {row['domain FID']:.3f} (real vs real {row['domain FID real vs real']:.3f}); "
-          f"wrote {out}", flush=True)
+    print(f"[gan] wrote {out}", flush=True)
     return row
 
 

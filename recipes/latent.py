@@ -16,8 +16,8 @@ import sys
 
 import numpy as np
 
-from ._common import (add_model_arguments, base_parser, build_autoencoder, one_per_class,
-                      positive_int, prepare)
+from ._common import (add_model_arguments, base_parser, build_autoencoder, no_labels,
+                      positive_int, prepare, shown_examples)
 
 
 def parse_args(argv):
@@ -41,26 +41,33 @@ def main(argv=None) -> list:
     models = _trained_models(args, dataset, out)
     rng = np.random.default_rng(args.seed)
     shown = rng.choice(len(dataset.x_test), min(tsne_points, len(dataset.x_test)), replace=False)
-    labels = dataset.y_test[shown]
+    labels = dataset.y_test[shown] if dataset.labelled else None
+    if labels is None:
+        no_labels("latent", "class ellipses, per-class statistics and kNN/probe/silhouette scores")
     titles = {"pca": "PCA", "tsne": "t-SNE"}
     scores, embeddings, statistics = [], {m: {} for m in titles}, {m: {} for m in titles}
     for name, model in models.items():
         train_codes = encode_dataset(model, dataset.x_train)
         test_codes = encode_dataset(model, dataset.x_test)
-        measured = latent_scores(train_codes, dataset.y_train, test_codes, dataset.y_test)
-        scores.append({"model": name, "latent dim": args.latent_dim,
-                       **{LATENT_COLUMNS[key]: value for key, value in measured.items()}})
-        print(f"[latent] {name}: {scores[-1]}", flush=True)
+        if labels is not None:
+            measured = latent_scores(train_codes, dataset.y_train, test_codes, dataset.y_test)
+            scores.append({"model": name, "latent dim": args.latent_dim,
+                           **{LATENT_COLUMNS[key]: value for key, value in measured.items()}})
+            print(f"[latent] {name}: {scores[-1]}", flush=True)
         for method in embeddings:
             embedding = embed_2d(test_codes[shown], method=method, seed=args.seed)
             embeddings[method][name] = embedding
-            statistics[method][name] = class_statistics(embedding, labels, dataset.class_names)
+            if labels is not None:
+                statistics[method][name] = class_statistics(embedding, labels,
+                                                            dataset.class_names)
         _decoded_figures(name, model, train_codes, test_codes[0], args, dataset, out)
 
     for method, title in titles.items():
         plot_embedding({f"{name} ({title})": e for name, e in embeddings[method].items()}, labels,
                        out / f"scatter_{method}.png", dataset.class_names,
                        title=f"{dataset.name} test codes, {len(shown)} points")
+        if labels is None:
+            continue
         plot_class_ellipses({f"{name} ({title})": s for name, s in statistics[method].items()},
                             out / f"ellipses_{method}.png",
                             title="per-class mean ± 1 std along the embedded axes")
@@ -69,9 +76,10 @@ def main(argv=None) -> list:
                     f"|std 1 - std 2| / mean std per class along the {title} axes of "
                     f"{len(shown)} test codes (0: round classes; unitless, since AE and VAE "
                     f"codes have different scales)")
-    write_table(scores, out / "scores",
-                "Latent-space scores (probe and kNN fitted on training codes) of "
-                + computed_on(dataset, args.epochs, args.quick, images="test codes"))
+    if scores:
+        write_table(scores, out / "scores",
+                    "Latent-space scores (probe and kNN fitted on training codes) of "
+                    + computed_on(dataset, args.epochs, args.quick, images="test codes"))
     print(f"[latent] wrote {out}", flush=True)
     return scores
 
@@ -114,7 +122,7 @@ def _decoded_figures(name, model, train_codes, base_code, args, dataset, out) ->
         "fitted Gaussian": decode_codes(model, sample_codes(10, args.latent_dim, args.seed,
                                                             fit_to=train_codes)),
     }, out / f"samples_{name}.png", title=f"{name}: decoded random codes")
-    pairs = one_per_class(dataset.y_test)
+    pairs = shown_examples(dataset)
     image_grid(np.concatenate([interpolate(model, dataset.x_test[a], dataset.x_test[b], 10)
                                for a, b in zip(pairs[:-1:2], pairs[1::2])]),
                out / f"interpolation_{name}.png", ncols=10,

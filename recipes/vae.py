@@ -16,7 +16,8 @@ import sys
 import numpy as np
 
 from ._common import (add_model_arguments, base_parser, non_negative_float, non_negative_int,
-                      one_per_class, positive_int, prepare, save_outputs, timed_fit)
+                      positive_int, prepare, sample_scores, save_outputs, shown_examples,
+                      timed_fit)
 
 
 def parse_args(argv):
@@ -47,7 +48,7 @@ def main(argv=None) -> dict:
     import keras
 
     from zoo import make_tf_dataset
-    from zoo.metrics import binarize, dataset_generative_scores, dynamic_binarization
+    from zoo.metrics import binarize, dynamic_binarization
     from ._report import computed_on, generative_columns, write_table
     from zoo.training import read_history
     from zoo.vae import VAE
@@ -72,19 +73,20 @@ def main(argv=None) -> dict:
     samples = model.generate(max(args.fid_samples, 2), seed=args.seed)
     _write_figures(model, args, dataset, x_test, history, samples, out)
 
+    scores = sample_scores("vae", samples, dataset, args)
     row = {"dataset": dataset.name, "data source": dataset.source,
            "architecture": args.architecture, "latent dim": args.latent_dim, "beta": args.beta,
            "binarized": args.binarize, "epochs": len(history["loss"]),
            **_test_scores(model, args, x_test),
-           **generative_columns(dataset_generative_scores(samples, dataset,
-                                                          args.classifier_epochs, args.seed)),
+           **(generative_columns(scores) if scores else {}),
            **timing}
     write_table([row], out / "metrics", "Variational autoencoder: test loss terms (nats per image), "
-                "log-likelihood and domain FID of samples, "
+                "log-likelihood" + (" and domain FID of samples, " if scores else ", ")
                 + computed_on(dataset, row["epochs"], args.quick))
     save_outputs(model, out, args.export)
+    fid = f", domain FID {row['domain FID']:.3f}" if scores else ""
     print(f"[vae] test loss {row['test loss']:.2f} (reconstruction {row['test reconstruction']:.2f}, "
-          f"KL {row['test KL']:.2f}), domain FID {row['domain FID']:.3f}; wrote {out}", flush=True)
+          f"KL {row['test KL']:.2f}){fid}; wrote {out}", flush=True)
     return row
 
 
@@ -111,7 +113,7 @@ def _write_figures(model, args, dataset, x_test, history, samples, out) -> None:
     training_curves(history, out / "loss_curves.png",
                     groups=[[k, f"val_{k}"] for k in ("loss", "reconstruction_loss", "kl_loss")],
                     title=f"VAE on {dataset.name} (latent {args.latent_dim}, beta {args.beta:g})")
-    shown = one_per_class(dataset.y_test)
+    shown = shown_examples(dataset)
     image_rows({"test image": x_test[shown], "reconstruction": model.reconstruct(x_test[shown])},
                out / "reconstructions.png", title="Test images and decoded posterior means")
     image_grid(samples[:64], out / "samples.png", ncols=8, title="Decoded draws z ~ N(0, I)")

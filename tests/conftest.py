@@ -5,6 +5,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
+from helpers import write_png  # noqa: E402
 from zoo.data import load_dataset  # noqa: E402
 
 
@@ -18,3 +19,21 @@ def mnist_sample():
 def images():
     """A small reproducible batch of float images in [0, 1]."""
     return np.random.default_rng(0).random((8, 28, 28, 1), dtype=np.float32)
+
+
+@pytest.fixture(scope="session")
+def digits(tmp_path_factory):
+    """scikit-learn's digits as uint8 pixels, and as PNGs in a class-folder tree and a flat folder.
+
+    File names keep the digits' order, so the folders read back in the order of ``order``.
+    """
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    pixels = np.round(bunch.images * 255 / 16).astype(np.uint8)[..., None]
+    root = tmp_path_factory.mktemp("digits")
+    for i, (image, label) in enumerate(zip(pixels, bunch.target)):
+        write_png(root / "digits" / str(label) / f"{i:05d}.png", image)
+        write_png(root / "flat" / f"{i:05d}.png", image)
+    return {"pixels": pixels, "labels": bunch.target, "tree": root / "digits",
+            "flat": root / "flat", "order": np.argsort(bunch.target, kind="stable")}

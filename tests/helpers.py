@@ -1,10 +1,12 @@
-"""Checks shared by the tests: a figure is a real, non-blank picture; a table reads back."""
+"""Checks shared by the tests: a figure is a real, non-blank picture; a table reads back;
+and image files written for the tests of your own images."""
 
 import json
 from pathlib import Path
 
 import numpy as np
 from matplotlib import image as mpimg
+from PIL import Image
 
 
 def assert_figure(path, min_size=(150, 100)) -> np.ndarray:
@@ -36,3 +38,9 @@ def assert_outputs(folder, names) -> None:
 def read_table(stem) -> list:
     """The rows of a table written by the recipes (``<stem>.json``)."""
     return json.loads(Path(stem).with_suffix(".json").read_text())["rows"]
+
+
+def write_png(path, pixels) -> None:
+    """``pixels``, uint8 (H, W) or (H, W, C), as a PNG file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(pixels.squeeze() if pixels.shape[-1] == 1 else pixels).save(path)

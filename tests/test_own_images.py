@@ -8,36 +8,13 @@ import time
 
 import numpy as np
 import pytest
+from helpers import write_png
 from PIL import Image
 
 from zoo import data as zoo_data
 from zoo.data import DataError, from_arrays, load_dataset, load_images
 
 DIGITS = 1797
-
-
-def write_png(path, pixels):
-    """``pixels``, uint8 (H, W) or (H, W, C), as a PNG file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(pixels.squeeze() if pixels.shape[-1] == 1 else pixels).save(path)
-
-
-@pytest.fixture(scope="module")
-def digits(tmp_path_factory):
-    """scikit-learn's digits as uint8 pixels, and as PNGs in a class-folder tree and a flat folder.
-
-    File names keep the digits' order, so the folders read back in the order of ``order``.
-    """
-    from sklearn.datasets import load_digits
-
-    bunch = load_digits()
-    pixels = np.round(bunch.images * 255 / 16).astype(np.uint8)[..., None]
-    root = tmp_path_factory.mktemp("digits")
-    for i, (image, label) in enumerate(zip(pixels, bunch.target)):
-        write_png(root / "digits" / str(label) / f"{i:05d}.png", image)
-        write_png(root / "flat" / f"{i:05d}.png", image)
-    return {"pixels": pixels, "labels": bunch.target, "tree": root / "digits",
-            "flat": root / "flat", "order": np.argsort(bunch.target, kind="stable")}
 
 
 def assert_same_dataset(a, b):

@@ -49,6 +49,15 @@ def test_html_report_embeds_figures_tables_and_failures(tmp_path):
     assert 'class="failed">failed' in text and "ValueError: boom" in text
 
 
+def test_html_report_shows_a_skipped_recipe_with_its_reason(tmp_path):
+    page = write_html_report(tmp_path, [
+        {"name": "finetune", "title": "Transfer", "seconds": 0.5, "status": "skipped",
+         "reason": "no labels: the transfer study trains classifiers"},
+    ], {"seed": 0}, "study").read_text()
+    assert 'class="skipped">skipped' in page
+    assert "<td>skipped</td><td>0.5</td><td>no labels: the transfer study trains classifiers</td>" in page
+
+
 def chromium():
     path = shutil.which("chromium") or shutil.which("chromium-browser")
     if path is None:

@@ -70,6 +70,24 @@ def check_image_inputs(x, image_shape, name: str = "x"):
     return check_images(x, image_shape, name)
 
 
+def check_preset_shape(name: str, input_shape, model=None) -> None:
+    """`ValueError` unless preset ``name`` (or its loaded ``model``) was trained on images
+    of ``input_shape``.
+
+    A preset stays tied to the images it learnt: its convolutions and dense layers fix
+    the image size and channels, so it cannot encode, score or fine-tune others.
+    """
+    from zoo.presets import load_preset, preset_card
+
+    model = model or load_preset(name)
+    # A zoo model knows its images (a GAN's inputs are codes); a plain Keras model its input.
+    trained_on = getattr(model, "image_shape", None) or tuple(model.input_shape[1:])
+    if trained_on != check_image_shape(input_shape):
+        raise ValueError(f"preset {name!r} was trained on images of shape {trained_on} "
+                         f"({preset_card(name)['data']}), not {tuple(input_shape)}; train a "
+                         "model on these images instead of starting from the preset")
+
+
 def check_seed(seed, name: str = "seed"):
     """``seed`` if it is an integer or None (a fresh random stream); else `ValueError`."""
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
@@ -96,9 +114,10 @@ class ZooModel(keras.Model):
     It gets for free: ``fit``/``evaluate``/``predict`` that check arrays and `tf.data`
     datasets before TensorFlow sees them (one clear error instead of a failure deep in a
     graph), ``from_preset``, the serving input specs, and the config of the common fields.
-    Mix in `EncoderDecoderMixin` for ``encode``/``decode`` and `GenerativeMixin` for
-    ``generate``/``generate_from``. ``input_shape`` is the argument and ``image_shape``
-    the attribute, because `keras.Model` already has an ``input_shape`` property.
+    Mix in `EncoderMixin` for ``encode`` (`EncoderDecoderMixin` adds ``decode``) and
+    `GenerativeMixin` for ``generate``/``generate_from``. ``input_shape`` is the argument
+    and ``image_shape`` the attribute, because `keras.Model` already has an
+    ``input_shape`` property.
     """
 
     def __init__(self, *, input_shape=(28, 28, 1), latent_dim: int, **kwargs):
@@ -107,11 +126,18 @@ class ZooModel(keras.Model):
         self.latent_dim = check_positive_int("latent_dim", latent_dim)
 
     @classmethod
-    def from_preset(cls, name: str):
-        """Load a pretrained preset by name, offline (see `zoo.presets`)."""
+    def from_preset(cls, name: str, *, input_shape=None):
+        """Load a pretrained preset by name, offline (see `zoo.presets`).
+
+        With ``input_shape``, the images it is meant for: a preset trained on another
+        shape raises `ValueError` naming both (see `check_preset_shape`).
+        """
         from zoo.presets import load_preset
 
-        return load_preset(name, expected_class=cls)
+        model = load_preset(name, expected_class=cls)
+        if input_shape is not None:
+            check_preset_shape(name, input_shape, model)
+        return model
 
     # ----------------------------------------------------------- input checks (hooks)
 
@@ -199,13 +225,17 @@ class ZooModel(keras.Model):
                 "latent_dim": self.latent_dim}
 
 
-class EncoderDecoderMixin:
-    """``encode``/``decode`` for a `ZooModel` with ``encoder`` and ``decoder`` sub-models."""
+class EncoderMixin:
+    """``encode`` for a `ZooModel` with an ``encoder`` sub-model (images -> codes)."""
 
     def encode(self, x, batch_size: int = 256) -> np.ndarray:
         """Latent codes ``(N, latent_dim)`` of images ``(N,) + image_shape``."""
         x = check_images(x, self.image_shape)
         return self.encoder.predict(x, batch_size=check_batch_size(batch_size), verbose=0)
+
+
+class EncoderDecoderMixin(EncoderMixin):
+    """``encode``/``decode`` for a `ZooModel` with ``encoder`` and ``decoder`` sub-models."""
 
     def decode(self, z, batch_size: int = 256) -> np.ndarray:
         """Images ``(N,) + image_shape`` decoded from codes ``(N, latent_dim)``."""

@@ -69,8 +69,10 @@ def _draw_rows(rows, path, title, cell):
 
 
 def _displayable(image):
+    """A grey image as (H, W), drawn with the grey colour map; colour stays (H, W, 3),
+    clipped to [0, 1] since imshow ignores vmin/vmax for RGB (and warns when it clips)."""
     image = np.asarray(image)
-    return image[..., 0] if image.shape[-1] == 1 else image
+    return image[..., 0] if image.shape[-1] == 1 else np.clip(image, 0.0, 1.0)
 
 
 def training_curves(history: dict, path, groups=None, title: str | None = None) -> Path:
@@ -112,8 +114,9 @@ def _panels(count):
 
 
 def _finish(fig, axes, path, title, **legend):
-    axes[-1].legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, frameon=False,
-                    **legend)
+    if axes[-1].get_legend_handles_labels()[0]:  # nothing labelled (unlabelled data): no legend
+        axes[-1].legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8,
+                        frameon=False, **legend)
     if title:
         fig.suptitle(title, fontsize=11)
     return save_figure(fig, path)
@@ -121,19 +124,24 @@ def _finish(fig, axes, path, title, **legend):
 
 def plot_embedding(embeddings: dict, labels, path, class_names=None, title=None,
                    point_size: float = 4.0):
-    """Scatter plots of 2-D embeddings ``{panel title: (N, 2)}``, coloured by class."""
-    labels = np.asarray(labels)
-    names = _legend_names(labels, class_names)
-    colours = matplotlib.colormaps["tab10" if len(names) <= 10 else "tab20"]
+    """Scatter plots of 2-D embeddings ``{panel title: (N, 2)}``, coloured by class;
+    ``labels=None`` (unlabelled data) draws every point in one colour, with no legend."""
+    if labels is not None:
+        labels = np.asarray(labels)
+        names = _legend_names(labels, class_names)
+        colours = matplotlib.colormaps["tab10" if len(names) <= 10 else "tab20"]
     fig, axes = _panels(len(embeddings))
     for ax, (panel, embedding) in zip(axes, embeddings.items()):
         embedding = np.asarray(embedding)
-        if labels.shape != (len(embedding),):
+        if labels is None:
+            ax.scatter(embedding[:, 0], embedding[:, 1], s=point_size, color="tab:blue")
+        elif labels.shape != (len(embedding),):
             raise ValueError(f"labels must have shape ({len(embedding)},), got {labels.shape}")
-        for i, (label, name) in enumerate(names.items()):
-            chosen = labels == label
-            ax.scatter(embedding[chosen, 0], embedding[chosen, 1], s=point_size,
-                       color=colours(i), label=name)
+        else:
+            for i, (label, name) in enumerate(names.items()):
+                chosen = labels == label
+                ax.scatter(embedding[chosen, 0], embedding[chosen, 1], s=point_size,
+                           color=colours(i), label=name)
         ax.set_title(panel, fontsize=10)
         ax.set_xticks([]), ax.set_yticks([])
     return _finish(fig, axes, path, title, markerscale=3)

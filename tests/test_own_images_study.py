@@ -1,0 +1,141 @@
+"""The study on your own images: the quick report on the digits folders, labelled and not;
+the autoencoder, VAE and GAN recipes and models on colour images; presets tied to their shape.
+"""
+
+import importlib
+import re
+
+import keras
+import numpy as np
+import pytest
+from helpers import assert_figure, write_png
+
+from recipes.__main__ import RECIPES, main
+from zoo import GAN, VAE, ConvAutoencoder
+
+COLOUR = (32, 32, 3)
+
+
+@pytest.fixture(scope="module")
+def colour_folder(tmp_path_factory):
+    """48 colour PNGs of ``COLOUR`` shape in two class folders: a saturated background with
+    a square of another colour, so that a figure of them is unmistakably not grey."""
+    rng = np.random.default_rng(0)
+    root = tmp_path_factory.mktemp("colour") / "blocks"
+    for i in range(48):
+        image = np.empty(COLOUR, np.uint8)
+        image[:] = rng.permutation([255, 40, rng.integers(0, 256)])  # one strong channel
+        top, left = rng.integers(0, 16, 2)
+        image[top:top + 16, left:left + 16] = rng.permutation([230, 20, 120])
+        write_png(root / ("squares", "blocks")[i % 2] / f"{i:02d}.png", image)
+    return root
+
+
+def colour_share(pixels) -> float:
+    """The share of a figure's pixels whose channels differ by more than 0.2 (0 for grey)."""
+    rgb = pixels[..., :3]
+    return float(np.mean(rgb.max(axis=-1) - rgb.min(axis=-1) > 0.2))
+
+
+def overview(page: str) -> dict:
+    """The report's Recipes table: ``{title: (status, note)}``."""
+    run = re.search(r'<section id="run">(.*?)</section>', page, re.S).group(1)
+    rows = re.findall(r"<tr><td>([^<]*)</td><td>(\w+)</td><td>[^<]*</td><td>([^<]*)</td></tr>", run)
+    return {title: (status, note) for title, status, note in rows}
+
+
+@pytest.mark.parametrize("kind", ["tree", "flat"])
+def test_quick_report_on_the_digits_folders(digits, kind, tmp_path, capsys):
+    out = tmp_path / "report"
+    assert main(["run", "all", "--quick", "--epochs", "1", "--dataset", str(digits[kind]),
+                 "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    page = (out / "index.html").read_text()
+    statuses = overview(page)
+    assert set(statuses) == set(RECIPES.values())
+    for name, title in RECIPES.items():
+        assert f'<section id="{name}">' in page
+        expected = "skipped" if kind == "flat" and name == "finetune" else "ok"
+        assert statuses[title][0] == expected, (name, statuses[title])
+    assert_figure(out / "latent" / "scatter_pca.png")
+    if kind == "tree":
+        assert (out / "latent" / "scores.json").is_file()
+        assert (out / "gan" / "class_shares.json").is_file()
+        return
+    # Unlabelled: what needs labels is left out with one line each, the rest is written.
+    assert statuses[RECIPES["finetune"]][1] == "no labels: the transfer study trains and tests " \
+                                                "classifiers on them"
+    assert 'class="skipped">skipped' in page and "1 skipped ['finetune']" in printed
+    for recipe, skipped in [("latent", "class ellipses"), ("vae", "domain FID"),
+                            ("gan", "domain FID")]:
+        assert len(re.findall(rf"^\[{recipe}\] no labels: {skipped}.* skipped$", printed,
+                              re.M)) == 1, recipe
+    assert not list((out / "latent").glob("ellipses_*")) and not (out / "latent" / "scores.json").exists()
+    assert not (out / "gan" / "class_shares.json").exists()
+    for recipe, figure in [("autoencoder", "reconstructions.png"), ("denoising", "denoised_occlusion.png"),
+                           ("vae", "samples.png"), ("gan", "samples_by_epoch.png"),
+                           ("latent", "interpolation_VAE.png"), ("tuning", "optimization_history.png")]:
+        assert_figure(out / recipe / figure)
+
+
+def test_run_names_its_default_report_folder_after_the_data(digits, tmp_path, monkeypatch):
+    from recipes._common import report_folder_name
+
+    assert report_folder_name("mnist") == "mnist"
+    assert report_folder_name("tfds:emnist/letters") == "tfds-emnist-letters"
+    assert report_folder_name(str(digits["flat"]) + "/") == "flat"
+    (tmp_path / "faces.npz").write_bytes(b"")
+    assert report_folder_name(str(tmp_path / "faces.npz")) == "faces"
+    # Never inside the data folder, whose next load would read the report's files.
+    monkeypatch.chdir(digits["flat"])
+    with pytest.raises(SystemExit) as exit_:
+        main(["run", "autoencoder", "--quick", "--dataset", "."])
+    assert exit_.value.code == 2
+
+
+@pytest.mark.parametrize("recipe, argv", [
+    ("autoencoder", ["--latent-dim", "4", "--filters", "4", "--dense-units", "0"]),
+    ("vae", ["--latent-dim", "4", "--filters", "4", "--dense-units", "0", "--iwae-k", "2"]),
+    ("gan", ["--architecture", "mlp", "--latent-dim", "4"]),
+    ("gan", ["--architecture", "dcgan", "--latent-dim", "4", "--filters", "4"]),
+])
+def test_colour_images_through_the_recipes(recipe, argv, colour_folder, tmp_path):
+    importlib.import_module(f"recipes.{recipe}").main(
+        ["--quick", "--epochs", "1", "--dataset", str(colour_folder), "--out", str(tmp_path), *argv])
+    folder = tmp_path / recipe
+    model = keras.saving.load_model(folder / "model.keras")
+    made = model.generate(3, seed=0) if recipe != "autoencoder" else \
+        model.predict(np.zeros((3, *COLOUR), np.float32), verbose=0)
+    assert made.shape == (3, *COLOUR)
+    assert np.any(made[..., 0] != made[..., 1])  # three channels, not copies of one grey
+    if recipe == "gan":  # one epoch's samples are near grey: the figure is drawn, no more
+        assert_figure(folder / "samples_by_epoch.png")
+    else:  # the test images' row is the fixture's colour, drawn as colour
+        assert colour_share(assert_figure(folder / "reconstructions.png")) > 0.05
+
+
+@pytest.mark.parametrize("shape", [COLOUR, (20, 24, 3)])
+@pytest.mark.parametrize("make", [
+    lambda s: GAN(latent_dim=4, architecture="mlp", input_shape=s, seed=0),
+    lambda s: GAN(latent_dim=4, architecture="dcgan", filters=4, input_shape=s, seed=0),
+    lambda s: VAE(latent_dim=4, filters=4, dense_units=0, input_shape=s, seed=0),
+    lambda s: VAE(latent_dim=4, architecture="mlp", reconstruction_loss="mse", input_shape=s, seed=0),
+], ids=["gan-mlp", "gan-dcgan", "vae-conv-bce", "vae-mlp-mse"])
+def test_generative_models_make_the_input_shape(make, shape):
+    model = make(shape)
+    assert model.generate(2, seed=0).shape == (2, *shape)
+    if isinstance(model, VAE):
+        assert model.reconstruct(np.full((2, *shape), 0.5, np.float32)).shape == (2, *shape)
+
+
+def test_a_preset_on_another_image_shape_says_so(colour_folder, tmp_path):
+    from recipes import finetune
+
+    with pytest.raises(ValueError, match=r"preset 'mnist_d9' was trained on images of shape "
+                                         r"\(28, 28, 1\).*not \(32, 32, 3\)"):
+        ConvAutoencoder.from_preset("mnist_d9", input_shape=COLOUR)
+    assert ConvAutoencoder.from_preset("mnist_d9", input_shape=(28, 28, 1)).latent_dim == 9
+    with pytest.raises(SystemExit, match=r"finetune: error: --pretrained preset 'mnist_d9' was "
+                                         r"trained on images of shape \(28, 28, 1\).*\(32, 32, 3\)"):
+        finetune.main(["--quick", "--dataset", str(colour_folder), "--pretrained", "mnist_d9",
+                       "--out", str(tmp_path)])
