@@ -1,0 +1,135 @@
+"""Contrastive encoder (SimCLR, Chen et al., 2020): features learned by telling views apart."""
+
+from __future__ import annotations
+
+import numbers
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import layers, ops
+
+from zoo.base import EncoderMixin, ZooModel, check_seed, replica_scaled
+from zoo.blocks import check_trunk, conv_encoder_features
+from zoo.export import Endpoint
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class ContrastiveEncoder(EncoderMixin, ZooModel):
+    """An encoder trained without labels to map two random views of an image close together.
+
+    Each training image is augmented twice (a random horizontal flip with ``flip``, a
+    shift by up to ``shift`` of its size, zoom, contrast); both views go through the encoder (the
+    `ConvAutoencoder` trunk: three stride-2 convolutions, a dense layer of
+    ``dense_units`` and a linear ``latent_dim`` code) and a projection head (Dense(128,
+    relu), Dense(``projection_dim``)). The loss is InfoNCE over the batch: with ``p``
+    and ``q`` the L2-normalised projections of the two views, row ``i`` of
+    ``p @ q.T / temperature`` must pick column ``i`` among the batch's N images,
+    averaged over both directions (a cross-entropy, in nats; log N for random features).
+    ``contrastive_accuracy`` is the fraction of rows that pick it.
+
+    The head is dropped after training: ``encoder`` (images -> codes) is the product,
+    for `zoo.classifier` or `encode`. There is no decoder, so nothing to generate::
+
+        model = ContrastiveEncoder(latent_dim=36)
+        model.compile(optimizer="adam")
+        model.fit(make_tf_dataset(x_train, batch_size=256), epochs=15)
+        clf = transfer_classifier("frozen", model, num_classes=10)
+
+    Parameters
+    ----------
+    latent_dim : size of the code (the encoder's output).
+    filters, dense_units : width of the convolutional trunk and its dense layer.
+    projection_dim : output size of the projection head the loss compares.
+    temperature : softmax temperature of the InfoNCE logits (> 0).
+    shift : largest random translation, a fraction of height and width in (0, 0.5).
+    flip : random horizontal flips (right for clothes and most photos, wrong for digits
+        and text).
+    input_shape : ``(height, width, channels)``.
+    seed : seed of the augmentations' random streams (None: random).
+    """
+
+    def __init__(self, latent_dim: int = 36, filters: int = 32, dense_units: int = 256,
+                 projection_dim: int = 64, temperature: float = 0.2, shift: float = 0.15,
+                 flip: bool = True, input_shape=(28, 28, 1), seed=None, **kwargs):
+        super().__init__(input_shape=input_shape, latent_dim=latent_dim, **kwargs)
+        check_trunk(filters, dense_units, 0.0)
+        if isinstance(projection_dim, bool) or not isinstance(projection_dim, (int, np.integer)) \
+                or projection_dim < 1:
+            raise ValueError(f"projection_dim must be a positive integer, got {projection_dim!r}")
+        for name, value, high in (("temperature", temperature, np.inf), ("shift", shift, 0.5)):
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) \
+                    or not 0 < value < high:
+                raise ValueError(f"{name} must be a number in (0, {high}), got {value!r}")
+        self.filters, self.dense_units = filters, dense_units
+        self.projection_dim, self.temperature, self.shift = int(projection_dim), float(temperature), float(shift)
+        if not isinstance(flip, bool):
+            raise ValueError(f"flip must be True or False, got {flip!r}")
+        self.flip = flip
+        self.seed = check_seed(seed)
+
+        images = keras.Input(self.image_shape, name="images")
+        codes = layers.Dense(latent_dim, name="code")(conv_encoder_features(images, filters, dense_units))
+        self.encoder = keras.Model(images, codes, name="encoder")
+        self.projector = keras.Sequential(
+            [keras.Input((latent_dim,)), layers.Dense(128, activation="relu", name="hidden"),
+             layers.Dense(self.projection_dim, name="projection")], name="projector")
+        # Changes of view a class survives, so the codes learn to ignore them.
+        self.augment = keras.Sequential([
+            *([layers.RandomFlip("horizontal", seed=seed)] if flip else []),
+            layers.RandomTranslation(shift, shift, fill_mode="constant", seed=seed),
+            layers.RandomZoom((-0.3, 0.1), fill_mode="constant", seed=seed),
+            layers.RandomContrast(0.5, seed=seed),
+        ], name="augment")
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.accuracy_tracker = keras.metrics.Mean(name="contrastive_accuracy")
+        self.build((None, *self.image_shape))
+
+    @property
+    def metrics(self):
+        return [self.loss_tracker, self.accuracy_tracker]
+
+    def call(self, inputs, training=False):
+        """The codes ``(N, latent_dim)`` of images ``(N,) + image_shape``."""
+        return self.encoder(inputs, training=training)
+
+    def views(self, x):
+        """Two independent random augmentations of the batch ``x``, kept in [0, 1]."""
+        return tuple(ops.clip(self.augment(x, training=True), 0.0, 1.0) for _ in range(2))
+
+    def compute_losses(self, first, second, training=False) -> dict:
+        """``loss`` (InfoNCE, both directions, nats) and ``contrastive_accuracy`` of two
+        batches of views, image ``i`` of ``first`` matching image ``i`` of ``second``."""
+        p, q = (ops.normalize(self.projector(self.encoder(v, training=training), training=training),
+                              axis=1) for v in (first, second))
+        logits = ops.matmul(p, ops.transpose(q)) / self.temperature
+        matches = ops.arange(ops.shape(logits)[0])
+        loss = 0.5 * (ops.mean(keras.losses.sparse_categorical_crossentropy(matches, logits, from_logits=True))
+                      + ops.mean(keras.losses.sparse_categorical_crossentropy(
+                          matches, ops.transpose(logits), from_logits=True)))
+        picked = ops.cast(ops.equal(ops.argmax(logits, axis=1), matches), "float32")
+        return {"loss": loss, "contrastive_accuracy": ops.mean(picked)}
+
+    def train_step(self, data):
+        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+        first, second = self.views(x)
+        weights = self.encoder.trainable_weights + self.projector.trainable_weights
+        with tf.GradientTape() as tape:
+            losses = self.compute_losses(first, second, training=True)
+            scaled = replica_scaled(losses["loss"])
+        self.optimizer.apply_gradients(zip(tape.gradient(scaled, weights), weights))
+        return self.update_trackers(losses)
+
+    def test_step(self, data):
+        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+        return self.update_trackers(self.compute_losses(*self.views(x)))
+
+    def export_endpoints(self) -> dict:
+        """Serving endpoints: ``encode`` (the default), images -> ``codes``."""
+        return {"encode": Endpoint(self.image_input(),
+                                   lambda x: {"codes": self.encoder(x, training=False)})}
+
+    def get_config(self):
+        return {**super().get_config(), "filters": self.filters, "dense_units": self.dense_units,
+                "projection_dim": self.projection_dim, "temperature": self.temperature,
+                "shift": self.shift, "flip": self.flip, "seed": self.seed}
