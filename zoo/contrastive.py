@@ -81,6 +81,7 @@ class ContrastiveEncoder(EncoderMixin, ZooModel):
             layers.RandomZoom((-0.3, 0.1), fill_mode="constant", seed=seed),
             layers.RandomContrast(0.5, seed=seed),
         ], name="augment")
+        self.augment.build((None, *self.image_shape))  # call() never runs it; a reload needs it built
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.accuracy_tracker = keras.metrics.Mean(name="contrastive_accuracy")
         self.build((None, *self.image_shape))
