@@ -130,7 +130,8 @@ def _quick_note(args) -> str:
 def _pretrained_autoencoder(args, dataset, out):
     """The ``--pretrained`` preset, or a CAE pre-trained here on the training images; and
     the seconds it took, rounded for the table. A preset must have the conv trunk that
-    `transfer_classifier` reuses (an ``encoder`` and its ``filters``/``dense_units``)."""
+    `transfer_classifier` reuses (an ``encoder`` and its ``filters``/``dense_units``);
+    `prepare` has checked that it takes the dataset's image shape."""
     from zoo import make_tf_dataset, save_model
     from zoo.presets import load_preset
     from zoo.training import resumable_callbacks
@@ -142,10 +143,6 @@ def _pretrained_autoencoder(args, dataset, out):
                 or getattr(autoencoder, "architecture", "conv") != "conv":
             raise SystemExit(f"finetune: error: --pretrained {args.pretrained} is a "
                              f"{type(autoencoder).__name__} without a convolutional encoder")
-        if autoencoder.image_shape != dataset.image_shape:
-            raise SystemExit(f"finetune: error: --pretrained {args.pretrained} takes images of "
-                             f"shape {autoencoder.image_shape}, {dataset.name} has "
-                             f"{dataset.image_shape}")
     else:
         autoencoder = build_autoencoder(args, dataset.image_shape)
         autoencoder.fit(make_tf_dataset(dataset.x_train, batch_size=args.batch_size, seed=args.seed),

@@ -79,12 +79,16 @@ def check_preset_shape(name: str, input_shape, model=None) -> None:
     """
     from zoo.presets import load_preset, preset_card
 
-    model = model or load_preset(name)
-    # A zoo model knows its images (a GAN's inputs are codes); a plain Keras model its input.
-    trained_on = getattr(model, "image_shape", None) or tuple(model.input_shape[1:])
+    card = preset_card(name)
+    if model is None and "input_shape" in card["config"]:
+        trained_on = tuple(card["config"]["input_shape"])  # a zoo model's card: no load needed
+    else:
+        model = model or load_preset(name)
+        # A zoo model knows its images (a GAN's inputs are codes); a plain Keras model its input.
+        trained_on = getattr(model, "image_shape", None) or tuple(model.input_shape[1:])
     if trained_on != check_image_shape(input_shape):
         raise ValueError(f"preset {name!r} was trained on images of shape {trained_on} "
-                         f"({preset_card(name)['data']}), not {tuple(input_shape)}; train a "
+                         f"({card['data']}), not {tuple(input_shape)}; train a "
                          "model on these images instead of starting from the preset")
 
 
