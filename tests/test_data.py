@@ -173,3 +173,14 @@ def test_tf_dataset_pipeline(images):
     np.testing.assert_array_equal(y, labels)
     with pytest.raises(ValueError, match="8 images but y has 3"):
         make_tf_dataset(images, labels[:3])
+
+
+def test_make_tf_dataset_repeats_in_full_batches_each_pass_reshuffled(images):
+    labels = np.arange(len(images))  # 8 images: batches of 3 cross each pass's seam
+    batches = [y.numpy() for _, y in make_tf_dataset(images, labels, batch_size=3, seed=0,
+                                                     repeat=True).take(8)]
+    assert all(len(b) == 3 for b in batches)
+    seen = np.concatenate(batches)  # 24 labels: three whole passes over the 8 images
+    passes = seen.reshape(3, 8)
+    assert all(sorted(p) == list(range(8)) for p in passes)
+    assert not np.array_equal(passes[0], passes[1])  # reshuffled each pass

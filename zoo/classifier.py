@@ -21,7 +21,7 @@ import numpy as np
 from keras import layers
 
 from zoo.blocks import check_architecture, check_positive_int, conv_encoder_features
-from zoo.data import check_images
+from zoo.data import check_images, make_tf_dataset
 
 ENCODER_NAME = "encoder"
 # The transfer study's variants: the pre-trained encoder frozen under a trained head, the
@@ -218,12 +218,9 @@ def fit_transfer(method: str, classifier: keras.Model, x, y, *, steps: int = 150
     trains the head alone for ``warmup_steps`` (default: a fifth of ``steps``), then
     everything at ``fine_tune_learning_rate``, as `fit_two_phase` does by epochs.
     """
-    import tensorflow as tf
-
     if method not in TRANSFER_METHODS:
         raise ValueError(f"method must be one of {TRANSFER_METHODS}, got {method!r}")
     check_positive_int("steps", steps)
-    check_positive_int("batch_size", batch_size)
     warmup_steps = steps // 5 if warmup_steps is None else warmup_steps
     if method == "fine-tuned" and not 0 <= warmup_steps < steps:
         raise ValueError(f"warmup_steps must be in [0, steps={steps}), got {warmup_steps!r}")
@@ -231,9 +228,7 @@ def fit_transfer(method: str, classifier: keras.Model, x, y, *, steps: int = 150
     y = np.asarray(y)
     if y.shape != (len(x),):
         raise ValueError(f"y must hold one label per image, shape ({len(x)},), got {y.shape}")
-    batches = (tf.data.Dataset.from_tensor_slices((x, y))
-               .shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
-               .repeat().batch(batch_size).prefetch(tf.data.AUTOTUNE))
+    batches = make_tf_dataset(x, y, batch_size=batch_size, seed=seed, repeat=True)
     phases = [(False, learning_rate, steps)]
     if method == "fine-tuned":
         phases = [(False, learning_rate, warmup_steps),

@@ -772,12 +772,15 @@ def check_batch_size(batch_size, allow_none: bool = True):
 
 def make_tf_dataset(
     x, y=None, batch_size: int = 128, shuffle: bool = True, seed: int = 0, map_fn=None,
+    repeat: bool = False,
 ):
     """A batched, prefetched `tf.data.Dataset` for `fit`.
 
     With ``y=None`` the targets are the images themselves (autoencoding). ``map_fn``,
     if given, maps ``(inputs, targets)`` batches, e.g. to corrupt the inputs for a
-    denoising autoencoder; it runs after batching, so it sees whole batches.
+    denoising autoencoder; it runs after batching, so it sees whole batches. ``repeat``
+    cycles through ``x`` without end (reshuffled each pass, full batches across the
+    seams), for a `fit` counted in ``steps_per_epoch``.
     """
     import tensorflow as tf
 
@@ -797,6 +800,8 @@ def make_tf_dataset(
     ds = tf.data.Dataset.from_tensor_slices((x, targets))
     if shuffle:
         ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+    if repeat:
+        ds = ds.repeat()
     ds = ds.batch(batch_size)
     if map_fn is not None:
         ds = ds.map(map_fn, num_parallel_calls=tf.data.AUTOTUNE)
