@@ -117,7 +117,7 @@ def main(argv=None) -> dict:
     write_table(rows, out / "accuracy",
                 "Test accuracy of frozen / fine-tuned encoder vs. CNN from scratch, all labels, "
                 + computed_on(dataset, args.epochs) + _quick_note(args))
-    study = _label_efficiency(autoencoder, dataset, args, out) if args.study_seeds else []
+    study = _label_efficiency(autoencoder, dataset, args, out, smallest_class) if args.study_seeds else []
     print(f"[finetune] wrote {out}", flush=True)
     return {"accuracy": rows, "label_efficiency": study}
 
@@ -153,21 +153,19 @@ def _pretrained_autoencoder(args, dataset, out):
     return autoencoder, seconds
 
 
-def _label_efficiency(autoencoder, dataset, args, out) -> list:
+def _label_efficiency(autoencoder, dataset, args, out, smallest_class: int) -> list:
     """Test accuracy of each `TRANSFER_METHODS` variant against labels per class.
 
     Each (labels per class, seed) draws its own stratified subset (`label_subset`), and
     each variant trains on it for ``--study-steps`` (`fit_transfer`). A run's accuracy is
     kept in ``<out>/study/`` until the study ends, so an interrupted study resumes at the
     next run (a finished one, like a finished `fit`, starts afresh). Writes the figure and
-    the table of mean ± std over seeds; returns the table's rows.
+    the table of mean ± std over seeds (``all`` drawn at ``smallest_class`` labels per
+    class); returns the table's rows.
     """
     import shutil
 
-    import keras
-
-    from zoo.classifier import TRANSFER_METHODS, fit_transfer, label_subset, transfer_classifier
-    from zoo.export import atomic_path
+    from zoo.classifier import TRANSFER_METHODS, label_subset
     from zoo.plotting import plot_label_efficiency
     from ._report import write_table
 
@@ -181,24 +179,11 @@ def _label_efficiency(autoencoder, dataset, args, out) -> list:
                       else label_subset(dataset.y_train, per_class, seed))
             for method in TRANSFER_METHODS:
                 record = runs / f"{per_class or 'all'}_{method.replace(' ', '_')}_seed{seed}.json"
-                if not record.exists():
-                    keras.utils.set_random_seed(seed)  # a fresh head (and scratch trunk) per seed
-                    classifier = fit_transfer(
-                        method, transfer_classifier(method, autoencoder, dataset.num_classes,
-                                                    args.hidden_units),
-                        dataset.x_train[chosen], dataset.y_train[chosen], steps=args.study_steps,
-                        learning_rate=args.learning_rate,
-                        fine_tune_learning_rate=args.fine_tune_learning_rate, seed=seed)
-                    accuracy = classifier.evaluate(dataset.x_test, dataset.y_test, batch_size=512,
-                                                   verbose=0, return_dict=True)["accuracy"]
-                    with atomic_path(record) as tmp:  # a kill leaves no half-written record
-                        tmp.write_text(json.dumps({"test_accuracy": accuracy}))
-                accuracy = json.loads(record.read_text())["test_accuracy"]
+                accuracy = _study_accuracy(method, autoencoder, dataset, chosen, seed, args, record)
                 accuracies.setdefault((per_class, method), []).append(accuracy)
                 print(f"[finetune] study: {per_class or 'all'} per class, seed {seed}, {method}: "
                       f"test accuracy {accuracy:.4f}", flush=True)
 
-    smallest_class = int(np.bincount(dataset.y_train).min())
     points = [{"method": method, "labels_per_class": per_class or smallest_class,
                "label": "all" if per_class is None else str(per_class),
                "accuracy_mean": float(np.mean(values)), "accuracy_std": float(np.std(values))}
@@ -214,6 +199,29 @@ def _label_efficiency(autoencoder, dataset, args, out) -> list:
                 f"Test accuracy against labelled images per class: {where}" + _quick_note(args))
     shutil.rmtree(runs)
     return rows
+
+
+def _study_accuracy(method, autoencoder, dataset, chosen, seed, args, record) -> float:
+    """The test accuracy of one study run on training images ``chosen``; read back from
+    ``record`` when an interrupted study got that far, else trained and recorded."""
+    import keras
+
+    from zoo.classifier import fit_transfer, transfer_classifier
+    from zoo.export import atomic_path
+
+    if record.exists():
+        return json.loads(record.read_text())["test_accuracy"]
+    keras.utils.set_random_seed(seed)  # a fresh head (and scratch trunk) per seed
+    classifier = fit_transfer(
+        method, transfer_classifier(method, autoencoder, dataset.num_classes, args.hidden_units),
+        dataset.x_train[chosen], dataset.y_train[chosen], steps=args.study_steps,
+        learning_rate=args.learning_rate, fine_tune_learning_rate=args.fine_tune_learning_rate,
+        seed=seed)
+    accuracy = classifier.evaluate(dataset.x_test, dataset.y_test, batch_size=512, verbose=0,
+                                   return_dict=True)["accuracy"]
+    with atomic_path(record) as tmp:  # a kill leaves no half-written record
+        tmp.write_text(json.dumps({"test_accuracy": accuracy}))
+    return accuracy
 
 
 def _train(method, autoencoder, dataset, chosen, epochs, args, run_dir) -> dict:
