@@ -45,7 +45,7 @@ def main(argv=None) -> list:
     if labels is None:
         no_labels("latent", "class ellipses, per-class statistics and kNN/probe/silhouette scores")
     titles = {"pca": "PCA", "tsne": "t-SNE"}
-    scores, embeddings, statistics = [], {m: {} for m in titles}, {m: {} for m in titles}
+    scores, embeddings = [], {m: {} for m in titles}
     for name, model in models.items():
         train_codes = encode_dataset(model, dataset.x_train)
         test_codes = encode_dataset(model, dataset.x_test)
@@ -55,11 +55,7 @@ def main(argv=None) -> list:
                            **{LATENT_COLUMNS[key]: value for key, value in measured.items()}})
             print(f"[latent] {name}: {scores[-1]}", flush=True)
         for method in embeddings:
-            embedding = embed_2d(test_codes[shown], method=method, seed=args.seed)
-            embeddings[method][name] = embedding
-            if labels is not None:
-                statistics[method][name] = class_statistics(embedding, labels,
-                                                            dataset.class_names)
+            embeddings[method][name] = embed_2d(test_codes[shown], method=method, seed=args.seed)
         _decoded_figures(name, model, train_codes, test_codes[0], args, dataset, out)
 
     for method, title in titles.items():
@@ -68,10 +64,12 @@ def main(argv=None) -> list:
                        title=f"{dataset.name} test codes, {len(shown)} points")
         if labels is None:
             continue
-        plot_class_ellipses({f"{name} ({title})": s for name, s in statistics[method].items()},
+        statistics = {name: class_statistics(embedding, labels, dataset.class_names)
+                      for name, embedding in embeddings[method].items()}
+        plot_class_ellipses({f"{name} ({title})": s for name, s in statistics.items()},
                             out / f"ellipses_{method}.png",
                             title="per-class mean ± 1 std along the embedded axes")
-        write_table(isotropy_table(statistics[method], key="relative_std_gap"),
+        write_table(isotropy_table(statistics, key="relative_std_gap"),
                     out / f"isotropy_{method}",
                     f"|std 1 - std 2| / mean std per class along the {title} axes of "
                     f"{len(shown)} test codes (0: round classes; unitless, since AE and VAE "
