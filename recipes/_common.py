@@ -228,6 +228,7 @@ non_negative_int = _number(int, lambda v: v >= 0, "a non-negative integer")
 positive_float = _number(float, lambda v: math.isfinite(v) and v > 0, "a positive number")
 non_negative_float = _number(float, lambda v: math.isfinite(v) and v >= 0, "a non-negative number")
 fraction = _number(float, lambda v: 0 <= v < 1, "a number in [0, 1)")
+half_fraction = _number(float, lambda v: 0 <= v < 0.5, "a number in [0, 0.5)")
 
 
 def prepare(args, recipe: str):

@@ -13,6 +13,12 @@ learning rate) and ``from scratch`` (random init), twice:
   subsets, every variant trained for the same ``--study-steps`` Adam steps of 64 images
   (`zoo.classifier.fit_transfer`). Each run's result is kept, so a rerun resumes.
 
+``--shift``/``--flip`` augment the training images, ``--head-dropout`` regularises the head
+and ``--schedule cosine`` lets each learning rate fall to zero by the last epoch, for all
+three variants alike (the study gets the same augmentation and dropout). Together they
+take the fine-tuned Fashion-MNIST classifier past 0.92 (the ``fashion_mnist_d36_classifier``
+preset's card has the command).
+
     python -m recipes.finetune --quick
     python -m recipes.finetune --dataset fashion_mnist --data-dir "$ZOO_DATA_DIR" --epochs 5
 """
@@ -27,8 +33,8 @@ import time
 import numpy as np
 
 from ._common import (RecipeSkipped, add_model_arguments, base_parser, build_autoencoder,
-                      non_negative_int, portable_command, positive_float, positive_int, prepare,
-                      save_outputs)
+                      fraction, half_fraction, non_negative_int, portable_command,
+                      positive_float, positive_int, prepare, save_outputs)
 
 
 def parse_args(argv):
@@ -49,6 +55,17 @@ def parse_args(argv):
     add_model_arguments(parser, latent_dim=36)
     parser.add_argument("--hidden-units", type=positive_int, default=64)
     parser.add_argument("--fine-tune-learning-rate", type=positive_float, default=3e-4)
+    parser.add_argument("--head-dropout", type=fraction, default=0.0,
+                        help="dropout between the head's two layers")
+    parser.add_argument("--schedule", choices=("constant", "cosine"), default="constant",
+                        help="learning rate per epoch of the all-labels runs: constant, or "
+                             "falling to zero by each phase's last epoch")
+    parser.add_argument("--shift", type=half_fraction, default=0.0,
+                        help="augment training images with random shifts by up to this "
+                             "fraction of their size (0: no augmentation)")
+    parser.add_argument("--flip", action="store_true",
+                        help="augment training images with random horizontal flips "
+                             "(clothes, not digits)")
     parser.add_argument("--pretrained", default=None,
                         help="start from this preset's encoder (a ConvAutoencoder, VAE or "
                              "ContrastiveEncoder preset) instead of pre-training a CAE")
@@ -213,10 +230,11 @@ def _study_accuracy(method, autoencoder, dataset, chosen, seed, args, record) ->
         return json.loads(record.read_text())["test_accuracy"]
     keras.utils.set_random_seed(seed)  # a fresh head (and scratch trunk) per seed
     classifier = fit_transfer(
-        method, transfer_classifier(method, autoencoder, dataset.num_classes, args.hidden_units),
+        method, transfer_classifier(method, autoencoder, dataset.num_classes, args.hidden_units,
+                                    args.head_dropout),
         dataset.x_train[chosen], dataset.y_train[chosen], steps=args.study_steps,
         learning_rate=args.learning_rate, fine_tune_learning_rate=args.fine_tune_learning_rate,
-        seed=seed)
+        map_fn=_augmentation(args, seed), seed=seed)
     accuracy = classifier.evaluate(dataset.x_test, dataset.y_test, batch_size=512, verbose=0,
                                    return_dict=True)["accuracy"]
     with atomic_path(record) as tmp:  # a kill leaves no half-written record
@@ -224,12 +242,20 @@ def _study_accuracy(method, autoencoder, dataset, chosen, seed, args, record) ->
     return accuracy
 
 
+def _augmentation(args, seed):
+    """`augment_inputs` of ``--flip``/``--shift``, or None when both are off."""
+    from zoo.classifier import augment_inputs
+
+    return augment_inputs(args.flip, args.shift, seed) if args.flip or args.shift else None
+
+
 def _train(method, autoencoder, dataset, chosen, epochs, args, run_dir) -> dict:
     """Train one `TRANSFER_METHODS` classifier on ``chosen`` training images, resumably.
 
     Returns ``row`` (the table's columns), ``history``, test ``predictions`` and ``model``.
     """
-    from zoo.classifier import compile_classifier, fit_two_phase, transfer_classifier
+    from zoo import make_tf_dataset
+    from zoo.classifier import compile_classifier, cosine_decay, fit_two_phase, transfer_classifier
     from zoo.training import EpochTimer, read_history, resumable_callbacks
 
     class LoggedEpochTimer(EpochTimer):
@@ -243,16 +269,20 @@ def _train(method, autoencoder, dataset, chosen, epochs, args, run_dir) -> dict:
         # The timer comes first so that CSVLogger sees the seconds it adds.
         return [LoggedEpochTimer()] + resumable_callbacks(run_dir / phase)
 
-    model = transfer_classifier(method, autoencoder, dataset.num_classes, args.hidden_units)
-    fit_kwargs = dict(x=dataset.x_train[chosen], y=dataset.y_train[chosen],
-                      batch_size=args.batch_size, validation_data=(dataset.x_val, dataset.y_val),
-                      verbose=2)
+    model = transfer_classifier(method, autoencoder, dataset.num_classes, args.hidden_units,
+                                args.head_dropout)
+    train = make_tf_dataset(dataset.x_train[chosen], dataset.y_train[chosen],
+                            batch_size=args.batch_size, seed=args.seed,
+                            map_fn=_augmentation(args, args.seed))
+    fit_kwargs = dict(x=train, validation_data=(dataset.x_val, dataset.y_val), shuffle=False,
+                      verbose=2)  # make_tf_dataset shuffles
     started = time.perf_counter()
     if method == "fine-tuned":
         warmup = min(args.warmup_epochs, epochs - 1)
         fit_two_phase(model, warmup_epochs=warmup, epochs=epochs, callbacks=callbacks,
                       head_learning_rate=args.learning_rate,
-                      fine_tune_learning_rate=args.fine_tune_learning_rate, **fit_kwargs)
+                      fine_tune_learning_rate=args.fine_tune_learning_rate,
+                      schedule=args.schedule, **fit_kwargs)
         phases = [run_dir / "warmup"] * (warmup > 0) + [run_dir / "fine_tune"]
         history = {}
         for phase_dir in phases:
@@ -260,7 +290,8 @@ def _train(method, autoencoder, dataset, chosen, epochs, args, run_dir) -> dict:
                 history.setdefault(name, []).extend(values)
     else:
         compile_classifier(model, args.learning_rate)
-        model.fit(epochs=epochs, callbacks=callbacks(), **fit_kwargs)
+        schedule = [cosine_decay(args.learning_rate, 0, epochs)] if args.schedule == "cosine" else []
+        model.fit(epochs=epochs, callbacks=callbacks() + schedule, **fit_kwargs)
         history = read_history(run_dir)
     train_seconds = time.perf_counter() - started
     predictions = model.predict(dataset.x_test, batch_size=512, verbose=0).argmax(axis=1)

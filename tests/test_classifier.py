@@ -3,9 +3,10 @@ import numpy as np
 import pytest
 
 from zoo import ConvAutoencoder
-from zoo.classifier import (TRANSFER_METHODS, build_classifier, build_cnn_baseline,
-                            classifier_encoder, compile_classifier, fit_transfer, fit_two_phase,
-                            label_subset, transfer_classifier)
+from zoo.blocks import augmentation
+from zoo.classifier import (TRANSFER_METHODS, augment_inputs, build_classifier, build_cnn_baseline,
+                            classifier_encoder, compile_classifier, cosine_decay, fit_transfer,
+                            fit_two_phase, label_subset, transfer_classifier)
 
 
 def tiny_autoencoder():
@@ -173,6 +174,72 @@ def test_fit_transfer_runs_the_protocols_steps_and_freezes_what_it_should(labell
         fit_transfer("fine-tuned", classifier, x, y, steps=5, warmup_steps=5)
     with pytest.raises(ValueError, match="one label per image"):
         fit_transfer("frozen", classifier, x, y[:3], steps=2)
+
+
+def test_fit_transfer_trains_on_the_mapped_batches(labelled):
+    x, y = labelled
+    # A map_fn that relabels every training image as class 2: the classifier learns it.
+    classifier = transfer_classifier("from scratch", tiny_autoencoder(), 3, hidden_units=8)
+    fit_transfer("from scratch", classifier, x, y, steps=40, batch_size=4, seed=0,
+                 map_fn=lambda images, labels: (images, keras.ops.full_like(labels, 2)))
+    assert np.all(classifier.predict(x, verbose=0).argmax(axis=1) == 2)
+
+
+def test_cosine_decay_falls_from_the_rate_to_near_zero():
+    rates = [cosine_decay(1e-3, 2, 6).schedule(epoch, None) for epoch in range(2, 6)]
+    np.testing.assert_allclose(rates, 1e-3 * (1 + np.cos(np.pi * np.arange(4) / 4)) / 2)
+    assert rates[0] == pytest.approx(1e-3) and rates[2] == pytest.approx(5e-4)
+    for args, match in (((0.0, 0, 3), "learning_rate"), ((1e-3, 3, 3), "first_epoch")):
+        with pytest.raises(ValueError, match=match):
+            cosine_decay(*args)
+
+
+def test_two_phase_cosine_schedule_sets_each_epochs_rate(labelled):
+    x, y = labelled
+    classifier = build_classifier(tiny_autoencoder(), 3)
+    seen = []
+
+    class Rate(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            seen.append(float(self.model.optimizer.learning_rate))
+
+    fit_two_phase(classifier, x, y, warmup_epochs=1, epochs=4, head_learning_rate=1e-2,
+                  fine_tune_learning_rate=1e-3, schedule="cosine", callbacks=lambda _: [Rate()],
+                  batch_size=8, verbose=0)
+    expected = [1e-2] + [1e-3 * (1 + np.cos(np.pi * i / 3)) / 2 for i in range(3)]
+    np.testing.assert_allclose(seen, expected, rtol=1e-5)
+    with pytest.raises(ValueError, match="schedule"):
+        fit_two_phase(classifier, x, y, warmup_epochs=1, epochs=2, schedule="linear")
+
+
+def test_augment_inputs_moves_images_keeps_labels_and_range(images):
+    labels = np.arange(len(images))
+    augmented, kept = augment_inputs(flip=True, shift=0.2, seed=0)(images, labels)
+    augmented = np.asarray(augmented)
+    assert augmented.shape == images.shape and np.array_equal(np.asarray(kept), labels)
+    assert augmented.min() >= 0.0 and augmented.max() <= 1.0
+    moved = [not np.allclose(a, b) for a, b in zip(augmented, images)]
+    assert sum(moved) > len(images) // 2
+    # Flips alone give each image or its mirror, nothing else.
+    flipped = np.asarray(augmentation(flip=True, shift=0.0, seed=0)(images, training=True))
+    for image, view in zip(images, flipped):
+        assert np.allclose(view, image) or np.allclose(view, image[:, ::-1])
+    assert np.allclose(np.asarray(augmentation(False, 0.0)(images, training=True)), images)
+
+
+@pytest.mark.parametrize("kwargs, match", [({"flip": 1, "shift": 0.1}, "flip"),
+                                           ({"flip": False, "shift": 0.5}, "shift"),
+                                           ({"flip": False, "shift": -0.1}, "shift"),
+                                           ({"flip": False, "shift": 0.1, "contrast": 1.0}, "contrast")])
+def test_augmentation_rejects_bad_settings(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        augmentation(**kwargs)
+
+
+def test_head_dropout_is_the_same_in_every_variant():
+    for method in TRANSFER_METHODS:
+        classifier = transfer_classifier(method, tiny_autoencoder(), 3, hidden_units=8, dropout=0.3)
+        assert classifier.get_layer("head_dropout").rate == 0.3, method
 
 
 def test_label_efficiency_figure(tmp_path):

@@ -59,6 +59,8 @@ def test_autoencoder_recipe_quick_trains_and_writes_figures_table_and_model(tmp_
     ("latent", ["--source", "sample", "--data-dir", "."], "--data-dir would be ignored"),
     ("tuning", ["--data-dir", "no/such/folder"], "--data-dir no/such/folder: no such folder"),
     ("run", ["all", "--seed", "-1"], "--seed: must be a non-negative integer, got -1"),
+    ("finetune", ["--shift", "0.5"], "--shift: must be a number in [0, 0.5), got 0.5"),
+    ("finetune", ["--schedule", "linear"], "--schedule: invalid choice: 'linear'"),
     ("finetune", ["--pretrained", "mnist_d9", "--latent-dim", "4"],
      "--pretrained mnist_d9 fixes the encoder; drop --latent-dim"),
 ])

@@ -1,4 +1,5 @@
-"""Convolutional building blocks shared by the autoencoder, the VAE and the DCGAN.
+"""Convolutional building blocks shared by the autoencoder, the VAE and the DCGAN, and the
+random image augmentations shared by the contrastive encoder and classifier training.
 
 The encoder is three stride-2 3x3 convolutions with ``n``, ``2n`` and ``4n`` filters,
 then a dense layer; the decoder mirrors it with transposed convolutions. Any image
@@ -53,6 +54,32 @@ def check_architecture(input_shape, latent_dim, filters, dense_units, dropout) -
     check_positive_int("latent_dim", latent_dim)
     check_trunk(filters, dense_units, dropout)
     return shape
+
+
+def augmentation(flip: bool, shift: float, zoom=None, contrast: float = 0.0, seed=None,
+                 name: str = "augment") -> keras.Sequential:
+    """Random changes of view a class survives, as a Keras layer run with ``training=True``.
+
+    In order: a horizontal flip with ``flip`` (right for clothes and most photos, wrong for
+    digits and text), a translation by up to ``shift`` of the height and width (in [0,
+    0.5); 0: none), a zoom by a factor drawn from ``zoom`` (``(low, high)`` as in
+    `keras.layers.RandomZoom`; None: none) and a contrast change by up to ``contrast``
+    (in [0, 1); 0: none). Pixels moved in from outside the image are 0. ``(N, H, W, C)`` in,
+    the same shape out; the result is not clipped to [0, 1].
+    """
+    if not isinstance(flip, bool):
+        raise ValueError(f"flip must be True or False, got {flip!r}")
+    for label, value, high in (("shift", shift, 0.5), ("contrast", contrast, 1.0)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < high:
+            raise ValueError(f"{label} must be a number in [0, {high}), got {value!r}")
+    steps = [layers.RandomFlip("horizontal", seed=seed)] if flip else []
+    if shift:
+        steps.append(layers.RandomTranslation(shift, shift, fill_mode="constant", seed=seed))
+    if zoom is not None:
+        steps.append(layers.RandomZoom(zoom, fill_mode="constant", seed=seed))
+    if contrast:
+        steps.append(layers.RandomContrast(contrast, seed=seed))
+    return keras.Sequential(steps or [layers.Identity()], name=name)
 
 
 def feature_map_shape(input_shape, filters: int) -> tuple:

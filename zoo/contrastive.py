@@ -10,7 +10,7 @@ import tensorflow as tf
 from keras import layers, ops
 
 from zoo.base import EncoderMixin, ZooModel, check_seed, replica_scaled
-from zoo.blocks import check_trunk, conv_encoder_features
+from zoo.blocks import augmentation, check_trunk, conv_encoder_features
 from zoo.export import Endpoint
 
 
@@ -63,8 +63,6 @@ class ContrastiveEncoder(EncoderMixin, ZooModel):
                 raise ValueError(f"{name} must be a number in (0, {high}), got {value!r}")
         self.filters, self.dense_units = filters, dense_units
         self.projection_dim, self.temperature, self.shift = int(projection_dim), float(temperature), float(shift)
-        if not isinstance(flip, bool):
-            raise ValueError(f"flip must be True or False, got {flip!r}")
         self.flip = flip
         self.seed = check_seed(seed)
 
@@ -75,12 +73,7 @@ class ContrastiveEncoder(EncoderMixin, ZooModel):
             [keras.Input((latent_dim,)), layers.Dense(128, activation="relu", name="hidden"),
              layers.Dense(self.projection_dim, name="projection")], name="projector")
         # Changes of view a class survives, so the codes learn to ignore them.
-        self.augment = keras.Sequential([
-            *([layers.RandomFlip("horizontal", seed=seed)] if flip else []),
-            layers.RandomTranslation(shift, shift, fill_mode="constant", seed=seed),
-            layers.RandomZoom((-0.3, 0.1), fill_mode="constant", seed=seed),
-            layers.RandomContrast(0.5, seed=seed),
-        ], name="augment")
+        self.augment = augmentation(flip, self.shift, zoom=(-0.3, 0.1), contrast=0.5, seed=seed)
         self.augment.build((None, *self.image_shape))  # call() never runs it; a reload needs it built
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.accuracy_tracker = keras.metrics.Mean(name="contrastive_accuracy")
