@@ -6,7 +6,8 @@ Reads the metric tables that recipes write (``<reports>/full-<dataset>/<recipe>/
 after full-data runs such as
 ``python -m recipes run all --dataset fashion_mnist --data-dir "$ZOO_DATA_DIR" --out reports/full-fashion_mnist``
 (or one recipe at a time with the same ``--out``), and prints one Markdown table. A number
-whose run is missing is shown as "not run", never guessed.
+whose run is missing is shown as "not run", never guessed. A second table gives each
+recipe's wall time in minutes, from the ``study.json`` that ``run all`` writes.
 """
 
 from __future__ import annotations
@@ -84,7 +85,28 @@ def main(argv=None) -> list:
             ("yes" if (value < reference if better == "lower" else value > reference) else "no"),
         })
     print(markdown_table(rows))
+    times = wall_times(args.reports)
+    if times:
+        print()
+        print(markdown_table(times))
     return rows
+
+
+def wall_times(reports: Path) -> list:
+    """One row per recipe: its minutes in each ``full-<dataset>`` run of ``run all``."""
+    runs = {dataset: json.loads(path.read_text())
+            for dataset in sorted({r[1] for r in REFERENCES})
+            if (path := reports / f"full-{dataset}" / "study.json").is_file()}
+    rows = {}
+    for dataset, run in runs.items():
+        for recipe in run["recipes"]:
+            row = rows.setdefault(recipe["name"], {"recipe": recipe["name"]})
+            row[f"{dataset} min"] = (round(recipe["seconds"] / 60, 1) if recipe["status"] == "ok"
+                                     else recipe["status"])
+    for dataset, run in runs.items():
+        rows.setdefault("total", {"recipe": "total"})[f"{dataset} min"] = \
+            round(run["metadata"]["wall time (s)"] / 60, 1)
+    return list(rows.values())
 
 
 if __name__ == "__main__":

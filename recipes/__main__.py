@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import platform
 import sys
 import time
@@ -78,6 +79,8 @@ def main(argv=None) -> int:
     }
     title = f"deepzoo study: {args.dataset}" + (" (quick)" if args.quick else "")
     page = write_html_report(out, results, metadata, title)
+    # The same run for programs (benchmarks.quality tables its wall times).
+    (out / "study.json").write_text(json.dumps({"metadata": metadata, "recipes": results}, indent=2))
     # A skipped recipe (finetune without labels) is no failure: the report says why.
     failed = [r["name"] for r in results if r["status"] == "failed"]
     skipped = [r["name"] for r in results if r["status"] == "skipped"]

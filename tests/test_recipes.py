@@ -160,6 +160,10 @@ def test_run_reports_a_failing_recipe_as_failed_runs_the_rest_and_exits_1(
     assert overview == [("Generative adversarial network", "failed"),
                         ("Variational autoencoder", "failed"),
                         ("Convolutional autoencoder", "ok")]
+    study = json.loads((tmp_path / "study.json").read_text())
+    assert [(r["name"], r["status"]) for r in study["recipes"]] == [
+        ("gan", "failed"), ("vae", "failed"), ("autoencoder", "ok")]
+    assert study["recipes"][2]["seconds"] > 0 and study["metadata"]["mode"].startswith("quick")
     assert "the VAE refused" in sections["vae"]
 
 

@@ -90,3 +90,23 @@ def test_quick_report_loads_in_a_real_browser(tmp_path):
                     "--window-size=1280,2400", f"--screenshot={artifacts / 'report.png'}", url],
                    capture_output=True, timeout=120, check=True)
     assert (artifacts / "report.png").stat().st_size > 10_000
+
+
+def test_quality_benchmark_reads_full_runs_and_never_guesses(tmp_path, capsys):
+    from benchmarks import quality
+
+    full = tmp_path / "full-fashion_mnist"
+    write_table([{"latent dim": 36, "test MSE": 0.007}], full / "autoencoder" / "metrics", "t")
+    (full / "study.json").write_text(json.dumps({
+        "metadata": {"wall time (s)": 600.0},
+        "recipes": [{"name": "autoencoder", "status": "ok", "seconds": 420.0},
+                    {"name": "gan", "status": "failed", "seconds": 3.0}]}))
+    rows = {(r["metric"], r["dataset"]): r for r in quality.main(["--reports", str(tmp_path)])}
+    cae = rows[("CAE test MSE, latent 36", "fashion_mnist")]
+    assert cae["deepzoo"] == 0.007 and cae["deepzoo better?"] == "yes"  # reports: 0.00917
+    assert rows[("CAE test MSE, latent 9", "mnist")]["deepzoo"] == "not run"
+    assert quality.wall_times(tmp_path) == [
+        {"recipe": "autoencoder", "fashion_mnist min": 7.0},
+        {"recipe": "gan", "fashion_mnist min": "failed"},
+        {"recipe": "total", "fashion_mnist min": 10.0}]
+    assert "| autoencoder | 7 |" in capsys.readouterr().out
