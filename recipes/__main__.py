@@ -60,9 +60,16 @@ def main(argv=None) -> int:
     common = ["--dataset", args.dataset, "--seed", str(args.seed), "--out", str(out)]
     common += ["--quick"] * args.quick + passthrough
 
-    started = time.perf_counter()
-    results = [_run_recipe(name, common, f"{i}/{len(names)}") for i, name in enumerate(names, 1)]
-    total = time.perf_counter() - started
+    record = out / "study.json"
+    kept = _interrupted_results(record, common)
+    results = []
+    for i, name in enumerate(names, 1):
+        if name in kept:
+            print(f"\n=== [{i}/{len(names)}] {name}: {kept[name]['status']} in "
+                  f"{kept[name]['seconds']:.0f} s before the interruption, not rerun ===", flush=True)
+        results.append(kept.get(name) or _run_recipe(name, common, f"{i}/{len(names)}"))
+        _write_record(record, common, results)
+    total = sum(result["seconds"] for result in results)
 
     from ._report import write_html_report
 
@@ -79,8 +86,7 @@ def main(argv=None) -> int:
     }
     title = f"deepzoo study: {args.dataset}" + (" (quick)" if args.quick else "")
     page = write_html_report(out, results, metadata, title)
-    # The same run for programs (benchmarks.quality tables its wall times).
-    (out / "study.json").write_text(json.dumps({"metadata": metadata, "recipes": results}, indent=2))
+    _write_record(record, common, results, metadata)
     # A skipped recipe (finetune without labels) is no failure: the report says why.
     failed = [r["name"] for r in results if r["status"] == "failed"]
     skipped = [r["name"] for r in results if r["status"] == "skipped"]
@@ -107,6 +113,31 @@ def _parser() -> argparse.ArgumentParser:
                           "the stem of a file as <dataset>")
     run.add_argument("--seed", type=_common.non_negative_int, default=0)
     return parser
+
+
+def _write_record(path: Path, arguments: list, results: list, metadata=None) -> None:
+    """``study.json``: the run for programs (benchmarks.quality tables its wall times) and
+    for a rerun. Written after each recipe, with ``finished`` false until the report is."""
+    from zoo.export import atomic_path
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    record = {"finished": metadata is not None, "arguments": arguments,
+              "metadata": metadata or {}, "recipes": results}
+    with atomic_path(path) as tmp:  # a kill leaves the previous record whole
+        tmp.write_text(json.dumps(record, indent=2))
+
+
+def _interrupted_results(path: Path, arguments: list) -> dict:
+    """The recipes that ended ok (or skipped) in an interrupted run of the same command,
+    by name, so a rerun goes on where it was cut instead of retraining them. A finished
+    run, like a finished `fit`, starts afresh; so does a run with other options."""
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    if record.get("finished", True) or record.get("arguments") != arguments:
+        return {}
+    return {r["name"]: r for r in record.get("recipes", []) if r.get("status") in ("ok", "skipped")}
 
 
 def _run_recipe(name: str, argv: list, position: str) -> dict:

@@ -201,3 +201,39 @@ def test_a_recipe_killed_after_an_epoch_resumes_at_the_next_one(tmp_path):
     assert len(read_history(run_dir)["loss"]) == 4
     assert read_table(tmp_path / "autoencoder" / "metrics")[0]["epochs"] == 4
     assert not (run_dir / "backup").exists()  # Keras deletes it once training finishes
+
+
+def test_an_interrupted_run_all_goes_on_at_the_recipe_it_was_cut_in(tmp_path, monkeypatch):
+    import recipes.autoencoder
+    import recipes.vae
+    from recipes.__main__ import main
+
+    monkeypatch.delenv("ZOO_STRATEGY", raising=False)
+    calls = []
+    real_autoencoder = recipes.autoencoder.main
+
+    def autoencoder(argv):
+        calls.append("autoencoder")
+        return real_autoencoder(argv)
+
+    def cut(argv):
+        raise KeyboardInterrupt  # a kill: no result, no report
+
+    monkeypatch.setattr(recipes.autoencoder, "main", autoencoder)
+    monkeypatch.setattr(recipes.vae, "main", cut)
+    command = ["run", "autoencoder", "vae", "--quick", "--epochs", "1", "--latent-dim", "4",
+               "--filters", "4", "--dense-units", "0", "--out", str(tmp_path)]
+    with pytest.raises(KeyboardInterrupt):
+        main(command)
+    record = json.loads((tmp_path / "study.json").read_text())
+    assert not record["finished"] and [r["name"] for r in record["recipes"]] == ["autoencoder"]
+
+    monkeypatch.setattr(recipes.vae, "main", lambda argv: calls.append("vae"))
+    assert main(command) == 0
+    assert calls == ["autoencoder", "vae"]  # the autoencoder was not trained again
+    record = json.loads((tmp_path / "study.json").read_text())
+    assert record["finished"] and [r["status"] for r in record["recipes"]] == ["ok", "ok"]
+    assert record["metadata"]["wall time (s)"] == pytest.approx(
+        sum(r["seconds"] for r in record["recipes"]), abs=0.1)
+    # A finished run starts afresh, as does one with other options.
+    assert main(command) == 0 and calls == ["autoencoder", "vae"] * 2
