@@ -119,7 +119,7 @@ def main(argv=None) -> dict:
     results = {method: _train(method, autoencoder, dataset, everything, args.epochs, args,
                               out / f"run_all_{method.replace(' ', '_')}")
                for method in TRANSFER_METHODS}
-    _save_classifier(results["fine-tuned"], args, argv, dataset, out)
+    _save_classifier(results, args, argv, dataset, out)
     rows = [{"labels": "all labels", "method": method, **result["row"],
              "pre-training s": 0.0 if method == "from scratch" else pretrain_seconds,
              "dataset": dataset.name, "source": dataset.source}
@@ -305,23 +305,43 @@ def _train(method, autoencoder, dataset, chosen, epochs, args, run_dir) -> dict:
     return {"row": row, "history": history, "predictions": predictions, "model": model}
 
 
-def _save_classifier(result, args, argv, dataset, out):
-    """``model.keras``, with ``--export`` a `classify` SavedModel, with ``--preset`` a preset."""
-    save_outputs(result["model"], out, args.export)
+def _save_classifier(results, args, argv, dataset, out):
+    """The fine-tuned classifier to ``model.keras``, with ``--export`` a `classify`
+    SavedModel, with ``--preset`` a preset whose card sets it beside the other variants."""
+    fine_tuned = results["fine-tuned"]
+    save_outputs(fine_tuned["model"], out, args.export)
     if args.preset:
-        _save_classifier_preset(result["model"], args, argv, dataset, result["row"])
+        _save_classifier_preset(fine_tuned["model"], args, argv, dataset, results)
 
 
-def _save_classifier_preset(classifier, args, argv, dataset, result):
+def _save_classifier_preset(classifier, args, argv, dataset, results):
     from zoo.presets import save_preset
 
     encoder = f"preset {args.pretrained}" if args.pretrained else "a CAE pre-trained by this run"
+    row = results["fine-tuned"]["row"]
     save_preset(classifier, args.preset, {
         "command": portable_command("finetune", argv),
         "data": f"{dataset.summary()}; encoder: {encoder}, fine-tuned",
-        "metrics": {"test accuracy": result["test accuracy"], "test images": len(dataset.x_test),
-                    "epochs": result["epochs"]},
+        "metrics": {"test accuracy": row["test accuracy"], "test images": len(dataset.x_test),
+                    "epochs": row["epochs"],
+                    **{f"test accuracy, {method} (same run)": result["row"]["test accuracy"]
+                       for method, result in results.items() if method != "fine-tuned"}},
+        "notes": _training_notes(args, row["epochs"]),
     })
+
+
+def _training_notes(args, epochs: int) -> str:
+    """The all-labels schedule in words, for the preset's card."""
+    warmup = min(args.warmup_epochs, epochs - 1)
+    views = [w for w, on in (("random horizontal flips", args.flip),
+                             (f"random shifts by up to {args.shift:g} of the size", args.shift)) if on]
+    decay = ", falling to zero by the last epoch (cosine)" if args.schedule == "cosine" else ""
+    return (f"{warmup} epoch(s) of the head alone at {args.learning_rate:g}, then all weights "
+            f"for {epochs - warmup} epochs at {args.fine_tune_learning_rate:g}{decay}; Adam, "
+            f"batches of {args.batch_size}. Training images: "
+            + (" and ".join(views) if views else "as they are")
+            + f"; head dropout {args.head_dropout:g}. The frozen encoder and the same network "
+            "from scratch were trained alike in the same run (their accuracies above).")
 
 
 def _plot_curves(curves: dict, path, title):

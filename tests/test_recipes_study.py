@@ -111,13 +111,20 @@ def test_finetune_from_a_preset_saves_a_classifier_preset(tmp_path, monkeypatch)
     monkeypatch.setenv("ZOO_PRESET_DIR", str(tmp_path))
     rows = finetune.main(["--quick", "--epochs", "1", "--study-seeds", "0",
                           "--pretrained", "fashion_mnist_d36", "--preset", "clf",
-                          "--out", str(tmp_path / "out")])["accuracy"]
+                          "--flip", "--shift", "0.1", "--head-dropout", "0.2",
+                          "--schedule", "cosine", "--out", str(tmp_path / "out")])["accuracy"]
     assert all(r["pre-training s"] < 5 for r in rows)  # loaded, not pre-trained
     classifier = load_preset("clf")
     card = preset_card("clf")
     tuned = next(r for r in rows if r["method"] == "fine-tuned")
     assert card["metrics"]["test accuracy"] == pytest.approx(tuned["test accuracy"])
     assert "preset fashion_mnist_d36" in card["data"]
+    assert {"test accuracy, frozen (same run)", "test accuracy, from scratch (same run)"} \
+        <= set(card["metrics"])
+    for said in ("random horizontal flips", "shifts by up to 0.1", "cosine", "dropout 0.2"):
+        assert said in card["notes"], said
+    assert "## Training\n\n0 epoch(s) of the head alone" in (tmp_path / "clf.md").read_text()
+    assert classifier.get_layer("head_dropout").rate == 0.2
     with pytest.raises(SystemExit, match="clf is a Functional without a convolutional encoder"):
         finetune.main(["--quick", "--pretrained", "clf", "--out", str(tmp_path)])
     assert classifier.output_shape == (None, 10)

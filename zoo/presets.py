@@ -48,7 +48,8 @@ def save_preset(model: keras.Model, name: str, card: dict) -> Path:
     """Save ``model`` (weights only, no optimizer state) as preset ``name`` with its card.
 
     ``card`` holds at least ``"command"`` (how it was trained), ``"data"`` and ``"metrics"``
-    (a dict of test-set numbers).
+    (a dict of test-set numbers); ``"notes"``, if given, says in prose what the command
+    does and why (the card's "Training" section).
     """
     missing = {"command", "data", "metrics"} - set(card)
     if missing:
@@ -78,7 +79,8 @@ def write_card(card: dict, folder=None) -> None:
         tmp.write_text(
             f"# {name}\n\n{card['class']} trained on {card['data']}.\n\n"
             f"## Test metrics\n\n| metric | value |\n|---|---|\n{metric_rows}\n"
-            f"## Training command\n\nWith `ZOO_DATA_DIR` pointing at the IDX files "
+            + (f"## Training\n\n{card['notes']}\n\n" if card.get("notes") else "")
+            + f"## Training command\n\nWith `ZOO_DATA_DIR` pointing at the IDX files "
             f"(see the README's Data section), in a checkout of deepzoo:\n\n"
             f"```bash\n{card['command']}\n```\n\nLoad it with `{loader}`.\n"
         )
