@@ -104,8 +104,9 @@ def wall_times(reports: Path) -> list:
             row[f"{dataset} min"] = (round(recipe["seconds"] / 60, 1) if recipe["status"] == "ok"
                                      else recipe["status"])
     for dataset, run in runs.items():
+        minutes = round(sum(r["seconds"] for r in run["recipes"]) / 60, 1)
         rows.setdefault("total", {"recipe": "total"})[f"{dataset} min"] = \
-            round(run["metadata"]["wall time (s)"] / 60, 1)
+            minutes if run.get("finished") else f"{minutes} (unfinished)"
     return list(rows.values())
 
 

@@ -78,7 +78,7 @@ def main(argv=None) -> int:
         "dataset": args.dataset,
         "mode": f"quick{sample}" if args.quick else "full",
         "seed": args.seed,
-        "wall time (s)": round(total, 1),
+        "wall time (s)": round(total, 1),  # the recipes' own seconds, summed over restarts
         "command": f"{_common.command_name()} {' '.join(argv)}",
         "python": platform.python_version(),
         "machine": f"{platform.machine()}, {platform.system()}",
@@ -128,9 +128,10 @@ def _write_record(path: Path, arguments: list, results: list, metadata=None) -> 
 
 
 def _interrupted_results(path: Path, arguments: list) -> dict:
-    """The recipes that ended ok (or skipped) in an interrupted run of the same command,
-    by name, so a rerun goes on where it was cut instead of retraining them. A finished
-    run, like a finished `fit`, starts afresh; so does a run with other options."""
+    """The recipes that ended ok (or skipped) in an interrupted run with the same options,
+    by name, so a rerun goes on where it was cut instead of retraining them (the recipes
+    asked for may differ; failed ones run again). A finished run, like a finished `fit`,
+    starts afresh; so does a run with other options."""
     try:
         record = json.loads(path.read_text())
     except (OSError, ValueError):

@@ -37,6 +37,12 @@ from ._common import (RecipeSkipped, add_model_arguments, base_parser, build_aut
                       positive_float, positive_int, prepare, save_outputs)
 
 
+# The options a study run's result depends on, kept in its record: a rerun under other
+# values trains again instead of reading it back.
+STUDY_SETTINGS = ("dataset", "pretrained", "study_steps", "learning_rate",
+                  "fine_tune_learning_rate", "hidden_units", "head_dropout", "flip", "shift")
+
+
 def parse_args(argv):
     parser = base_parser(__doc__.splitlines()[0], epochs=10, quick_epochs=3, exportable=True,
                          name="finetune")
@@ -59,7 +65,8 @@ def parse_args(argv):
                         help="dropout between the head's two layers")
     parser.add_argument("--schedule", choices=("constant", "cosine"), default="constant",
                         help="learning rate per epoch of the all-labels runs: constant, or "
-                             "falling to zero by each phase's last epoch")
+                             "falling towards zero by each phase's last epoch (the study's "
+                             "runs keep a constant rate)")
     parser.add_argument("--shift", type=half_fraction, default=0.0,
                         help="augment training images with random shifts by up to this "
                              "fraction of their size (0: no augmentation)")
@@ -133,7 +140,7 @@ def main(argv=None) -> dict:
                      out / "confusion_all.png", f"{dataset.name}, all labels: test confusion matrices")
     write_table(rows, out / "accuracy",
                 "Test accuracy of frozen / fine-tuned encoder vs. CNN from scratch, all labels, "
-                + computed_on(dataset, args.epochs) + _quick_note(args))
+                + computed_on(dataset, args.epochs) + _regularisation(args) + _quick_note(args))
     study = _label_efficiency(autoencoder, dataset, args, out, smallest_class) if args.study_seeds else []
     print(f"[finetune] wrote {out}", flush=True)
     return {"accuracy": rows, "label_efficiency": study}
@@ -206,7 +213,8 @@ def _label_efficiency(autoencoder, dataset, args, out, smallest_class: int) -> l
                "accuracy_mean": float(np.mean(values)), "accuracy_std": float(np.std(values))}
               for (per_class, method), values in accuracies.items()]
     where = (f"{dataset.name} ({dataset.source}), {len(dataset.x_test)} test images, "
-             f"{args.study_steps} steps of 64 per run, mean ± std over {len(seeds)} label subsets")
+             f"{args.study_steps} steps of 64 per run, mean ± std over {len(seeds)} label subsets"
+             + _regularisation(args, schedule=False))
     plot_label_efficiency(points, out / "label_efficiency.png",
                           title=f"Label efficiency, {dataset.name}")
     rows = [{"labels per class": p["label"], "method": p["method"],
@@ -226,7 +234,9 @@ def _study_accuracy(method, autoencoder, dataset, chosen, seed, args, record) ->
     from zoo.classifier import fit_transfer, transfer_classifier
     from zoo.export import atomic_path
 
-    if record.exists():
+    # A record of a run under other options (another augmentation, say) is not this run's.
+    settings = {key: vars(args)[key] for key in STUDY_SETTINGS}
+    if record.exists() and json.loads(record.read_text()).get("settings") == settings:
         return json.loads(record.read_text())["test_accuracy"]
     keras.utils.set_random_seed(seed)  # a fresh head (and scratch trunk) per seed
     classifier = fit_transfer(
@@ -234,19 +244,42 @@ def _study_accuracy(method, autoencoder, dataset, chosen, seed, args, record) ->
                                     args.head_dropout),
         dataset.x_train[chosen], dataset.y_train[chosen], steps=args.study_steps,
         learning_rate=args.learning_rate, fine_tune_learning_rate=args.fine_tune_learning_rate,
-        map_fn=_augmentation(args, seed), seed=seed)
+        map_fn=_training_views(args, seed), seed=seed)
     accuracy = classifier.evaluate(dataset.x_test, dataset.y_test, batch_size=512, verbose=0,
                                    return_dict=True)["accuracy"]
     with atomic_path(record) as tmp:  # a kill leaves no half-written record
-        tmp.write_text(json.dumps({"test_accuracy": accuracy}))
+        tmp.write_text(json.dumps({"test_accuracy": accuracy, "settings": settings}))
     return accuracy
 
 
-def _augmentation(args, seed):
+def _training_views(args, seed):
     """`augment_inputs` of ``--flip``/``--shift``, or None when both are off."""
     from zoo.classifier import augment_inputs
 
-    return augment_inputs(args.flip, args.shift, seed) if args.flip or args.shift else None
+    return (augment_inputs(flip=args.flip, shift=args.shift, seed=seed)
+            if args.flip or args.shift else None)
+
+
+def _warmup_epochs(args, epochs: int) -> int:
+    """The fine-tuned classifier's frozen epochs: ``--warmup-epochs``, leaving at least one
+    epoch of fine-tuning."""
+    return min(args.warmup_epochs, epochs - 1)
+
+
+def _views(args) -> str:
+    """``--flip``/``--shift`` in words ("" if off)."""
+    return " and ".join(word for word, on in (("flipped", args.flip),
+                                              (f"shifted by up to {args.shift:g} of their size", args.shift))
+                        if on)
+
+
+def _regularisation(args, schedule: bool = True) -> str:
+    """The caption's note of the options that change how classifiers train ("" if none);
+    ``schedule=False`` for the study, whose runs keep a constant rate."""
+    said = ([f"training images {_views(args)}"] if _views(args) else []) \
+        + ([f"head dropout {args.head_dropout:g}"] if args.head_dropout else []) \
+        + (["cosine learning rates"] if schedule and args.schedule == "cosine" else [])
+    return f"; {', '.join(said)}" if said else ""
 
 
 def _train(method, autoencoder, dataset, chosen, epochs, args, run_dir) -> dict:
@@ -273,12 +306,12 @@ def _train(method, autoencoder, dataset, chosen, epochs, args, run_dir) -> dict:
                                 args.head_dropout)
     train = make_tf_dataset(dataset.x_train[chosen], dataset.y_train[chosen],
                             batch_size=args.batch_size, seed=args.seed,
-                            map_fn=_augmentation(args, args.seed))
+                            map_fn=_training_views(args, args.seed))
     fit_kwargs = dict(x=train, validation_data=(dataset.x_val, dataset.y_val), shuffle=False,
-                      verbose=2)  # make_tf_dataset shuffles
+                      validation_batch_size=512, verbose=2)  # make_tf_dataset shuffles
     started = time.perf_counter()
     if method == "fine-tuned":
-        warmup = min(args.warmup_epochs, epochs - 1)
+        warmup = _warmup_epochs(args, epochs)
         fit_two_phase(model, warmup_epochs=warmup, epochs=epochs, callbacks=callbacks,
                       head_learning_rate=args.learning_rate,
                       fine_tune_learning_rate=args.fine_tune_learning_rate,
@@ -332,16 +365,15 @@ def _save_classifier_preset(classifier, args, argv, dataset, results):
 
 def _training_notes(args, epochs: int) -> str:
     """The all-labels schedule in words, for the preset's card."""
-    warmup = min(args.warmup_epochs, epochs - 1)
-    views = [w for w, on in (("random horizontal flips", args.flip),
-                             (f"random shifts by up to {args.shift:g} of the size", args.shift)) if on]
-    decay = ", falling to zero by the last epoch (cosine)" if args.schedule == "cosine" else ""
-    return (f"{warmup} epoch(s) of the head alone at {args.learning_rate:g}, then all weights "
-            f"for {epochs - warmup} epochs at {args.fine_tune_learning_rate:g}{decay}; Adam, "
-            f"batches of {args.batch_size}. Training images: "
-            + (" and ".join(views) if views else "as they are")
-            + f"; head dropout {args.head_dropout:g}. The frozen encoder and the same network "
-            "from scratch were trained alike in the same run (their accuracies above).")
+    warmup = _warmup_epochs(args, epochs)
+    decay = " (each phase's rate falling towards zero, cosine)" if args.schedule == "cosine" else ""
+    head = (f"{warmup} epoch{'s' * (warmup > 1)} of the head alone at {args.learning_rate:g}, then "
+            if warmup else "No warm-up: ")
+    return (f"{head}all weights for {epochs - warmup} epochs at "
+            f"{args.fine_tune_learning_rate:g}{decay}; Adam, batches of {args.batch_size}. "
+            f"Training images {_views(args) or 'as they are'}; head dropout "
+            f"{args.head_dropout:g}. The frozen encoder and the same network from scratch were "
+            "trained alike in the same run (their accuracies above).")
 
 
 def _plot_curves(curves: dict, path, title):

@@ -235,5 +235,12 @@ def test_an_interrupted_run_all_goes_on_at_the_recipe_it_was_cut_in(tmp_path, mo
     assert record["finished"] and [r["status"] for r in record["recipes"]] == ["ok", "ok"]
     assert record["metadata"]["wall time (s)"] == pytest.approx(
         sum(r["seconds"] for r in record["recipes"]), abs=0.1)
-    # A finished run starts afresh, as does one with other options.
+    # A finished run starts afresh.
     assert main(command) == 0 and calls == ["autoencoder", "vae"] * 2
+    # So does an interrupted one rerun with other options.
+    monkeypatch.setattr(recipes.vae, "main", cut)
+    with pytest.raises(KeyboardInterrupt):
+        main(command)
+    monkeypatch.setattr(recipes.vae, "main", lambda argv: calls.append("vae"))
+    assert main(command[:-2] + ["--seed", "1", "--out", str(tmp_path)]) == 0
+    assert calls == ["autoencoder", "vae"] * 2 + ["autoencoder", "autoencoder", "vae"]

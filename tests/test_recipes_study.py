@@ -121,10 +121,32 @@ def test_finetune_from_a_preset_saves_a_classifier_preset(tmp_path, monkeypatch)
     assert "preset fashion_mnist_d36" in card["data"]
     assert {"test accuracy, frozen (same run)", "test accuracy, from scratch (same run)"} \
         <= set(card["metrics"])
-    for said in ("random horizontal flips", "shifts by up to 0.1", "cosine", "dropout 0.2"):
+    for said in ("flipped and shifted by up to 0.1", "cosine", "dropout 0.2"):
         assert said in card["notes"], said
-    assert "## Training\n\n0 epoch(s) of the head alone" in (tmp_path / "clf.md").read_text()
+    assert "## Training\n\nNo warm-up: all weights for 1 epochs" in (tmp_path / "clf.md").read_text()
+    caption = json.loads((tmp_path / "out" / "finetune" / "accuracy.json").read_text())["title"]
+    assert caption.endswith("training images flipped and shifted by up to 0.1 of their size, "
+                            "head dropout 0.2, cosine learning rates; --quick: a short run on the "
+                            "embedded sample, where pre-training has had too few epochs to pay off")
     assert classifier.get_layer("head_dropout").rate == 0.2
     with pytest.raises(SystemExit, match="clf is a Functional without a convolutional encoder"):
         finetune.main(["--quick", "--pretrained", "clf", "--out", str(tmp_path)])
     assert classifier.output_shape == (None, 10)
+
+
+def test_a_study_record_is_read_back_only_under_the_same_settings(tmp_path):
+    from recipes import finetune
+    from zoo import ConvAutoencoder, load_dataset
+
+    args = finetune.parse_args(["--quick", "--study-steps", "2"])
+    dataset = load_dataset("fashion_mnist", source="sample")
+    autoencoder = ConvAutoencoder(latent_dim=4, filters=4, dense_units=0)
+    record = tmp_path / "10_frozen_seed0.json"
+    settings = {key: vars(args)[key] for key in finetune.STUDY_SETTINGS}
+    record.write_text(json.dumps({"test_accuracy": 0.123, "settings": settings}))
+    chosen = list(range(20))
+    assert finetune._study_accuracy("frozen", autoencoder, dataset, chosen, 0, args, record) == 0.123
+    args.flip = True  # another augmentation: that run is not this one
+    accuracy = finetune._study_accuracy("frozen", autoencoder, dataset, chosen, 0, args, record)
+    kept = json.loads(record.read_text())
+    assert accuracy != 0.123 and kept["test_accuracy"] == accuracy and kept["settings"]["flip"]

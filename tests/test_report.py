@@ -98,9 +98,9 @@ def test_quality_benchmark_reads_full_runs_and_never_guesses(tmp_path, capsys):
     full = tmp_path / "full-fashion_mnist"
     write_table([{"latent dim": 36, "test MSE": 0.007}], full / "autoencoder" / "metrics", "t")
     (full / "study.json").write_text(json.dumps({
-        "metadata": {"wall time (s)": 600.0},
+        "finished": True, "metadata": {"wall time (s)": 450.0},
         "recipes": [{"name": "autoencoder", "status": "ok", "seconds": 420.0},
-                    {"name": "gan", "status": "failed", "seconds": 3.0}]}))
+                    {"name": "gan", "status": "failed", "seconds": 30.0}]}))
     rows = {(r["metric"], r["dataset"]): r for r in quality.main(["--reports", str(tmp_path)])}
     cae = rows[("CAE test MSE, latent 36", "fashion_mnist")]
     assert cae["deepzoo"] == 0.007 and cae["deepzoo better?"] == "yes"  # reports: 0.00917
@@ -108,5 +108,11 @@ def test_quality_benchmark_reads_full_runs_and_never_guesses(tmp_path, capsys):
     assert quality.wall_times(tmp_path) == [
         {"recipe": "autoencoder", "fashion_mnist min": 7.0},
         {"recipe": "gan", "fashion_mnist min": "failed"},
-        {"recipe": "total", "fashion_mnist min": 10.0}]
+        {"recipe": "total", "fashion_mnist min": 7.5}]
     assert "| autoencoder | 7 |" in capsys.readouterr().out
+    (tmp_path / "full-mnist").mkdir()  # a run still going (or cut): no metadata yet
+    (tmp_path / "full-mnist" / "study.json").write_text(json.dumps({
+        "finished": False, "metadata": {},
+        "recipes": [{"name": "autoencoder", "status": "ok", "seconds": 60.0}]}))
+    assert quality.wall_times(tmp_path)[-1] == {
+        "recipe": "total", "fashion_mnist min": 7.5, "mnist min": "1.0 (unfinished)"}

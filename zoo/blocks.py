@@ -56,7 +56,7 @@ def check_architecture(input_shape, latent_dim, filters, dense_units, dropout) -
     return shape
 
 
-def augmentation(flip: bool, shift: float, zoom=None, contrast: float = 0.0, seed=None,
+def augmentation(*, flip: bool, shift: float, zoom=None, contrast: float = 0.0, seed=None,
                  name: str = "augment") -> keras.Sequential:
     """Random changes of view a class survives, as a Keras layer run with ``training=True``.
 
@@ -65,20 +65,25 @@ def augmentation(flip: bool, shift: float, zoom=None, contrast: float = 0.0, see
     0.5); 0: none), a zoom by a factor drawn from ``zoom`` (``(low, high)`` as in
     `keras.layers.RandomZoom`; None: none) and a contrast change by up to ``contrast``
     (in [0, 1); 0: none). Pixels moved in from outside the image are 0. ``(N, H, W, C)`` in,
-    the same shape out; the result is not clipped to [0, 1].
+    the same shape out; the result is not clipped to [0, 1]. Each change draws from its own
+    random stream (``seed``, ``seed + 1``, ...), so a flip says nothing about the shift or
+    the contrast of the same image.
     """
     if not isinstance(flip, bool):
         raise ValueError(f"flip must be True or False, got {flip!r}")
     for label, value, high in (("shift", shift, 0.5), ("contrast", contrast, 1.0)):
         if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < high:
             raise ValueError(f"{label} must be a number in [0, {high}), got {value!r}")
-    steps = [layers.RandomFlip("horizontal", seed=seed)] if flip else []
-    if shift:
-        steps.append(layers.RandomTranslation(shift, shift, fill_mode="constant", seed=seed))
-    if zoom is not None:
-        steps.append(layers.RandomZoom(zoom, fill_mode="constant", seed=seed))
-    if contrast:
-        steps.append(layers.RandomContrast(contrast, seed=seed))
+    # One seed per layer: layers seeded alike draw the same numbers, which would tie
+    # every flip to a lower contrast.
+    changes = (
+        (flip, lambda s: layers.RandomFlip("horizontal", seed=s)),
+        (shift, lambda s: layers.RandomTranslation(shift, shift, fill_mode="constant", seed=s)),
+        (zoom is not None, lambda s: layers.RandomZoom(zoom, fill_mode="constant", seed=s)),
+        (contrast, lambda s: layers.RandomContrast(contrast, seed=s)),
+    )
+    steps = [make(None if seed is None else seed + i)
+             for i, (wanted, make) in enumerate(changes) if wanted]
     return keras.Sequential(steps or [layers.Identity()], name=name)
 
 

@@ -73,7 +73,8 @@ class ContrastiveEncoder(EncoderMixin, ZooModel):
             [keras.Input((latent_dim,)), layers.Dense(128, activation="relu", name="hidden"),
              layers.Dense(self.projection_dim, name="projection")], name="projector")
         # Changes of view a class survives, so the codes learn to ignore them.
-        self.augment = augmentation(flip, self.shift, zoom=(-0.3, 0.1), contrast=0.5, seed=seed)
+        self.augment = augmentation(flip=flip, shift=self.shift, zoom=(-0.3, 0.1), contrast=0.5,
+                                    seed=seed)
         self.augment.build((None, *self.image_shape))  # call() never runs it; a reload needs it built
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.accuracy_tracker = keras.metrics.Mean(name="contrastive_accuracy")
