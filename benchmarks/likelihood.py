@@ -12,11 +12,9 @@ VAE papers). Prints one Markdown table: k, test images, log-likelihood (nats), s
 from __future__ import annotations
 
 import argparse
-import os
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
+from recipes import _common  # noqa: F401  first: it quiets TensorFlow's start-up lines
 from zoo import load_dataset  # noqa: E402
 from zoo.metrics import binarize, iwae_log_likelihood  # noqa: E402
 from zoo.presets import load_preset  # noqa: E402

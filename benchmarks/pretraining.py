@@ -20,8 +20,7 @@ import os
 from functools import partial
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
+from recipes import _common  # noqa: F401  first: it quiets TensorFlow's start-up lines
 from recipes._report import markdown_table  # noqa: E402
 
 

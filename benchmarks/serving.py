@@ -12,13 +12,11 @@ Keras `ExportArchive` endpoint with a fixed input shape. Images/s is the best of
 from __future__ import annotations
 
 import argparse
-import os
 import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
+from recipes import _common  # noqa: F401  first: it quiets TensorFlow's start-up lines
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 

@@ -16,11 +16,9 @@ by about 20%, so shorter settings are not worth reading). Goal: zoo/plain >= 0.9
 from __future__ import annotations
 
 import argparse
-import os
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
+from recipes import _common  # noqa: F401  first: it quiets TensorFlow's start-up lines
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
