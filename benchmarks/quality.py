@@ -41,7 +41,7 @@ REFERENCES = [
      {"model": "AE"}, "linear probe accuracy", None, "higher"),
     ("linear probe on VAE codes (latent 16), test accuracy", "mnist", "latent", "scores",
      {"model": "VAE"}, "linear probe accuracy", None, "higher"),
-    ("tuned CAE, 5-fold CV test MSE (15k images, 4 epochs/fold)", "fashion_mnist", "tuning",
+    ("tuned CAE, 5-fold CV test MSE (4 epochs per fold)", "fashion_mnist", "tuning",
      "cross_validation", {"fold": "mean ± std"}, "test MSE", None, "lower"),
     # The best one-stochastic-layer VAE reference: the IWAE paper's VAE, 86.8 nats (Burda et
     # al., 2016; a fully connected VAE in a public benchmark table: 87.0). The IWAE objective

@@ -129,8 +129,10 @@ def test_classifier_preset_keeps_its_accuracy_on_the_embedded_sample():
     card = preset_card("fashion_mnist_d36_classifier")["metrics"]
     data = load_dataset("fashion_mnist", source="sample")
     accuracy = float(np.mean(classifier.predict(data.x_test, verbose=0).argmax(axis=1) == data.y_test))
-    assert card["test accuracy"] > 0.87  # the reports' fine-tuned figure
-    assert accuracy > 0.85
+    # The card: 0.922 on the full test split (the reports: 0.87; the issue's bar: 0.92).
+    # Measured on the embedded sample's 1000 test images: 0.917.
+    assert card["test accuracy"] >= 0.92
+    assert accuracy > 0.89
 
 
 # Each shipped preset, and the test above that measures its headline metric on the
