@@ -123,7 +123,7 @@ def test_finetune_from_a_preset_saves_a_classifier_preset(tmp_path, monkeypatch)
         <= set(card["metrics"])
     for said in ("flipped and shifted by up to 0.1", "cosine", "dropout 0.2"):
         assert said in card["notes"], said
-    assert "## Training\n\nNo warm-up: all weights for 1 epochs" in (tmp_path / "clf.md").read_text()
+    assert "## Notes\n\nNo warm-up: all weights for 1 epochs" in (tmp_path / "clf.md").read_text()
     caption = json.loads((tmp_path / "out" / "finetune" / "accuracy.json").read_text())["title"]
     assert caption.endswith("training images flipped and shifted by up to 0.1 of their size, "
                             "head dropout 0.2, cosine learning rates; --quick: a short run on the "

@@ -49,7 +49,7 @@ def save_preset(model: keras.Model, name: str, card: dict) -> Path:
 
     ``card`` holds at least ``"command"`` (how it was trained), ``"data"`` and ``"metrics"``
     (a dict of test-set numbers); ``"notes"``, if given, says in prose what the command
-    does and why (the card's "Training" section).
+    does and why (the card's "Notes" section).
     """
     missing = {"command", "data", "metrics"} - set(card)
     if missing:
@@ -79,7 +79,7 @@ def write_card(card: dict, folder=None) -> None:
         tmp.write_text(
             f"# {name}\n\n{card['class']} trained on {card['data']}.\n\n"
             f"## Test metrics\n\n| metric | value |\n|---|---|\n{metric_rows}\n"
-            + (f"## Training\n\n{card['notes']}\n\n" if card.get("notes") else "")
+            + (f"## Notes\n\n{card['notes']}\n\n" if card.get("notes") else "")
             + f"## Training command\n\nWith `ZOO_DATA_DIR` pointing at the IDX files "
             f"(see the README's Data section), in a checkout of deepzoo:\n\n"
             f"```bash\n{card['command']}\n```\n\nLoad it with `{loader}`.\n"
