@@ -236,8 +236,9 @@ def _study_accuracy(method, autoencoder, dataset, chosen, seed, args, record) ->
 
     # A record of a run under other options (another augmentation, say) is not this run's.
     settings = {key: vars(args)[key] for key in STUDY_SETTINGS}
-    if record.exists() and json.loads(record.read_text()).get("settings") == settings:
-        return json.loads(record.read_text())["test_accuracy"]
+    kept = json.loads(record.read_text()) if record.exists() else {}
+    if kept.get("settings") == settings:
+        return kept["test_accuracy"]
     keras.utils.set_random_seed(seed)  # a fresh head (and scratch trunk) per seed
     classifier = fit_transfer(
         method, transfer_classifier(method, autoencoder, dataset.num_classes, args.hidden_units,
