@@ -194,8 +194,9 @@ def save_outputs(model, out_dir, export: bool) -> None:
               flush=True)
 
 
-def portable_command(recipe: str, argv) -> str:
-    """The command line a model card records, runnable in a fresh checkout.
+def portable_command(recipe: str, argv, package: str = "recipes") -> str:
+    """The command line a model card records, ``python -m <package>.<recipe> ...``,
+    runnable in a fresh checkout.
 
     The data folder becomes ``"$ZOO_DATA_DIR"`` and an absolute ``--out`` a relative
     ``runs/<recipe>``, so no path of this machine is recorded.
@@ -206,7 +207,7 @@ def portable_command(recipe: str, argv) -> str:
             argv[i + 1] = '"$ZOO_DATA_DIR"'
         elif option == "--out" and Path(value).is_absolute():
             argv[i + 1] = f"runs/{recipe}"
-    return " ".join([f"python -m recipes.{recipe}", *argv])
+    return " ".join([f"python -m {package}.{recipe}", *argv])
 
 
 def _number(kind, accept, requirement):

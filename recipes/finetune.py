@@ -40,7 +40,8 @@ from ._common import (RecipeSkipped, add_model_arguments, base_parser, build_aut
 # The options a study run's result depends on, kept in its record: a rerun under other
 # values trains again instead of reading it back.
 STUDY_SETTINGS = ("dataset", "pretrained", "study_steps", "learning_rate",
-                  "fine_tune_learning_rate", "hidden_units", "head_dropout", "flip", "shift")
+                  "fine_tune_learning_rate", "hidden_units", "head_dropout", "flip", "shift",
+                  "features")
 
 
 def parse_args(argv):
@@ -61,6 +62,9 @@ def parse_args(argv):
     add_model_arguments(parser, latent_dim=36)
     parser.add_argument("--hidden-units", type=positive_int, default=64)
     parser.add_argument("--fine-tune-learning-rate", type=positive_float, default=3e-4)
+    parser.add_argument("--features", choices=("code", "conv"), default="code",
+                        help="what the head reads: the encoder's code, or the flattened "
+                             "feature maps of its convolutional trunk (before the bottleneck)")
     parser.add_argument("--head-dropout", type=fraction, default=0.0,
                         help="dropout between the head's two layers")
     parser.add_argument("--schedule", choices=("constant", "cosine"), default="constant",
@@ -242,7 +246,7 @@ def _study_accuracy(method, autoencoder, dataset, chosen, seed, args, record) ->
     keras.utils.set_random_seed(seed)  # a fresh head (and scratch trunk) per seed
     classifier = fit_transfer(
         method, transfer_classifier(method, autoencoder, dataset.num_classes, args.hidden_units,
-                                    args.head_dropout),
+                                    args.head_dropout, args.features),
         dataset.x_train[chosen], dataset.y_train[chosen], steps=args.study_steps,
         learning_rate=args.learning_rate, fine_tune_learning_rate=args.fine_tune_learning_rate,
         map_fn=_training_views(args, seed), seed=seed)
@@ -277,7 +281,8 @@ def _views(args) -> str:
 def _regularisation(args, schedule: bool = True) -> str:
     """The caption's note of the options that change how classifiers train ("" if none);
     ``schedule=False`` for the study, whose runs keep a constant rate."""
-    said = ([f"training images {_views(args)}"] if _views(args) else []) \
+    said = (["heads on the encoder's flattened convolutional features"] if args.features == "conv" else []) \
+        + ([f"training images {_views(args)}"] if _views(args) else []) \
         + ([f"head dropout {args.head_dropout:g}"] if args.head_dropout else []) \
         + (["cosine learning rates"] if schedule and args.schedule == "cosine" else [])
     return f"; {', '.join(said)}" if said else ""
@@ -304,7 +309,7 @@ def _train(method, autoencoder, dataset, chosen, epochs, args, run_dir) -> dict:
         return [LoggedEpochTimer()] + resumable_callbacks(run_dir / phase)
 
     model = transfer_classifier(method, autoencoder, dataset.num_classes, args.hidden_units,
-                                args.head_dropout)
+                                args.head_dropout, args.features)
     train = make_tf_dataset(dataset.x_train[chosen], dataset.y_train[chosen],
                             batch_size=args.batch_size, seed=args.seed,
                             map_fn=_training_views(args, args.seed))

@@ -139,6 +139,33 @@ def test_transfer_variants_start_from_the_right_weights():
         transfer_classifier("linear", autoencoder, 3)
 
 
+def test_conv_features_feed_the_head_the_trunks_feature_maps(images):
+    autoencoder = tiny_autoencoder()  # 28x28 -> 4x4 maps of 4 * filters = 16 channels
+    flat = 4 * 4 * 16
+    variants = {m: transfer_classifier(m, autoencoder, 3, hidden_units=8, features="conv")
+                for m in TRANSFER_METHODS}
+    for method, classifier in variants.items():
+        assert classifier.get_layer("head_hidden").kernel.shape == (flat, 8), method
+    # The pre-trained variants read exactly the autoencoder's flattened maps...
+    trunk = keras.Model(autoencoder.encoder.input, autoencoder.encoder.get_layer("flatten").output)
+    np.testing.assert_allclose(classifier_encoder(variants["frozen"]).predict(images, verbose=0),
+                               trunk.predict(images, verbose=0), atol=1e-6)
+    # ...and scratch is the same network: no dense bottleneck in either.
+    assert variants["from scratch"].count_params() == variants["frozen"].count_params()
+    assert trainable_count(variants["frozen"]) == flat * 8 + 8 + 8 * 3 + 3
+
+
+def test_conv_features_need_a_convolutional_trunk():
+    inputs = keras.Input((28, 28, 1))
+    mlp = keras.Model(inputs, keras.layers.Dense(5)(keras.layers.Flatten(name="flatten")(inputs)))
+    with pytest.raises(ValueError, match="convolutional encoder"):
+        build_classifier(mlp, 3, features="conv")
+    with pytest.raises(ValueError, match="features must be one of"):
+        build_classifier(tiny_autoencoder(), 3, features="hidden")
+    with pytest.raises(ValueError, match="features must be one of"):
+        build_cnn_baseline(3, features="pixels")
+
+
 def test_label_subset_is_stratified_seeded_and_checked():
     labels = np.repeat(np.arange(4), [5, 6, 7, 8])
     chosen = label_subset(labels, 3, seed=1)

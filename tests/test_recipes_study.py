@@ -150,3 +150,14 @@ def test_a_study_record_is_read_back_only_under_the_same_settings(tmp_path):
     accuracy = finetune._study_accuracy("frozen", autoencoder, dataset, chosen, 0, args, record)
     kept = json.loads(record.read_text())
     assert accuracy != 0.123 and kept["test_accuracy"] == accuracy and kept["settings"]["flip"]
+
+
+def test_finetune_features_option_reaches_the_study_records_and_captions():
+    from recipes import finetune
+
+    args = finetune.parse_args(["--quick", "--features", "conv"])
+    assert args.features == "conv" and "features" in finetune.STUDY_SETTINGS
+    assert finetune._regularisation(args) == "; heads on the encoder's flattened convolutional features"
+    assert finetune._regularisation(finetune.parse_args(["--quick"])) == ""
+    with pytest.raises(SystemExit):
+        finetune.parse_args(["--features", "hidden"])

@@ -1,6 +1,6 @@
 """deepzoo: a Keras 3 model zoo for unsupervised deep learning on images.
 
-Models: `ConvAutoencoder`, `VAE`, `GAN`, each a `ZooModel` (the contract in `zoo.base`;
+Models: `ConvAutoencoder`, `VAE`, `GAN`, `ContrastiveEncoder`, each a `ZooModel` (the contract in `zoo.base`;
 CONTRIBUTING.md adds a model in one page). Data: `load_dataset` (named datasets, tfds),
 `load_images` (your folder or .npz file), `from_arrays`, `make_tf_dataset`. Serving:
 `export_saved_model`. Modules for the rest of the study: `zoo.classifier` (transfer
@@ -11,6 +11,7 @@ k-fold CV), `zoo.distribute` (tf.distribute strategies), `zoo.presets`.
 
 from zoo.autoencoder import ConvAutoencoder
 from zoo.base import ZooModel
+from zoo.contrastive import ContrastiveEncoder
 from zoo.classifier import build_classifier, build_cnn_baseline, compile_classifier, fit_two_phase
 from zoo.distribute import get_strategy
 from zoo.data import (DataError, ImageDataset, check_images, from_arrays, load_dataset, load_images,
@@ -27,6 +28,7 @@ __version__ = "0.1.0"  # keep in step with setup.cfg
 
 __all__ = [
     "AutoencoderHyperModel",
+    "ContrastiveEncoder",
     "ConvAutoencoder",
     "CrossValidatedHyperModel",
     "CrossValidation",

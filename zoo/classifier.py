@@ -31,6 +31,10 @@ ENCODER_NAME = "encoder"
 # same fine-tuned after a frozen warm-up (`fit_two_phase`), and its twin from random weights.
 TRANSFER_METHODS = ("frozen", "fine-tuned", "from scratch")
 SCHEDULES = ("constant", "cosine")
+# What a head reads from an encoder: its output (the code), or the convolutional trunk's
+# flattened feature maps before the dense bottleneck (the layer named "flatten"), which
+# keep more of what separates classes when labels are few.
+FEATURES = ("code", "conv")
 
 
 def _classification_head(inputs, features, num_classes, hidden_units, dropout, name):
@@ -58,8 +62,26 @@ def _as_encoder(encoder) -> keras.Model:
     return model
 
 
+def _check_features(features: str) -> None:
+    if features not in FEATURES:
+        raise ValueError(f"features must be one of {FEATURES}, got {features!r}")
+
+
+def _conv_features(encoder: keras.Model) -> keras.Model:
+    """``encoder`` cut at its flattened convolutional feature maps (its layer "flatten")."""
+    if not any(isinstance(layer, layers.Conv2D) for layer in encoder.layers):
+        raise ValueError(f"features='conv' needs a convolutional encoder; {encoder.name} has "
+                         "no Conv2D layer")
+    try:
+        flat = encoder.get_layer("flatten")
+    except ValueError as e:
+        raise ValueError(f"features='conv' reads the layer named 'flatten', which "
+                         f"{encoder.name} does not have") from e
+    return keras.Model(encoder.inputs, flat.output)
+
+
 def build_classifier(encoder, num_classes: int, hidden_units: int = 64, freeze: bool = True,
-                     dropout: float = 0.0, clone: bool = False,
+                     dropout: float = 0.0, clone: bool = False, features: str = "code",
                      name: str = "classifier") -> keras.Model:
     """Encoder + Dense(``hidden_units``, relu) + softmax over ``num_classes``.
 
@@ -75,6 +97,9 @@ def build_classifier(encoder, num_classes: int, hidden_units: int = 64, freeze: 
     clone : put a copy of the encoder (same weights) in the classifier, so training
         never touches the original; without it the classifier shares the encoder's
         weights (and its ``trainable`` flag) with the model it came from.
+    features : ``"code"`` (the encoder's output) or ``"conv"``: the flattened feature maps
+        of its convolutional trunk, before the dense layers (``(N, 4 * 4 * 4 * filters)``
+        for 28x28 images); the dense layers after them are not part of the classifier.
     name : name of the returned model.
 
     The encoder is always called with ``training=False``, as in Keras' transfer-learning
@@ -82,11 +107,14 @@ def build_classifier(encoder, num_classes: int, hidden_units: int = 64, freeze: 
     not, so unfreezing it later does not wreck the features the head has learned. The
     encoder is the layer named ``"encoder"`` of the returned (uncompiled) model.
     """
+    _check_features(features)
     source = _as_encoder(encoder)
     if clone:
         copy = keras.models.clone_model(source)
         copy.set_weights(source.get_weights())
         source = copy
+    if features == "conv":
+        source = _conv_features(source)
     # A unique layer name inside the classifier, whatever the encoder was called.
     encoder = keras.Model(source.inputs, source.outputs, name=ENCODER_NAME)
     encoder.trainable = not freeze
@@ -101,21 +129,26 @@ def build_classifier(encoder, num_classes: int, hidden_units: int = 64, freeze: 
 
 def build_cnn_baseline(num_classes: int, input_shape=(28, 28, 1), latent_dim: int = 36,
                        filters: int = 32, dense_units: int = 256, hidden_units: int = 64,
-                       dropout: float = 0.0, head_dropout: float = 0.0,
+                       dropout: float = 0.0, head_dropout: float = 0.0, features: str = "code",
                        name: str = "cnn_from_scratch") -> keras.Model:
     """The classifier of `build_classifier` with a fresh, randomly initialised trunk.
 
     The trunk is the `zoo.ConvAutoencoder` encoder architecture (`conv_encoder_features`
     and a linear ``latent_dim`` code) for the same arguments, so a comparison with a
-    pre-trained encoder differs only in the initial weights. Everything is trainable;
-    ``dropout`` (after each trunk layer) and ``head_dropout`` (between the head's two
-    layers, as `build_classifier`'s ``dropout``) are active in training.
+    pre-trained encoder differs only in the initial weights; ``features="conv"`` stops the
+    trunk at its flattened feature maps, as `build_classifier` does. Everything is
+    trainable; ``dropout`` (after the trunk's convolutions) and ``head_dropout`` (between
+    the head's two layers, as `build_classifier`'s ``dropout``) are active in training.
     """
     input_shape = check_architecture(input_shape, latent_dim, filters, dense_units, dropout)
+    _check_features(features)
     inputs = keras.Input(input_shape, name="images")
-    features = conv_encoder_features(inputs, filters, dense_units, dropout)
-    codes = layers.Dense(latent_dim, name="code")(features)
-    return _classification_head(inputs, codes, num_classes, hidden_units, head_dropout, name)
+    if features == "conv":
+        read = conv_encoder_features(inputs, filters, 0, dropout)
+    else:
+        read = layers.Dense(latent_dim, name="code")(
+            conv_encoder_features(inputs, filters, dense_units, dropout))
+    return _classification_head(inputs, read, num_classes, hidden_units, head_dropout, name)
 
 
 def classifier_encoder(classifier: keras.Model) -> keras.Model:
@@ -209,24 +242,25 @@ def augment_inputs(*, flip: bool = False, shift: float = 0.1, seed: int = 0):
     return lambda images, labels: (ops.clip(layer(images, training=True), 0.0, 1.0), labels)
 
 
-def transfer_classifier(method: str, autoencoder, num_classes: int,
-                        hidden_units: int = 64, head_dropout: float = 0.0) -> keras.Model:
+def transfer_classifier(method: str, autoencoder, num_classes: int, hidden_units: int = 64,
+                        head_dropout: float = 0.0, features: str = "code") -> keras.Model:
     """The classifier of one of `TRANSFER_METHODS` on ``autoencoder``'s encoder architecture.
 
     ``"frozen"`` and ``"fine-tuned"`` start from a copy of the pre-trained encoder, frozen
     (the fine-tuned one is unfrozen by `fit_two_phase` after its warm-up); ``"from
     scratch"`` is `build_cnn_baseline` with ``autoencoder``'s ``latent_dim``, ``filters``
     and ``dense_units``, so the three differ only in their initial weights and schedule.
-    ``head_dropout`` (between the head's two layers) is the same for all three.
+    ``head_dropout`` (between the head's two layers) and ``features`` (what the head
+    reads: the code, or the trunk's ``"conv"`` features) are the same for all three.
     """
     if method not in TRANSFER_METHODS:
         raise ValueError(f"method must be one of {TRANSFER_METHODS}, got {method!r}")
     if method == "from scratch":
         return build_cnn_baseline(num_classes, autoencoder.image_shape, autoencoder.latent_dim,
                                   autoencoder.filters, autoencoder.dense_units, hidden_units,
-                                  head_dropout=head_dropout)
+                                  head_dropout=head_dropout, features=features)
     return build_classifier(autoencoder, num_classes, hidden_units, freeze=True,
-                            dropout=head_dropout, clone=True)
+                            dropout=head_dropout, clone=True, features=features)
 
 
 def label_subset(labels, per_class: int, seed: int = 0) -> np.ndarray:
