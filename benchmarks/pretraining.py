@@ -6,25 +6,27 @@
 Pre-trains each candidate encoder on the training split only (no labels): a plain
 `ConvAutoencoder`, the same denoising (`zoo.corruptions`: Gaussian noise, salt and pepper
 or a 14-px occlusion per image) or masked (`patch_mask`, half of the 4x4 cells), a conv
-`VAE` (its posterior means) and a `ContrastiveEncoder` (SimCLR). Each is saved as a
-preset in ``<out>/presets/`` and goes through ``recipes.finetune --pretrained``'s
-label-efficiency study: frozen / fine-tuned / from scratch (the same architecture from
-random weights), the same Adam steps for all, mean ± std over seeded label subsets, on the
-full test split. ``--features conv`` puts the heads on the encoders' flattened
-convolutional features instead of their codes. Prints one Markdown table; a finished
-candidate is not trained again. ``--preset NAME`` ships the first candidate as a zoo
-preset whose card holds its study (how ``fashion_mnist_pretrained`` and
-``mnist_pretrained`` were made; their cards have the commands).
+`VAE` (its posterior means), a `ContrastiveEncoder` (SimCLR, latent 128), and as a
+control an ``untrained`` CAE. Each is saved as a preset in ``<out>/<dataset>/presets/``
+and goes through ``recipes.finetune --pretrained``'s label-efficiency study: frozen /
+fine-tuned / from scratch (the same architecture from random weights), the same Adam
+steps for all, mean ± std over seeded label subsets, on the full test split.
+``--features conv`` puts the heads on the encoders' flattened convolutional features
+instead of their codes. Prints one Markdown table; a finished candidate is not trained
+again. ``--preset NAME`` ships the first candidate as a zoo preset whose card holds its
+study (how ``fashion_mnist_pretrained`` and ``mnist_pretrained`` were made; their cards
+have the commands).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import time
 from functools import partial
 from pathlib import Path
 
-from recipes._common import portable_command  # first: it quiets TensorFlow's start-up lines
+from recipes._common import portable_command, positive_float  # first: it quiets TensorFlow
 from recipes._report import markdown_table  # noqa: E402
 
 
@@ -50,6 +52,7 @@ def candidates(image_shape, flip: bool):
                    partial(salt_and_pepper, fraction=0.2),
                    partial(occlusion, size=min(14, min(image_shape[:2]))))
     return {
+        "untrained": lambda: (autoencoder(), None, 128),
         "cae": lambda: (autoencoder(), None, 128),
         "denoising cae": lambda: (autoencoder(), corrupt_inputs(noise, seed=0), 128),
         "masked cae": lambda: (autoencoder(),
@@ -61,7 +64,8 @@ def candidates(image_shape, flip: bool):
 
 
 def pretrain(name, build, dataset, epochs, out: Path) -> str:
-    """Train candidate ``name`` resumably and save it as a preset in ``out/presets``."""
+    """Train candidate ``name`` resumably and save it as a preset in ``out/presets``;
+    the ``untrained`` control is saved as built."""
     from zoo import make_tf_dataset
     from zoo.presets import list_presets, save_preset
     from zoo.training import resumable_callbacks
@@ -70,23 +74,31 @@ def pretrain(name, build, dataset, epochs, out: Path) -> str:
     if preset in list_presets():
         return preset
     model, map_fn, batch_size = build()
-    model.fit(make_tf_dataset(dataset.x_train, batch_size=batch_size, seed=0, map_fn=map_fn),
-              epochs=epochs, callbacks=resumable_callbacks(out / "runs" / preset), verbose=2)
-    save_preset(model, preset, {"command": "python -m benchmarks.pretraining", "data": dataset.summary(),
-                                "metrics": {"pre-training epochs": epochs}})
+    started = time.perf_counter()
+    if name == "untrained":  # the control: what the architecture gives without pre-training
+        epochs = 0
+    else:
+        model.fit(make_tf_dataset(dataset.x_train, batch_size=batch_size, seed=0, map_fn=map_fn),
+                  epochs=epochs, callbacks=resumable_callbacks(out / "runs" / preset), verbose=2)
+    seconds = round(time.perf_counter() - started)
+    save_preset(model, preset, {"command": "python -m benchmarks.pretraining",
+                                "data": dataset.summary(),
+                                "metrics": {"pre-training epochs": epochs,
+                                            "pre-training seconds": seconds}})
     return preset
 
 
 def save_candidate_preset(candidate, args, argv, dataset, study, folder) -> None:
-    """Candidate preset ``candidate`` (in ``args.out/presets``) as zoo preset ``args.preset``
-    in ``folder``, its card holding each study row's mean test accuracy (and std)."""
+    """Candidate preset ``candidate`` (in ``args.out/<dataset>/presets``) as zoo preset
+    ``args.preset`` in ``folder``, its card holding each study row's mean test accuracy
+    (and std)."""
     import shutil
 
-    from zoo.presets import preset_card, write_card
+    from zoo.presets import preset_card, preset_dir, write_card
 
-    shutil.copyfile(args.out / "presets" / f"{candidate}.keras", folder / f"{args.preset}.keras")
+    shutil.copyfile(preset_dir() / f"{candidate}.keras", folder / f"{args.preset}.keras")
     card = preset_card(candidate)
-    metrics = {"test images": len(dataset.x_test), "pre-training epochs": args.epochs}
+    metrics = {"test images": len(dataset.x_test), **card["metrics"]}  # its pre-training
     accuracies = {}
     for row in study:
         count = row["labels per class"]
@@ -102,13 +114,14 @@ def save_candidate_preset(candidate, args, argv, dataset, study, folder) -> None
             if args.features == "conv" else "its code")
     write_card({**card, "name": args.preset, "data": dataset.summary(), "metrics": metrics,
                 "command": portable_command("pretraining", argv, package="benchmarks"),
-                "notes": (f"Pre-trained without labels on the training images for {args.epochs} "
-                          f"epochs. The study's classifiers read {read} (`transfer_classifier("
-                          f"method, model, {dataset.num_classes}, features={args.features!r})`): a Dense(64) + "
+                "notes": (f"Pre-trained without labels on the training images for "
+                          f"{card['metrics']['pre-training epochs']} epochs. The study's "
+                          f"classifiers read {read} (`transfer_classifier(method, model, "
+                          f"{dataset.num_classes}, features={args.features!r})`): a Dense(64) + "
                           f"softmax head trained for {args.steps} Adam steps of 64 images on "
                           "n labelled images per class, frozen, or fine-tuned (the head alone "
                           f"for a fifth of the steps, then everything at "
-                          f"{args.fine_tune_learning_rate}), against the same network from "
+                          f"{args.fine_tune_learning_rate:g}), against the same network from "
                           f"random weights; mean ± std over {args.seeds} seeded label subsets, "
                           f"all test images. The better transfer variant against scratch, in "
                           f"points of accuracy: {gains}.")}, folder)
@@ -120,14 +133,14 @@ def main(argv=None) -> str:
     parser.add_argument("--data-dir", default=None, help="IDX folder (default: $ZOO_DATA_DIR)")
     parser.add_argument("--quick", action="store_true", help="one epoch on the embedded sample")
     parser.add_argument("--epochs", type=int, default=15, help="pre-training epochs (1 with --quick)")
-    parser.add_argument("--candidates", default="cae,denoising cae,masked cae,vae,contrastive")
+    parser.add_argument("--candidates", default="cae,denoising cae,masked cae,vae,contrastive,untrained")
     parser.add_argument("--labels-per-class", default="10,100")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--steps", type=int, default=1500,
                         help="Adam steps of each study run (300 with --quick)")
     parser.add_argument("--features", choices=("code", "conv"), default="code",
                         help="what the classifiers' head reads (recipes.finetune --features)")
-    parser.add_argument("--fine-tune-learning-rate", default="3e-4")
+    parser.add_argument("--fine-tune-learning-rate", type=positive_float, default=3e-4)
     parser.add_argument("--out", type=Path, default=Path("reports/pretraining"))
     parser.add_argument("--flip", action=argparse.BooleanOptionalAction, default=None,
                         help="random horizontal flips in the contrastive views (default: on, "
@@ -136,6 +149,8 @@ def main(argv=None) -> str:
                         help="save the first candidate as this zoo preset, its card holding "
                              "the study's accuracies")
     args = parser.parse_args(argv)
+    if args.quick and args.preset:
+        parser.error("--preset ships a preset; a --quick candidate is a smoke run")
     if args.quick:
         args.epochs, args.steps = 1, 300
 
@@ -147,6 +162,8 @@ def main(argv=None) -> str:
 
     dataset = load_dataset(args.dataset, source="sample" if args.quick else "auto",
                            data_dir=args.data_dir)
+    # One folder per dataset, so a candidate pre-trained on one is never reused for another.
+    args.out = args.out / dataset.name
     (args.out / "presets").mkdir(parents=True, exist_ok=True)
     os.environ["ZOO_PRESET_DIR"] = str(args.out / "presets")  # where finetune finds them
     flip = args.dataset != "mnist" if args.flip is None else args.flip
@@ -154,12 +171,13 @@ def main(argv=None) -> str:
     rows = []
     for name in args.candidates.split(","):
         preset = pretrain(name, builders[name], dataset, args.epochs, args.out)
-        data = ["--quick"] if args.quick else ["--dataset", args.dataset] + (
+        data = ["--dataset", args.dataset] + (["--quick"] if args.quick else []) + (
             ["--data-dir", args.data_dir] if args.data_dir else [])
         study = finetune.main(data + [
             "--pretrained", preset, "--epochs", "1", "--labels-per-class", args.labels_per_class,
             "--study-seeds", str(args.seeds), "--study-steps", str(args.steps),
-            "--fine-tune-learning-rate", args.fine_tune_learning_rate, "--features", args.features,
+            "--fine-tune-learning-rate", str(args.fine_tune_learning_rate),
+            "--features", args.features,
             "--out", str(args.out / f"{preset}-{args.features}")])["label_efficiency"]
         rows += [{"pre-training": name, **row} for row in study]
         if args.preset and name == args.candidates.split(",")[0]:

@@ -13,6 +13,8 @@ learning rate) and ``from scratch`` (random init), twice:
   subsets, every variant trained for the same ``--study-steps`` Adam steps of 64 images
   (`zoo.classifier.fit_transfer`). Each run's result is kept, so a rerun resumes.
 
+``--features conv`` puts every variant's head on the encoder's flattened convolutional
+features instead of its code (how the ``*_pretrained`` presets pay off with few labels).
 ``--shift``/``--flip`` augment the training images, ``--head-dropout`` regularises the head
 and ``--schedule cosine`` lets each learning rate fall to zero by the last epoch, for all
 three variants alike (the study gets the same augmentation and dropout). Together they
@@ -375,11 +377,13 @@ def _training_notes(args, epochs: int) -> str:
     decay = " (each phase's rate falling towards zero, cosine)" if args.schedule == "cosine" else ""
     head = (f"{warmup} epoch{'s' * (warmup > 1)} of the head alone at {args.learning_rate:g}, then "
             if warmup else "No warm-up: ")
+    reads = ("; the head reads the encoder's flattened convolutional features"
+             if args.features == "conv" else "")
     return (f"{head}all weights for {epochs - warmup} epochs at "
             f"{args.fine_tune_learning_rate:g}{decay}; Adam, batches of {args.batch_size}. "
             f"Training images {_views(args) or 'as they are'}; head dropout "
-            f"{args.head_dropout:g}. The frozen encoder and the same network from scratch were "
-            "trained alike in the same run (their accuracies above).")
+            f"{args.head_dropout:g}{reads}. The frozen encoder and the same network from "
+            "scratch were trained alike in the same run (their accuracies above).")
 
 
 def _plot_curves(curves: dict, path, title):

@@ -2,7 +2,7 @@ import keras
 import numpy as np
 import pytest
 
-from zoo import ConvAutoencoder
+from zoo import VAE, ConvAutoencoder
 from zoo.blocks import augmentation
 from zoo.classifier import (TRANSFER_METHODS, augment_inputs, build_classifier, build_cnn_baseline,
                             classifier_encoder, compile_classifier, cosine_decay, fit_transfer,
@@ -155,11 +155,25 @@ def test_conv_features_feed_the_head_the_trunks_feature_maps(images):
     assert trainable_count(variants["frozen"]) == flat * 8 + 8 + 8 * 3 + 3
 
 
+def test_conv_features_of_a_vae_and_a_regularised_baseline(images):
+    vae = VAE(latent_dim=2, filters=4, dense_units=8)  # encoder outputs [mean, log_var, z]
+    classifier = build_classifier(vae, 3, hidden_units=8, features="conv")
+    assert classifier.get_layer("head_hidden").kernel.shape == (4 * 4 * 16, 8)
+    scratch = build_cnn_baseline(3, filters=4, hidden_units=8, dropout=0.5, features="conv")
+    assert scratch.get_layer("dropout").rate == 0.5
+    assert scratch.predict(images, verbose=0).shape == (8, 3)
+
+
 def test_conv_features_need_a_convolutional_trunk():
     inputs = keras.Input((28, 28, 1))
     mlp = keras.Model(inputs, keras.layers.Dense(5)(keras.layers.Flatten(name="flatten")(inputs)))
     with pytest.raises(ValueError, match="convolutional encoder"):
         build_classifier(mlp, 3, features="conv")
+    with pytest.raises(ValueError, match="does not have"):
+        build_classifier(keras.Model(inputs, keras.layers.Dense(5)(keras.layers.Flatten(name="flat")(inputs))),
+                         3, features="conv")
+    with pytest.raises(ValueError, match="convolutional encoder"):
+        build_classifier(VAE(latent_dim=2, architecture="mlp"), 3, features="conv")
     with pytest.raises(ValueError, match="features must be one of"):
         build_classifier(tiny_autoencoder(), 3, features="hidden")
     with pytest.raises(ValueError, match="features must be one of"):

@@ -130,19 +130,21 @@ def test_pretraining_benchmark_ships_a_candidate_as_a_preset_with_its_study(tmp_
     shipped.mkdir()
     monkeypatch.setenv("ZOO_PRESET_DIR", str(out / "presets"))
     candidate = ConvAutoencoder(latent_dim=4, filters=4, dense_units=0)
-    save_preset(candidate, "cae", {"command": "-", "data": "-", "metrics": {}})
+    save_preset(candidate, "cae", {"command": "-", "data": "-",
+                                   "metrics": {"pre-training epochs": 40, "pre-training seconds": 601}})
     study = [{"labels per class": "10", "method": m, "test accuracy": a, "± std": 0.01234, "seeds": 3}
              for m, a in (("frozen", 0.72049), ("fine-tuned", 0.7), ("from scratch", 0.69))]
     argv = ["--data-dir", str(tmp_path / "idx"), "--candidates", "cae", "--features", "conv",
             "--preset", "mine", "--out", str(out)]
-    args = Namespace(out=out, preset="mine", epochs=40, steps=1500, seeds=3, features="conv",
-                     fine_tune_learning_rate="3e-4", data_dir=str(tmp_path / "idx"))
+    args = Namespace(out=out, preset="mine", steps=1500, seeds=3, features="conv",
+                     fine_tune_learning_rate=3e-4)
     dataset = load_dataset("fashion_mnist", source="sample")
     pretraining.save_candidate_preset("cae", args, argv, dataset, study, shipped)
 
     monkeypatch.setenv("ZOO_PRESET_DIR", str(shipped))
     card = preset_card("mine")
     assert card["metrics"]["test accuracy, 10 per class, frozen"] == 0.7205
+    assert card["metrics"]["pre-training seconds"] == 601
     assert card["metrics"]["test accuracy, 10 per class, from scratch, std"] == 0.0123
     assert card["command"] == ('python -m benchmarks.pretraining --data-dir "$ZOO_DATA_DIR" '
                                "--candidates cae --features conv --preset mine --out runs/pretraining")
@@ -150,3 +152,10 @@ def test_pretraining_benchmark_ships_a_candidate_as_a_preset_with_its_study(tmp_
     assert "points of accuracy: +3.0 with 10 per class." in card["notes"]
     assert str(tmp_path) not in (shipped / "mine.md").read_text()
     np.testing.assert_array_equal(load_preset("mine").get_weights()[0], candidate.get_weights()[0])
+
+
+def test_pretraining_benchmark_will_not_ship_a_quick_candidate():
+    from benchmarks import pretraining
+
+    with pytest.raises(SystemExit):
+        pretraining.main(["--quick", "--preset", "smoke"])

@@ -1,7 +1,7 @@
 """deepzoo: a Keras 3 model zoo for unsupervised deep learning on images.
 
-Models: `ConvAutoencoder`, `VAE`, `GAN`, `ContrastiveEncoder`, each a `ZooModel` (the contract in `zoo.base`;
-CONTRIBUTING.md adds a model in one page). Data: `load_dataset` (named datasets, tfds),
+Models: `ConvAutoencoder`, `VAE`, `GAN`, `ContrastiveEncoder`, each a `ZooModel` (the
+contract in `zoo.base`; CONTRIBUTING.md adds a model in one page). Data: `load_dataset` (named datasets, tfds),
 `load_images` (your folder or .npz file), `from_arrays`, `make_tf_dataset`. Serving:
 `export_saved_model`. Modules for the rest of the study: `zoo.classifier` (transfer
 learning), `zoo.corruptions` (denoising), `zoo.analysis` (latent space), `zoo.metrics`
@@ -11,8 +11,8 @@ k-fold CV), `zoo.distribute` (tf.distribute strategies), `zoo.presets`.
 
 from zoo.autoencoder import ConvAutoencoder
 from zoo.base import ZooModel
-from zoo.contrastive import ContrastiveEncoder
 from zoo.classifier import build_classifier, build_cnn_baseline, compile_classifier, fit_two_phase
+from zoo.contrastive import ContrastiveEncoder
 from zoo.distribute import get_strategy
 from zoo.data import (DataError, ImageDataset, check_images, from_arrays, load_dataset, load_images,
                       make_tf_dataset)

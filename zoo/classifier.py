@@ -69,15 +69,17 @@ def _check_features(features: str) -> None:
 
 def _conv_features(encoder: keras.Model) -> keras.Model:
     """``encoder`` cut at its flattened convolutional feature maps (its layer "flatten")."""
-    if not any(isinstance(layer, layers.Conv2D) for layer in encoder.layers):
-        raise ValueError(f"features='conv' needs a convolutional encoder; {encoder.name} has "
-                         "no Conv2D layer")
     try:
         flat = encoder.get_layer("flatten")
     except ValueError as e:
         raise ValueError(f"features='conv' reads the layer named 'flatten', which "
                          f"{encoder.name} does not have") from e
-    return keras.Model(encoder.inputs, flat.output)
+    trunk = keras.Model(encoder.inputs, flat.output)
+    if len(flat.input.shape) != 4 or not any(isinstance(layer, layers.Conv2D)
+                                             for layer in trunk.layers):
+        raise ValueError(f"features='conv' needs a convolutional encoder; {encoder.name}'s "
+                         "'flatten' layer does not follow convolutions")
+    return trunk
 
 
 def build_classifier(encoder, num_classes: int, hidden_units: int = 64, freeze: bool = True,
