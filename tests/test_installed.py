@@ -22,9 +22,10 @@ CHECK_PRESETS = """
 import json
 import keras
 import zoo
-from zoo import GAN, VAE, ConvAutoencoder
+from zoo import GAN, VAE, ContrastiveEncoder, ConvAutoencoder
 from zoo.presets import list_presets, load_preset, preset_card
-kinds = {"ConvAutoencoder": ConvAutoencoder, "VAE": VAE, "GAN": GAN}
+kinds = {"ConvAutoencoder": ConvAutoencoder, "VAE": VAE, "GAN": GAN,
+         "ContrastiveEncoder": ContrastiveEncoder}
 loaded = {}
 for name in list_presets():
     cls = kinds.get(preset_card(name)["class"], keras.Model)
@@ -77,6 +78,7 @@ def test_every_preset_loads_from_the_installed_package(venv):
     shipped = sorted(p.stem for p in (ROOT / "saved_models").glob("*.keras"))
     assert sorted(result["loaded"]) == shipped and len(shipped) >= 5
     assert result["loaded"]["mnist_vae_d32"] == "VAE"
+    assert result["loaded"]["fashion_mnist_pretrained"] == "ContrastiveEncoder"
     assert "no preset 'clowntown'" in result["unknown"] and "mnist_d9" in result["unknown"]
 
 
