@@ -30,8 +30,8 @@ from recipes._common import portable_command, positive_float  # first: it quiets
 from recipes._report import markdown_table  # noqa: E402
 
 
-def candidates(image_shape, flip: bool):
-    """name -> (a compiled model, the training pipeline's ``map_fn``, batch size)."""
+def candidates(image_shape, flip: bool, epochs: int):
+    """name -> (a compiled model, the training pipeline's ``map_fn``, batch size, epochs)."""
     import keras
 
     from zoo import VAE, ConvAutoencoder
@@ -52,20 +52,22 @@ def candidates(image_shape, flip: bool):
                    partial(salt_and_pepper, fraction=0.2),
                    partial(occlusion, size=min(14, min(image_shape[:2]))))
     return {
-        "untrained": lambda: (autoencoder(), None, 128),
-        "cae": lambda: (autoencoder(), None, 128),
-        "denoising cae": lambda: (autoencoder(), corrupt_inputs(noise, seed=0), 128),
-        "masked cae": lambda: (autoencoder(),
-                               corrupt_inputs(partial(patch_mask, ratio=0.5, patch=4), seed=0), 128),
-        "vae": lambda: (compiled(VAE(latent_dim=32, input_shape=image_shape, seed=0)), None, 128),
+        "cae": lambda: (autoencoder(), None, 128, epochs),
+        "denoising cae": lambda: (autoencoder(), corrupt_inputs(noise, seed=0), 128, epochs),
+        "masked cae": lambda: (autoencoder(), corrupt_inputs(partial(patch_mask, ratio=0.5, patch=4),
+                                                             seed=0), 128, epochs),
+        "vae": lambda: (compiled(VAE(latent_dim=32, input_shape=image_shape, seed=0)), None, 128,
+                        epochs),
         "contrastive": lambda: (compiled(ContrastiveEncoder(latent_dim=128, input_shape=image_shape,
-                                                            flip=flip, seed=0)), None, 256),
+                                                            flip=flip, seed=0)), None, 256, epochs),
+        # The control: what the architecture gives without pre-training.
+        "untrained": lambda: (autoencoder(), None, 128, 0),
     }
 
 
-def pretrain(name, build, dataset, epochs, out: Path) -> str:
-    """Train candidate ``name`` resumably and save it as a preset in ``out/presets``;
-    the ``untrained`` control is saved as built."""
+def pretrain(name, build, dataset, out: Path) -> str:
+    """Train candidate ``name`` resumably and save it as a preset in ``out/presets``
+    (a candidate of 0 epochs as built)."""
     from zoo import make_tf_dataset
     from zoo.presets import list_presets, save_preset
     from zoo.training import resumable_callbacks
@@ -73,11 +75,9 @@ def pretrain(name, build, dataset, epochs, out: Path) -> str:
     preset = name.replace(" ", "_")
     if preset in list_presets():
         return preset
-    model, map_fn, batch_size = build()
+    model, map_fn, batch_size, epochs = build()
     started = time.perf_counter()
-    if name == "untrained":  # the control: what the architecture gives without pre-training
-        epochs = 0
-    else:
+    if epochs:
         model.fit(make_tf_dataset(dataset.x_train, batch_size=batch_size, seed=0, map_fn=map_fn),
                   epochs=epochs, callbacks=resumable_callbacks(out / "runs" / preset), verbose=2)
     seconds = round(time.perf_counter() - started)
@@ -167,12 +167,13 @@ def main(argv=None) -> str:
     (args.out / "presets").mkdir(parents=True, exist_ok=True)
     os.environ["ZOO_PRESET_DIR"] = str(args.out / "presets")  # where finetune finds them
     flip = args.dataset != "mnist" if args.flip is None else args.flip
-    builders = candidates(dataset.image_shape, flip=flip)
+    builders = candidates(dataset.image_shape, flip=flip, epochs=args.epochs)
+    data = ["--dataset", args.dataset] + (["--quick"] if args.quick else []) + (
+        ["--data-dir", args.data_dir] if args.data_dir else [])
+    names = args.candidates.split(",")
     rows = []
-    for name in args.candidates.split(","):
-        preset = pretrain(name, builders[name], dataset, args.epochs, args.out)
-        data = ["--dataset", args.dataset] + (["--quick"] if args.quick else []) + (
-            ["--data-dir", args.data_dir] if args.data_dir else [])
+    for name in names:
+        preset = pretrain(name, builders[name], dataset, args.out)
         study = finetune.main(data + [
             "--pretrained", preset, "--epochs", "1", "--labels-per-class", args.labels_per_class,
             "--study-seeds", str(args.seeds), "--study-steps", str(args.steps),
@@ -180,7 +181,7 @@ def main(argv=None) -> str:
             "--features", args.features,
             "--out", str(args.out / f"{preset}-{args.features}")])["label_efficiency"]
         rows += [{"pre-training": name, **row} for row in study]
-        if args.preset and name == args.candidates.split(",")[0]:
+        if args.preset and name == names[0]:
             save_candidate_preset(preset, args, argv, dataset, study, shipped)
     table = markdown_table(rows)
     (args.out / "pretraining.md").write_text(table)

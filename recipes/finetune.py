@@ -280,10 +280,15 @@ def _views(args) -> str:
                         if on)
 
 
+def _head_reads(args) -> str:
+    """``--features conv`` in words ("" for the code), for captions and cards."""
+    return "heads on the encoder's flattened convolutional features" if args.features == "conv" else ""
+
+
 def _regularisation(args, schedule: bool = True) -> str:
     """The caption's note of the options that change how classifiers train ("" if none);
     ``schedule=False`` for the study, whose runs keep a constant rate."""
-    said = (["heads on the encoder's flattened convolutional features"] if args.features == "conv" else []) \
+    said = ([_head_reads(args)] if _head_reads(args) else []) \
         + ([f"training images {_views(args)}"] if _views(args) else []) \
         + ([f"head dropout {args.head_dropout:g}"] if args.head_dropout else []) \
         + (["cosine learning rates"] if schedule and args.schedule == "cosine" else [])
@@ -377,8 +382,7 @@ def _training_notes(args, epochs: int) -> str:
     decay = " (each phase's rate falling towards zero, cosine)" if args.schedule == "cosine" else ""
     head = (f"{warmup} epoch{'s' * (warmup > 1)} of the head alone at {args.learning_rate:g}, then "
             if warmup else "No warm-up: ")
-    reads = ("; the head reads the encoder's flattened convolutional features"
-             if args.features == "conv" else "")
+    reads = f"; {_head_reads(args)}" if _head_reads(args) else ""
     return (f"{head}all weights for {epochs - warmup} epochs at "
             f"{args.fine_tune_learning_rate:g}{decay}; Adam, batches of {args.batch_size}. "
             f"Training images {_views(args) or 'as they are'}; head dropout "
