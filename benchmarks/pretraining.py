@@ -35,7 +35,7 @@ def candidates(image_shape, flip: bool, epochs: int):
     import keras
 
     from zoo import VAE, ConvAutoencoder
-    from zoo.contrastive import ContrastiveEncoder
+    from zoo.models.contrastive import ContrastiveEncoder
     from zoo.corruptions import (corrupt_inputs, occlusion, one_of, patch_mask,
                                  random_gaussian_noise, salt_and_pepper)
 

@@ -50,7 +50,7 @@ def main(argv=None) -> dict:
     import keras
 
     from zoo import make_tf_dataset
-    from zoo.gan import GAN
+    from zoo.models.gan import GAN
     from zoo.plotting import SampleGrid, image_rows, training_curves
     from ._report import class_share_rows, computed_on, generative_columns, write_table
     from zoo.training import read_history

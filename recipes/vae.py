@@ -51,7 +51,7 @@ def main(argv=None) -> dict:
     from zoo.metrics import binarize, dynamic_binarization
     from ._report import computed_on, generative_columns, write_table
     from zoo.training import read_history
-    from zoo.vae import VAE
+    from zoo.models.vae import VAE
 
     model = VAE(latent_dim=args.latent_dim, architecture=args.architecture, filters=args.filters,
                 dense_units=args.dense_units, reconstruction_loss=args.reconstruction_loss,

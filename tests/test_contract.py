@@ -15,7 +15,7 @@ import pytest
 import tensorflow as tf
 
 from zoo import GAN, VAE, ConvAutoencoder, export_saved_model
-from zoo.contrastive import ContrastiveEncoder
+from zoo.models.contrastive import ContrastiveEncoder
 
 ROOT = Path(__file__).resolve().parents[1]
 

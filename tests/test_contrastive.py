@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from zoo.contrastive import ContrastiveEncoder
+from zoo.models.contrastive import ContrastiveEncoder
 
 
 def tiny(**kwargs):

@@ -32,11 +32,11 @@ x = load_dataset("mnist", source="sample").x_train[:128]
 
 def build(name):
     if name == "vae":
-        from zoo.vae import VAE
+        from zoo.models.vae import VAE
         model = VAE(latent_dim=4, architecture="conv", filters=4, dense_units=16, seed=0)
         model.compile(optimizer=keras.optimizers.SGD(1e-4))
     elif name == "gan":
-        from zoo.gan import GAN
+        from zoo.models.gan import GAN
         model = GAN(latent_dim=8, seed=0)
         model.compile(d_optimizer=keras.optimizers.SGD(0.05),
                       g_optimizer=keras.optimizers.SGD(0.05))

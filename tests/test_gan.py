@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from helpers import assert_outputs
-from zoo.gan import GAN
+from zoo.models.gan import GAN
 from zoo.plotting import SampleGrid
 from zoo.training import StopOnNaN
 

@@ -8,7 +8,7 @@ import tensorflow as tf
 from zoo.metrics import (binarize, classifier_features, domain_fid, dynamic_binarization,
                          frechet_distance, iwae_log_likelihood, sample_diversity,
                          train_feature_classifier)
-from zoo.vae import VAE
+from zoo.models.vae import VAE
 
 
 def test_frechet_distance_of_a_set_with_itself_is_zero():

@@ -461,7 +461,7 @@ def tiny_model():
 
 @pytest.fixture(scope="module")
 def tiny_vae():
-    from zoo.vae import VAE
+    from zoo.models.vae import VAE
 
     model = VAE(latent_dim=LATENT_DIM, filters=2, dense_units=0, input_shape=IMAGE_SHAPE, seed=0)
     model.compile(optimizer="adam")

@@ -23,7 +23,7 @@ RUN = """
 import json, sys
 import numpy as np
 from zoo import ConvAutoencoder, load_dataset, make_tf_dataset, set_seed
-from zoo.vae import VAE
+from zoo.models.vae import VAE
 
 seed, out = int(sys.argv[1]), sys.argv[2]
 set_seed(seed)

@@ -152,7 +152,7 @@ def test_search_of_each_kind_logs_trials_and_draws_figures(kind, tiny_data, tmp_
 
 
 def test_same_hypermodel_searches_the_vae(tiny_data, tmp_path):
-    vae = pytest.importorskip("zoo.vae")
+    vae = pytest.importorskip("zoo.models.vae")
     x, x_val = tiny_data
     hypermodel = AutoencoderHyperModel(
         space=SearchSpace(filters=(2, 4), latent_dim=(2, 8), dense_units=(0,), dropout=None),

@@ -6,7 +6,7 @@ import pytest
 
 from helpers import assert_outputs
 from zoo.training import StopOnNaN
-from zoo.vae import VAE
+from zoo.models.vae import VAE
 
 
 def tiny(**kwargs):

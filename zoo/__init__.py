@@ -9,20 +9,20 @@ learning), `zoo.corruptions` (denoising), `zoo.analysis` (latent space), `zoo.me
 k-fold CV), `zoo.distribute` (tf.distribute strategies), `zoo.presets`.
 """
 
-from zoo.autoencoder import ConvAutoencoder
+from zoo.models.autoencoder import ConvAutoencoder
 from zoo.base import ZooModel
 from zoo.classifier import build_classifier, build_cnn_baseline, compile_classifier, fit_two_phase
-from zoo.contrastive import ContrastiveEncoder
+from zoo.models.contrastive import ContrastiveEncoder
 from zoo.distribute import get_strategy
 from zoo.data import (DataError, ImageDataset, check_images, from_arrays, load_dataset, load_images,
                       make_tf_dataset)
 from zoo.export import export_saved_model, save_model
-from zoo.gan import GAN
+from zoo.models.gan import GAN
 from zoo.metrics import binarize, domain_fid, iwae_log_likelihood, sample_diversity, train_feature_classifier
 from zoo.crossval import CrossValidation, cross_validate
 from zoo.training import read_history, resumable_callbacks, set_seed
 from zoo.tuning import AutoencoderHyperModel, CrossValidatedHyperModel, SearchSpace, make_tuner
-from zoo.vae import VAE
+from zoo.models.vae import VAE
 
 __version__ = "0.1.0"  # keep in step with setup.cfg
 

@@ -51,6 +51,8 @@ from pathlib import Path
 
 import numpy as np
 
+from zoo.validation import check_batch_size, check_images  # noqa: F401  (re-exported: zoo.data.check_images)
+
 log = logging.getLogger(__name__)
 
 CLASS_NAMES = {
@@ -709,62 +711,6 @@ def make_sample(
             image_file, label_file = IDX_FILES[split]
             write_idx(target / image_file, images[keep, ..., 0])
             write_idx(target / label_file, labels[keep])
-
-
-# -------------------------------------------------------------------- validation
-
-
-def check_images(x, image_shape=None, name: str = "x") -> np.ndarray:
-    """Validate a batch of images and return it as a float32 array.
-
-    ``x`` must be a non-empty float array of shape ``(N, H, W, C)`` (``(N,) + image_shape``
-    when ``image_shape`` is given) holding finite values in [0, 1]. Anything else raises
-    `TypeError` (not an array of numbers) or `ValueError` (not floating point, shape,
-    NaN/inf, range) with a message that says how to fix it.
-    """
-    try:
-        array = np.asarray(x)
-    except Exception as e:  # ragged lists, objects numpy cannot hold
-        raise TypeError(f"{name} must be an array of images, got {type(x).__name__}") from e
-    if array.dtype == object or not np.issubdtype(array.dtype, np.number) and array.dtype != bool:
-        raise TypeError(f"{name} must be a numeric array of images, got dtype {array.dtype}")
-    if not np.issubdtype(array.dtype, np.floating):
-        raise ValueError(
-            f"{name} has dtype {array.dtype}; the zoo expects float images in [0, 1] "
-            f"(for uint8 pixels use {name}.astype('float32') / 255)"
-        )
-    expected_rank = 4 if image_shape is None else 1 + len(image_shape)
-    if array.ndim != expected_rank:
-        hint = f" (add a channel axis: {name}[..., None])" if array.ndim == expected_rank - 1 else ""
-        raise ValueError(
-            f"{name} must have shape (N, H, W, C), got rank {array.ndim} shape {array.shape}{hint}"
-        )
-    if image_shape is not None and tuple(array.shape[1:]) != tuple(image_shape):
-        raise ValueError(
-            f"{name} has images of shape {array.shape[1:]}, the model expects {tuple(image_shape)}"
-        )
-    if array.size == 0:
-        raise ValueError(f"{name} is empty (shape {array.shape})")
-    if not np.all(np.isfinite(array)):
-        bad = int(np.size(array) - np.count_nonzero(np.isfinite(array)))
-        raise ValueError(f"{name} holds {bad} NaN or infinite value(s)")
-    low, high = float(array.min()), float(array.max())
-    if low < 0.0 or high > 1.0:
-        raise ValueError(
-            f"{name} values span [{low:g}, {high:g}]; the zoo expects images scaled to [0, 1]"
-        )
-    return array.astype(np.float32, copy=False)
-
-
-def check_batch_size(batch_size, allow_none: bool = True):
-    """``batch_size`` as an int (None passes when ``allow_none``: Keras's default)."""
-    if batch_size is None and allow_none:
-        return None
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
-        raise TypeError(f"batch_size must be a positive integer, got {batch_size!r}")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size}")
-    return int(batch_size)
 
 
 # ---------------------------------------------------------------------- tf.data

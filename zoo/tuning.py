@@ -57,7 +57,7 @@ import keras
 import keras_tuner as kt
 import numpy as np
 
-from zoo.autoencoder import ConvAutoencoder
+from zoo.models.autoencoder import ConvAutoencoder
 from zoo.crossval import kfold_splits
 from zoo.export import atomic_path
 
