@@ -1,36 +1,30 @@
-"""The contract every zoo model implements (`ZooModel`) and the checks it shares."""
+"""The contract every zoo model implements (`ZooModel`), the base of models with two
+optimizers (`AdversarialModel`), and the checks they share.
+
+The training mechanics live here once: a model says what its losses are
+(``compute_losses``), the base turns them into gradient steps that are right under a
+`tf.distribute` strategy and under every Keras dtype policy (``mixed_float16`` scales the
+loss, ``mixed_bfloat16`` needs no scaling, both compute the losses in float32).
+"""
 
 from __future__ import annotations
 
 import keras
 import numpy as np
 import tensorflow as tf
+from keras import ops
 
-from zoo.blocks import check_image_shape, check_positive_int
-from zoo.data import check_batch_size, check_images
-from zoo.export import ServingInput
+from zoo.export import Endpoint, ServingInput
+from zoo.validation import (check_batch_size, check_codes, check_image_inputs, check_image_shape,
+                            check_images, check_positive_int)
 
-
-def check_codes(z, latent_dim: int, name: str = "z") -> np.ndarray:
-    """Validate latent codes: a finite float array of shape ``(N, latent_dim)``."""
-    try:
-        array = np.asarray(z)
-    except ValueError as e:  # ragged lists
-        raise TypeError(f"{name} must be an array of latent codes, got {type(z).__name__}") from e
-    if not np.issubdtype(array.dtype, np.floating):
-        raise TypeError(f"{name} must be a float array of latent codes, got dtype {array.dtype}")
-    if array.ndim != 2 or array.shape[1] != latent_dim or array.shape[0] == 0:
-        raise ValueError(f"{name} must have shape (N >= 1, {latent_dim}), got {array.shape}")
-    if not np.all(np.isfinite(array)):
-        raise ValueError(f"{name} holds NaN or infinite values")
-    return array.astype(np.float32, copy=False)
+LossScaleOptimizer = keras.optimizers.LossScaleOptimizer
 
 
 def gaussian_codes(n: int, latent_dim: int, seed=None) -> np.ndarray:
     """``n`` draws from N(0, I) of shape ``(n, latent_dim)``; the same ``seed``, the same codes."""
-    if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
-    return np.random.default_rng(seed).standard_normal((int(n), latent_dim)).astype(np.float32)
+    n = check_positive_int(n, "n")
+    return np.random.default_rng(seed).standard_normal((n, latent_dim)).astype(np.float32)
 
 
 def replica_scaled(loss):
@@ -42,32 +36,13 @@ def replica_scaled(loss):
     return loss / tf.distribute.get_strategy().num_replicas_in_sync
 
 
-def check_image_inputs(x, image_shape, name: str = "x"):
-    """Check what `fit`/`evaluate`/`predict` receive against ``image_shape``.
+def as_float32(outputs):
+    """``outputs`` (an array or a nest of them) as float32 NumPy arrays.
 
-    Arrays go through `zoo.data.check_images`; a `tf.data.Dataset` must yield float32
-    batches of shape ``(None,) + image_shape`` (or tuples starting with them) and not
-    be known to be empty; generators, `keras.utils.PyDataset` and ``None`` pass unchecked.
+    Under a mixed dtype policy a model computes, and so returns, float16 or bfloat16;
+    what a user reads back (``predict``, ``encode``, ``generate``) is float32 everywhere.
     """
-    if isinstance(x, tf.data.Dataset):
-        spec = x.element_spec
-        spec = spec[0] if isinstance(spec, tuple) else spec
-        if not isinstance(spec, tf.TensorSpec):  # dicts, nested tuples, ragged or sparse
-            raise ValueError(f"{name} must yield batches of images (or (images, targets) "
-                             f"tuples), got elements {x.element_spec}")
-        # float32 like `check_images`' arrays: a custom train_step mixing float64 images
-        # with float32 outputs would fail inside TensorFlow.
-        if tuple(spec.shape[1:]) != tuple(image_shape) or spec.dtype != tf.float32:
-            raise ValueError(
-                f"{name} yields {spec.dtype.name} batches of shape {tuple(spec.shape)}; "
-                f"the model expects float32 batches of shape (None,) + {tuple(image_shape)}"
-            )
-        if x.cardinality() == 0:  # Keras's predict fails obscurely on it
-            raise ValueError(f"{name} is an empty dataset")
-        return x
-    if x is None or hasattr(x, "__next__") or isinstance(x, keras.utils.PyDataset):
-        return x
-    return check_images(x, image_shape, name)
+    return keras.tree.map_structure(lambda a: np.asarray(a, dtype=np.float32), outputs)
 
 
 def check_preset_shape(name: str, input_shape, model=None) -> None:
@@ -92,13 +67,6 @@ def check_preset_shape(name: str, input_shape, model=None) -> None:
                          "model on these images instead of starting from the preset")
 
 
-def check_seed(seed, name: str = "seed"):
-    """``seed`` if it is an integer or None (a fresh random stream); else `ValueError`."""
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
-        raise ValueError(f"{name} must be an integer or None, got {seed!r}")
-    return None if seed is None else int(seed)
-
-
 class ZooModel(keras.Model):
     """The contract of every zoo model: a `keras.Model` trained with ``compile``/``fit``.
 
@@ -107,27 +75,40 @@ class ZooModel(keras.Model):
     1. ``__init__``: ``super().__init__(input_shape=..., latent_dim=..., **kwargs)`` checks
        both and sets ``image_shape`` and ``latent_dim``; then create the layers and end
        with ``self.build(<the shape call takes>)``, so that an untrained model saves and exports.
-    2. Its objective: ``compute_loss`` when it is a plain ``loss(y, y_pred)``
-       (`ConvAutoencoder`), else ``train_step``/``test_step`` with `keras.metrics.Mean`
-       trackers listed by the ``metrics`` property and fed by ``update_trackers``
-       (`VAE`, `GAN`).
+    2. Its objective, one of two ways:
+
+       - ``compute_losses(x, training) -> dict`` of scalar tensors in float32 (cast model
+         outputs at the loss: under a mixed policy they are float16 or bfloat16). Key
+         ``"loss"`` is what the optimizer minimises; every key is tracked by a
+         `keras.metrics.Mean` of that name, which ``fit``/``evaluate`` report and
+         ``metrics`` lists (so Keras resets them each epoch). The base's ``train_step``
+         and ``test_step`` do the rest; a model whose step has more to it (the VAE, the
+         GAN) writes a short ``train_step`` that ends in ``apply_losses``/``minimize``.
+       - or no ``compute_losses`` at all: a plain ``loss(y, y_pred)`` passed to ``compile``
+         trains with Keras's own step (`ConvAutoencoder`).
     3. ``get_config``: ``{**super().get_config(), <its own constructor arguments>}``.
-    4. ``export_endpoints()``: ``{name: zoo.export.Endpoint}`` for `zoo.export_saved_model`,
-       built on ``image_input()``/``code_input()``.
+    4. Hooks with defaults, overridden where the model differs: ``call_input()`` (what
+       ``call``/``predict`` take: images), ``export_endpoints()`` (the serving signatures,
+       by default ``serve``: ``call_input`` -> ``outputs``), ``serving_model`` (what an
+       export saves: the model) and ``progress_metric`` (the tracked value that falls as
+       the model learns: ``"loss"``).
 
     It gets for free: ``fit``/``evaluate``/``predict`` that check arrays and `tf.data`
     datasets before TensorFlow sees them (one clear error instead of a failure deep in a
-    graph), ``from_preset``, the serving input specs, and the config of the common fields.
-    Mix in `EncoderMixin` for ``encode`` (`EncoderDecoderMixin` adds ``decode``) and
-    `GenerativeMixin` for ``generate``/``generate_from``. ``input_shape`` is the argument
-    and ``image_shape`` the attribute, because `keras.Model` already has an
-    ``input_shape`` property.
+    graph), float32 results under any dtype policy, ``from_preset``, the serving input
+    specs, and the config of the common fields. Mix in `EncoderMixin` for ``encode``
+    (`EncoderDecoderMixin` adds ``decode``) and `GenerativeMixin` for
+    ``generate``/``generate_from``. ``input_shape`` is the argument and ``image_shape`` the
+    attribute, because `keras.Model` already has an ``input_shape`` property.
     """
+
+    progress_metric = "loss"
 
     def __init__(self, *, input_shape=(28, 28, 1), latent_dim: int, **kwargs):
         super().__init__(**kwargs)
         self.image_shape = check_image_shape(input_shape)
-        self.latent_dim = check_positive_int("latent_dim", latent_dim)
+        self.latent_dim = check_positive_int(latent_dim, "latent_dim")
+        self._trackers = {}
 
     @classmethod
     def from_preset(cls, name: str, *, input_shape=None):
@@ -143,6 +124,90 @@ class ZooModel(keras.Model):
             check_preset_shape(name, input_shape, model)
         return model
 
+    # ------------------------------------------------------------ the training step
+
+    def compute_losses(self, x, training=False) -> dict:
+        """``{"loss": ..., <other terms>}`` of the batch ``x``, scalar float32 tensors."""
+        raise NotImplementedError(f"{type(self).__name__} trains on its compiled loss")
+
+    @property
+    def _uses_compiled_loss(self) -> bool:
+        return type(self).compute_losses is ZooModel.compute_losses
+
+    def build(self, input_shape):
+        """Keras's ``build``; also creates one tracker per term of ``compute_losses``."""
+        super().build(input_shape)
+        self._create_trackers()
+
+    def _create_trackers(self) -> None:
+        """One `keras.metrics.Mean` per key of ``compute_losses``, named after it.
+
+        The keys are read by tracing ``compute_losses`` on a symbolic batch (nothing runs);
+        this happens in ``build``, the last moment Keras lets a model create state.
+        """
+        if self._uses_compiled_loss:
+            return
+        spec = tf.TensorSpec((None, *self.image_shape), tf.float32)
+        traced = tf.function(lambda x: self.compute_losses(x, training=False))
+        names = list(traced.get_concrete_function(spec).structured_outputs)
+        if "loss" not in names and self.progress_metric == "loss":
+            raise ValueError(f"{type(self).__name__}.compute_losses must return a 'loss' key "
+                             f"(what the optimizer minimises), got {names}")
+        self._trackers = {name: keras.metrics.Mean(name=name) for name in names}
+
+    @property
+    def metrics(self):
+        if self._uses_compiled_loss:
+            return super().metrics
+        return list(self._trackers.values())
+
+    def train_step(self, data):
+        """One optimizer step on ``compute_losses(x)["loss"]``; the default of every model."""
+        if self._uses_compiled_loss:
+            return super().train_step(data)
+        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+        with tf.GradientTape() as tape:
+            losses = self.compute_losses(x, training=True)
+        return self.apply_losses(tape, losses)
+
+    def test_step(self, data):
+        """``evaluate``: the terms of ``compute_losses(x)``, tracked, with no update."""
+        if self._uses_compiled_loss:
+            return super().test_step(data)
+        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+        return self.update_trackers(self.compute_losses(x, training=False))
+
+    def apply_losses(self, tape, losses: dict) -> dict:
+        """Minimise ``losses["loss"]`` (recorded by ``tape``) over every trainable weight
+        with ``self.optimizer``, then track every term; what ``train_step`` returns."""
+        self.minimize(tape, losses["loss"], self.trainable_weights, self.optimizer)
+        return self.update_trackers(losses)
+
+    def minimize(self, tape, loss, weights, optimizer) -> None:
+        """One gradient step of ``optimizer`` on ``loss``, which ``tape`` recorded.
+
+        The loss is divided by the replica count (`replica_scaled`) and multiplied by the
+        optimizer's loss scale (a `LossScaleOptimizer` under ``mixed_float16``; 1
+        otherwise) inside the tape, so that small float16 gradients do not underflow;
+        ``apply_gradients`` divides the scale out again and skips steps whose gradients
+        overflowed.
+        """
+        with tape:  # re-entered: the scaling must be recorded to reach the gradients
+            scaled = optimizer.scale_loss(replica_scaled(loss))
+        gradients = tape.gradient(scaled, weights)
+        optimizer.apply_gradients(zip(gradients, weights))
+
+    def update_trackers(self, values: dict) -> dict:
+        """Update each tracker from ``values`` by name; return every tracker's result."""
+        for name, value in values.items():
+            self._trackers[name].update_state(value)
+        return {name: tracker.result() for name, tracker in self._trackers.items()}
+
+    @property
+    def optimizers(self) -> list:
+        """Every optimizer this model steps (one here; `AdversarialModel` has two)."""
+        return [self.optimizer]
+
     # ----------------------------------------------------------- input checks (hooks)
 
     def _check_inputs(self, x, name):
@@ -150,7 +215,9 @@ class ZooModel(keras.Model):
         return check_image_inputs(x, self.image_shape, name)
 
     def _check_predict_inputs(self, x, name):
-        """What ``predict`` takes; images unless the model maps something else (a GAN: codes)."""
+        """What ``predict`` takes: arrays are checked as ``call_input()`` says."""
+        if self.call_input().name == "codes" and isinstance(x, np.ndarray):
+            return check_codes(x, self.latent_dim, name)
         return self._check_inputs(x, name)
 
     def _check_targets(self, y, x, name="y"):
@@ -183,7 +250,7 @@ class ZooModel(keras.Model):
             validation_data = self._check_inputs(validation_data, "validation_data")
         return super().fit(
             x, y, batch_size=check_batch_size(batch_size),
-            epochs=check_positive_int("epochs", epochs), verbose=verbose,
+            epochs=check_positive_int(epochs, "epochs"), verbose=verbose,
             callbacks=callbacks, validation_split=validation_split,
             validation_data=validation_data, shuffle=shuffle, class_weight=class_weight,
             sample_weight=sample_weight, initial_epoch=initial_epoch,
@@ -200,19 +267,9 @@ class ZooModel(keras.Model):
                                 callbacks=callbacks, return_dict=return_dict, **kwargs)
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
-        return super().predict(self._check_predict_inputs(x, "x"),
-                               batch_size=check_batch_size(batch_size), verbose=verbose,
-                               steps=steps, callbacks=callbacks)
-
-    def update_trackers(self, values: dict) -> dict:
-        """Update each `keras.metrics.Mean` of ``metrics`` from ``values`` by name.
-
-        Returns every tracker's result: what a ``train_step``/``test_step`` returns.
-        """
-        for metric in self.metrics:
-            if metric.name in values:
-                metric.update_state(values[metric.name])
-        return {m.name: m.result() for m in self.metrics}
+        return as_float32(super().predict(
+            self._check_predict_inputs(x, "x"), batch_size=check_batch_size(batch_size),
+            verbose=verbose, steps=steps, callbacks=callbacks))
 
     # ------------------------------------------------------------- serving and config
 
@@ -224,9 +281,107 @@ class ZooModel(keras.Model):
         """What a code endpoint serves: finite ``codes`` ``(N, latent_dim)``."""
         return ServingInput("codes", (self.latent_dim,))
 
+    def call_input(self) -> ServingInput:
+        """What ``call`` and ``predict`` take (hook): images."""
+        return self.image_input()
+
+    def export_endpoints(self) -> dict:
+        """``{name: zoo.export.Endpoint}`` for `zoo.export_saved_model`; the first is the
+        default signature (hook). Here: ``serve``, ``call_input()`` -> ``outputs``."""
+        return {"serve": Endpoint(self.call_input(), lambda x: {"outputs": self(x, training=False)})}
+
+    @property
+    def serving_model(self) -> keras.Model:
+        """What an export saves (hook): the whole model."""
+        return self
+
     def get_config(self):
         return {**super().get_config(), "input_shape": self.image_shape,
                 "latent_dim": self.latent_dim}
+
+
+class AdversarialModel(ZooModel):
+    """The base of models trained by two optimizers: a generator and a critic.
+
+    A subclass creates ``generator`` (codes -> images in [-1, 1]) and ``discriminator``
+    (images -> one logit or score per image), writes ``compute_losses`` (every term, for
+    ``evaluate``) and a ``train_step`` that steps each network with ``minimize`` and ends
+    in ``update_trackers``. The base owns ``compile(d_optimizer, g_optimizer, loss_fn)``
+    (both wrapped in a `LossScaleOptimizer` under ``mixed_float16``), the codes that
+    ``call``/``predict`` take, images in [0, 1] out, and saving the generator for serving.
+    """
+
+    progress_metric = "d_loss"  # D learns to tell real from fake first
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        # compile's default, already here so the loss terms can be traced at build time.
+        self.loss_fn = keras.losses.BinaryCrossentropy(from_logits=True)
+
+    def compile(self, d_optimizer=None, g_optimizer=None, loss_fn=None, **kwargs):
+        """Set one optimizer per network and the loss on D's logits.
+
+        Defaults: Adam(2e-4, beta_1=0.5) for both (Radford et al., 2016) and
+        ``BinaryCrossentropy(from_logits=True)``. Both optimizers are built here, so their
+        state exists before a `.keras` file or a `BackupAndRestore` backup is loaded.
+        ``kwargs`` go to Keras (``jit_compile``, ``steps_per_execution``, ...).
+        """
+        d_optimizer = keras.optimizers.get(d_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5))
+        g_optimizer = keras.optimizers.get(g_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5))
+        if d_optimizer is g_optimizer:
+            raise ValueError("d_optimizer and g_optimizer must be two optimizer instances; "
+                             "one optimizer cannot hold the state of both networks")
+        self.loss_fn = keras.losses.get(loss_fn or keras.losses.BinaryCrossentropy(from_logits=True))
+        if getattr(self.loss_fn, "get_config", dict)().get("from_logits") is False:
+            raise ValueError("the discriminator outputs logits: use a loss with from_logits=True, "
+                             "e.g. keras.losses.BinaryCrossentropy(from_logits=True)")
+        # What Keras's compile does for its one optimizer, for both.
+        if self.dtype_policy.name == "mixed_float16":
+            d_optimizer, g_optimizer = (opt if isinstance(opt, LossScaleOptimizer)
+                                        else LossScaleOptimizer(opt) for opt in (d_optimizer, g_optimizer))
+        self.d_optimizer, self.g_optimizer = d_optimizer, g_optimizer
+        super().compile(optimizer=None, **kwargs)
+        self.d_optimizer.build(self.discriminator.trainable_variables)
+        self.g_optimizer.build(self.generator.trainable_variables)
+
+    def get_compile_config(self):
+        if not self.compiled:
+            return {}
+        return {name: keras.saving.serialize_keras_object(getattr(self, name))
+                for name in ("d_optimizer", "g_optimizer", "loss_fn")}
+
+    def compile_from_config(self, config):
+        self.compile(**{name: keras.saving.deserialize_keras_object(value)
+                        for name, value in config.items()})
+
+    @property
+    def optimizers(self) -> list:
+        return [self.d_optimizer, self.g_optimizer]
+
+    def mean_loss(self, labels, logits):
+        """``loss_fn`` averaged over the batch, in float32.
+
+        Called unreduced: a `keras.losses.Loss` called as a whole already divides by the
+        replica count under a strategy, and ``minimize`` does that once, for the gradient.
+        """
+        call = self.loss_fn.call if isinstance(self.loss_fn, keras.losses.Loss) else self.loss_fn
+        return ops.mean(call(ops.cast(labels, "float32"), ops.cast(logits, "float32")))
+
+    def call(self, inputs, training=False):
+        """Images in [0, 1] generated from codes ``(batch, latent_dim)``."""
+        return (self.generator(inputs, training=training) + 1.0) / 2.0
+
+    def call_input(self) -> ServingInput:
+        return self.code_input()
+
+    @property
+    def serving_model(self) -> keras.Model:
+        """What an export saves: the generator alone (D is only needed for training)."""
+        return self.generator
+
+    def export_endpoints(self) -> dict:
+        """Serving endpoint ``generate``: ``codes`` ``(N, latent_dim)`` -> ``images`` in [0, 1]."""
+        return {"generate": Endpoint(self.code_input(), lambda z: {"images": self(z, training=False)})}
 
 
 class EncoderMixin:
@@ -235,7 +390,7 @@ class EncoderMixin:
     def encode(self, x, batch_size: int = 256) -> np.ndarray:
         """Latent codes ``(N, latent_dim)`` of images ``(N,) + image_shape``."""
         x = check_images(x, self.image_shape)
-        return self.encoder.predict(x, batch_size=check_batch_size(batch_size), verbose=0)
+        return as_float32(self.encoder.predict(x, batch_size=check_batch_size(batch_size), verbose=0))
 
 
 class EncoderDecoderMixin(EncoderMixin):
@@ -244,7 +399,7 @@ class EncoderDecoderMixin(EncoderMixin):
     def decode(self, z, batch_size: int = 256) -> np.ndarray:
         """Images ``(N,) + image_shape`` decoded from codes ``(N, latent_dim)``."""
         z = check_codes(z, self.latent_dim)
-        return self.decoder.predict(z, batch_size=check_batch_size(batch_size), verbose=0)
+        return as_float32(self.decoder.predict(z, batch_size=check_batch_size(batch_size), verbose=0))
 
 
 class GenerativeMixin:

@@ -12,46 +12,26 @@ import math
 import numbers
 
 import keras
-import numpy as np
 from keras import layers
+
+from zoo.validation import (check_bool, check_fraction, check_image_shape, check_positive_int,
+                            check_scalar)
 
 NUM_DOWNSAMPLINGS = 3
 
 
-def _is_int(value) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-
-
-def check_positive_int(name: str, value) -> int:
-    """``value`` as an int if it is a positive integer; else `ValueError` naming ``name``."""
-    if not _is_int(value) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
-def check_image_shape(input_shape) -> tuple:
-    """``input_shape`` as a tuple ``(height, width, channels)`` of positive integers."""
-    shape = tuple(input_shape) if isinstance(input_shape, (tuple, list)) else None
-    if shape is None or len(shape) != 3 or not all(_is_int(d) and d > 0 for d in shape):
-        raise ValueError(f"input_shape must be (height, width, channels) of positive integers, "
-                         f"got {input_shape!r}")
-    return tuple(int(d) for d in shape)
-
-
 def check_trunk(filters, dense_units, dropout) -> None:
     """Validate the width options of the convolutional trunk."""
-    check_positive_int("filters", filters)
-    if not _is_int(dense_units) or dense_units < 0:
-        raise ValueError(f"dense_units must be an integer >= 0 (0: no hidden dense layer), got {dense_units!r}")
-    if isinstance(dropout, bool) or not isinstance(dropout, numbers.Real) \
-            or not 0.0 <= dropout < 1.0:
-        raise ValueError(f"dropout must be a number in [0, 1), got {dropout!r}")
+    check_positive_int(filters, "filters")
+    check_scalar(dense_units, "dense_units", numbers.Integral, min_val=0,
+                 fix="0: no hidden dense layer")
+    check_fraction(dropout, "dropout")
 
 
 def check_architecture(input_shape, latent_dim, filters, dense_units, dropout) -> tuple:
     """Validate a whole architecture (a model without `ZooModel`); return ``input_shape``."""
     shape = check_image_shape(input_shape)
-    check_positive_int("latent_dim", latent_dim)
+    check_positive_int(latent_dim, "latent_dim")
     check_trunk(filters, dense_units, dropout)
     return shape
 
@@ -69,11 +49,9 @@ def augmentation(*, flip: bool, shift: float, zoom=None, contrast: float = 0.0, 
     random stream (``seed``, ``seed + 1``, ...), so a flip says nothing about the shift or
     the contrast of the same image.
     """
-    if not isinstance(flip, bool):
-        raise ValueError(f"flip must be True or False, got {flip!r}")
-    for label, value, high in (("shift", shift, 0.5), ("contrast", contrast, 1.0)):
-        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < high:
-            raise ValueError(f"{label} must be a number in [0, {high}), got {value!r}")
+    check_bool(flip, "flip")
+    check_scalar(shift, "shift", numbers.Real, min_val=0.0, max_val=0.5, include_boundaries="left")
+    check_fraction(contrast, "contrast")
     # One seed per layer: layers seeded alike draw the same numbers, which would tie
     # every flip to a lower contrast.
     changes = (
@@ -109,6 +87,21 @@ def conv_encoder_features(inputs, filters: int, dense_units: int, dropout: float
         x = layers.Dropout(dropout, name="dropout")(x)
     if dense_units:
         x = layers.Dense(dense_units, activation=activation, name="hidden")(x)
+    return x
+
+
+def mlp(x, units, activation: str = "relu"):
+    """Dense layers ``hidden1``, ``hidden2``, ... of ``units`` each, applied to ``x``.
+
+    ``"leaky_relu"`` is a LeakyReLU(0.2) layer after each (``hidden1_act``, ...), the GAN
+    discriminator's; any other Keras activation is the dense layers' own.
+    """
+    for i, width in enumerate(units, start=1):
+        if activation == "leaky_relu":
+            x = layers.Dense(width, name=f"hidden{i}")(x)
+            x = layers.LeakyReLU(0.2, name=f"hidden{i}_act")(x)
+        else:
+            x = layers.Dense(width, activation=activation, name=f"hidden{i}")(x)
     return x
 
 

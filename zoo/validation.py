@@ -11,7 +11,9 @@ from __future__ import annotations
 import math
 import numbers
 
+import keras
 import numpy as np
+import tensorflow as tf
 
 SEED_RANGE = (0, 2**32 - 1)  # what NumPy's legacy RandomState and tf.random accept alike
 _BOUNDARIES = {"both": ("[", "]"), "left": ("[", ")"), "right": ("(", "]"), "neither": ("(", ")")}
@@ -82,6 +84,26 @@ def check_fraction(x, name: str, *, allow_zero: bool = True) -> float:
                         include_boundaries="left" if allow_zero else "neither")
 
 
+def check_range(bounds, name: str, target_type, *, min_val=None, max_val=None,
+                include_boundaries: str = "both") -> tuple:
+    """``bounds`` as ``(low, high)`` with ``low <= high``, each checked by `check_scalar`.
+
+    ``bounds`` must be a tuple (`TypeError` otherwise) of two values (`ValueError`); the
+    keywords bound both ends, as in `check_scalar`, whose messages name ``name[0]`` or
+    ``name[1]``.
+    """
+    if not isinstance(bounds, tuple):
+        raise TypeError(f"{name} must be a (low, high) tuple, got {bounds!r} "
+                        f"of type {type(bounds).__name__}")
+    if len(bounds) != 2:
+        raise ValueError(f"{name} must be a (low, high) tuple, got {len(bounds)} values {bounds!r}")
+    low, high = (check_scalar(b, f"{name}[{i}]", target_type, min_val=min_val, max_val=max_val,
+                              include_boundaries=include_boundaries) for i, b in enumerate(bounds))
+    if low > high:
+        raise ValueError(f"{name} must have low <= high, got {bounds!r} (swap them)")
+    return low, high
+
+
 def check_seed(seed, name: str = "seed", *, allow_none: bool = True):
     """``seed`` as an ``int`` in ``SEED_RANGE``, or None (a fresh random stream) when allowed."""
     if seed is None and allow_none:
@@ -124,6 +146,17 @@ def check_image_shape(input_shape, name: str = "input_shape") -> tuple:
         raise ValueError(f"{name} must be (height, width, channels) of positive integers, "
                          f"got {input_shape!r}")
     return tuple(int(d) for d in shape)
+
+
+def check_image_size(image_size, name: str = "image_size") -> tuple:
+    """``image_size`` as a tuple ``(height, width)`` of positive integers."""
+    if not isinstance(image_size, (tuple, list)):
+        raise TypeError(f"{name} must be (height, width), two positive integers, got "
+                        f"{image_size!r} of type {type(image_size).__name__}")
+    if len(image_size) != 2:
+        raise ValueError(f"{name} must be (height, width), two positive integers, "
+                         f"got {image_size!r}")
+    return tuple(check_positive_int(side, f"{name}[{i}]") for i, side in enumerate(image_size))
 
 
 def check_images(x, image_shape=None, name: str = "x") -> np.ndarray:
@@ -181,3 +214,31 @@ def check_codes(z, latent_dim: int, name: str = "z") -> np.ndarray:
     if not np.all(np.isfinite(array)):
         raise ValueError(f"{name} holds NaN or infinite values")
     return array.astype(np.float32, copy=False)
+
+
+def check_image_inputs(x, image_shape, name: str = "x"):
+    """Check what `fit`/`evaluate`/`predict` receive against ``image_shape``.
+
+    Arrays go through `check_images`; a `tf.data.Dataset` must yield float32
+    batches of shape ``(None,) + image_shape`` (or tuples starting with them) and not
+    be known to be empty; generators, `keras.utils.PyDataset` and ``None`` pass unchecked.
+    """
+    if isinstance(x, tf.data.Dataset):
+        spec = x.element_spec
+        spec = spec[0] if isinstance(spec, tuple) else spec
+        if not isinstance(spec, tf.TensorSpec):  # dicts, nested tuples, ragged or sparse
+            raise ValueError(f"{name} must yield batches of images (or (images, targets) "
+                             f"tuples), got elements {x.element_spec}")
+        # float32 like `check_images`' arrays: a custom train_step mixing float64 images
+        # with float32 outputs would fail inside TensorFlow.
+        if tuple(spec.shape[1:]) != tuple(image_shape) or spec.dtype != tf.float32:
+            raise ValueError(
+                f"{name} yields {spec.dtype.name} batches of shape {tuple(spec.shape)}; "
+                f"the model expects float32 batches of shape (None,) + {tuple(image_shape)}"
+            )
+        if x.cardinality() == 0:  # Keras's predict fails obscurely on it
+            raise ValueError(f"{name} is an empty dataset")
+        return x
+    if x is None or hasattr(x, "__next__") or isinstance(x, keras.utils.PyDataset):
+        return x
+    return check_images(x, image_shape, name)

@@ -7,8 +7,8 @@ from keras import layers
 
 from zoo.base import EncoderDecoderMixin, ZooModel
 from zoo.blocks import check_trunk, conv_decoder, conv_encoder_features
-from zoo.data import check_images
 from zoo.export import Endpoint
+from zoo.validation import check_images
 
 
 @keras.saving.register_keras_serializable(package="zoo")

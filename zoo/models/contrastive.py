@@ -5,13 +5,12 @@ from __future__ import annotations
 import numbers
 
 import keras
-import numpy as np
-import tensorflow as tf
 from keras import layers, ops
 
-from zoo.base import EncoderMixin, ZooModel, check_seed, replica_scaled
+from zoo.base import EncoderMixin, ZooModel
 from zoo.blocks import augmentation, check_trunk, conv_encoder_features
 from zoo.export import Endpoint
+from zoo.validation import check_positive_int, check_scalar, check_seed
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -54,15 +53,13 @@ class ContrastiveEncoder(EncoderMixin, ZooModel):
                  flip: bool = True, input_shape=(28, 28, 1), seed=None, **kwargs):
         super().__init__(input_shape=input_shape, latent_dim=latent_dim, **kwargs)
         check_trunk(filters, dense_units, 0.0)
-        if isinstance(projection_dim, bool) or not isinstance(projection_dim, (int, np.integer)) \
-                or projection_dim < 1:
-            raise ValueError(f"projection_dim must be a positive integer, got {projection_dim!r}")
-        for name, value, high in (("temperature", temperature, np.inf), ("shift", shift, 0.5)):
-            if isinstance(value, bool) or not isinstance(value, numbers.Real) \
-                    or not 0 < value < high:
-                raise ValueError(f"{name} must be a number in (0, {high}), got {value!r}")
-        self.filters, self.dense_units = filters, dense_units
-        self.projection_dim, self.temperature, self.shift = int(projection_dim), float(temperature), float(shift)
+        self.filters = filters
+        self.dense_units = dense_units
+        self.projection_dim = check_positive_int(projection_dim, "projection_dim")
+        self.temperature = check_scalar(temperature, "temperature", numbers.Real, min_val=0.0,
+                                        include_boundaries="neither")
+        self.shift = check_scalar(shift, "shift", numbers.Real, min_val=0.0, max_val=0.5,
+                                  include_boundaries="neither")
         self.flip = flip
         self.seed = check_seed(seed)
 
@@ -76,13 +73,7 @@ class ContrastiveEncoder(EncoderMixin, ZooModel):
         self.augment = augmentation(flip=flip, shift=self.shift, zoom=(-0.3, 0.1), contrast=0.5,
                                     seed=seed)
         self.augment.build((None, *self.image_shape))  # call() never runs it; a reload needs it built
-        self.loss_tracker = keras.metrics.Mean(name="loss")
-        self.accuracy_tracker = keras.metrics.Mean(name="contrastive_accuracy")
         self.build((None, *self.image_shape))
-
-    @property
-    def metrics(self):
-        return [self.loss_tracker, self.accuracy_tracker]
 
     def call(self, inputs, training=False):
         """The codes ``(N, latent_dim)`` of images ``(N,) + image_shape``."""
@@ -92,11 +83,17 @@ class ContrastiveEncoder(EncoderMixin, ZooModel):
         """Two independent random augmentations of the batch ``x``, kept in [0, 1]."""
         return tuple(ops.clip(self.augment(x, training=True), 0.0, 1.0) for _ in range(2))
 
-    def compute_losses(self, first, second, training=False) -> dict:
-        """``loss`` (InfoNCE, both directions, nats) and ``contrastive_accuracy`` of two
-        batches of views, image ``i`` of ``first`` matching image ``i`` of ``second``."""
-        p, q = (ops.normalize(self.projector(self.encoder(v, training=training), training=training),
-                              axis=1) for v in (first, second))
+    def compute_losses(self, x, training=False) -> dict:
+        """``loss`` (InfoNCE, both directions, nats) and ``contrastive_accuracy`` of the
+        batch ``x``, from two fresh views of it (`views`); float32 under any dtype policy."""
+        return self.view_losses(*self.views(x), training=training)
+
+    def view_losses(self, first, second, training=False) -> dict:
+        """The terms of two batches of views, image ``i`` of ``first`` matching image ``i``
+        of ``second``."""
+        p, q = (ops.normalize(ops.cast(self.projector(self.encoder(v, training=training),
+                                                      training=training), "float32"), axis=1)
+                for v in (first, second))
         logits = ops.matmul(p, ops.transpose(q)) / self.temperature
         matches = ops.arange(ops.shape(logits)[0])
         loss = 0.5 * (ops.mean(keras.losses.sparse_categorical_crossentropy(matches, logits, from_logits=True))
@@ -104,20 +101,6 @@ class ContrastiveEncoder(EncoderMixin, ZooModel):
                           matches, ops.transpose(logits), from_logits=True)))
         picked = ops.cast(ops.equal(ops.argmax(logits, axis=1), matches), "float32")
         return {"loss": loss, "contrastive_accuracy": ops.mean(picked)}
-
-    def train_step(self, data):
-        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
-        first, second = self.views(x)
-        weights = self.encoder.trainable_weights + self.projector.trainable_weights
-        with tf.GradientTape() as tape:
-            losses = self.compute_losses(first, second, training=True)
-            scaled = replica_scaled(losses["loss"])
-        self.optimizer.apply_gradients(zip(tape.gradient(scaled, weights), weights))
-        return self.update_trackers(losses)
-
-    def test_step(self, data):
-        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
-        return self.update_trackers(self.compute_losses(*self.views(x)))
 
     def export_endpoints(self) -> dict:
         """Serving endpoints: ``encode`` (the default), images -> ``codes``."""

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import math
+import numbers
 
 import keras
 import numpy as np
 import tensorflow as tf
 from keras import layers, ops
 
-from zoo.base import (EncoderDecoderMixin, GenerativeMixin, ZooModel, check_seed,
-                      replica_scaled)
-from zoo.blocks import check_trunk, conv_decoder, conv_encoder_features
+from zoo.base import EncoderDecoderMixin, GenerativeMixin, ZooModel
+from zoo.blocks import check_trunk, conv_decoder, conv_encoder_features, mlp
 from zoo.export import Endpoint
+from zoo.validation import check_choice, check_scalar, check_seed
 
 ARCHITECTURES = ("conv", "mlp")
 RECONSTRUCTION_LOSSES = ("bce", "mse")
@@ -80,20 +81,13 @@ class VAE(EncoderDecoderMixin, GenerativeMixin, ZooModel):
                  input_shape=(28, 28, 1), seed=None, **kwargs):
         super().__init__(input_shape=input_shape, latent_dim=latent_dim, **kwargs)
         check_trunk(filters, dense_units, 0.0)
-        if architecture not in ARCHITECTURES:
-            raise ValueError(f"architecture must be one of {ARCHITECTURES}, got {architecture!r}")
-        if reconstruction_loss not in RECONSTRUCTION_LOSSES:
-            raise ValueError(f"reconstruction_loss must be one of {RECONSTRUCTION_LOSSES}, "
-                             f"got {reconstruction_loss!r}")
-        if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not (
-                math.isfinite(beta) and beta >= 0):
-            raise ValueError(f"beta must be a finite number >= 0, got {beta!r}")
+        self.architecture = check_choice(architecture, "architecture", ARCHITECTURES)
+        self.reconstruction_loss = check_choice(reconstruction_loss, "reconstruction_loss",
+                                                RECONSTRUCTION_LOSSES)
+        self.beta = check_scalar(beta, "beta", numbers.Real, min_val=0.0, fix="1 is the ELBO")
         self.seed = check_seed(seed)
-        self.architecture = architecture
         self.filters = filters
         self.dense_units = dense_units
-        self.reconstruction_loss = reconstruction_loss
-        self.beta = float(beta)
 
         images = keras.Input(self.image_shape, name="images")
         if architecture == "conv":
@@ -101,9 +95,7 @@ class VAE(EncoderDecoderMixin, GenerativeMixin, ZooModel):
             self.decoder_logits = conv_decoder(latent_dim, self.image_shape, filters, dense_units,
                                                output_activation=None, name="decoder_logits")
         else:
-            features = layers.Flatten(name="flatten")(images)
-            for i, units in enumerate(MLP_UNITS):
-                features = layers.Dense(units, activation="relu", name=f"hidden{i + 1}")(features)
+            features = mlp(layers.Flatten(name="flatten")(images), MLP_UNITS, "relu")
             self.decoder_logits = self._mlp_decoder_logits()
         z_mean = layers.Dense(latent_dim, name="z_mean")(features)
         z_log_var = layers.Dense(latent_dim, name="z_log_var")(features)
@@ -113,34 +105,26 @@ class VAE(EncoderDecoderMixin, GenerativeMixin, ZooModel):
         codes = keras.Input((latent_dim,), name="latent")
         pixels = layers.Activation("sigmoid", name="pixels")(self.decoder_logits(codes))
         self.decoder = keras.Model(codes, pixels, name="decoder")
-
-        self.loss_tracker = keras.metrics.Mean(name="loss")
-        self.reconstruction_loss_tracker = keras.metrics.Mean(name="reconstruction_loss")
-        self.kl_loss_tracker = keras.metrics.Mean(name="kl_loss")
         self.build((None, *self.image_shape))
 
     def _mlp_decoder_logits(self) -> keras.Model:
         codes = keras.Input((self.latent_dim,), name="latent")
-        x = codes
-        for i, units in enumerate(reversed(MLP_UNITS)):
-            x = layers.Dense(units, activation="relu", name=f"hidden{i + 1}")(x)
+        x = mlp(codes, MLP_UNITS[::-1], "relu")
         x = layers.Dense(math.prod(self.image_shape), name="logits")(x)
         x = layers.Reshape(self.image_shape, name="to_image")(x)
         return keras.Model(codes, x, name="decoder_logits")
-
-    @property
-    def metrics(self):
-        return [self.loss_tracker, self.reconstruction_loss_tracker, self.kl_loss_tracker]
 
     def call(self, inputs, training=False):
         """Deterministic reconstruction: the decoded posterior mean."""
         z_mean, _, _ = self.encoder(inputs, training=training)
         return self.decoder(z_mean, training=training)
 
-    def compute_losses(self, x, training=False):
-        """``(total, reconstruction, kl)``: per-image sums, averaged over the batch ``x``."""
+    def compute_losses(self, x, training=False) -> dict:
+        """``loss``, ``reconstruction_loss`` and ``kl_loss`` in nats (bce) per image,
+        averaged over the batch ``x``; float32 under any dtype policy."""
         z_mean, z_log_var, z = self.encoder(x, training=training)
-        logits = self.decoder_logits(z, training=training)
+        logits = ops.cast(self.decoder_logits(z, training=training), "float32")
+        z_mean, z_log_var = ops.cast(z_mean, "float32"), ops.cast(z_log_var, "float32")
         if self.reconstruction_loss == "bce":
             per_pixel = ops.binary_crossentropy(x, logits, from_logits=True)
         else:
@@ -148,24 +132,16 @@ class VAE(EncoderDecoderMixin, GenerativeMixin, ZooModel):
         reconstruction = ops.mean(ops.sum(per_pixel, axis=tuple(range(1, len(x.shape)))))
         kl = ops.mean(-0.5 * ops.sum(1.0 + z_log_var - ops.square(z_mean) - ops.exp(z_log_var),
                                      axis=1))
-        return reconstruction + self.beta * kl, reconstruction, kl
+        return {"loss": reconstruction + self.beta * kl, "reconstruction_loss": reconstruction,
+                "kl_loss": kl}
 
     def train_step(self, data):
+        # keras-io's shape: the ELBO's terms under the tape, then one step of the base
+        # (replica and loss scaling, the update, the trackers).
         x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
         with tf.GradientTape() as tape:
-            total, reconstruction, kl = self.compute_losses(x, training=True)
-            scaled = replica_scaled(total)
-        gradients = tape.gradient(scaled, self.trainable_weights)
-        self.optimizer.apply_gradients(zip(gradients, self.trainable_weights))
-        return self._track(total, reconstruction, kl)
-
-    def test_step(self, data):
-        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
-        return self._track(*self.compute_losses(x, training=False))
-
-    def _track(self, total, reconstruction, kl):
-        return self.update_trackers({"loss": total, "reconstruction_loss": reconstruction,
-                                     "kl_loss": kl})
+            losses = self.compute_losses(x, training=True)
+        return self.apply_losses(tape, losses)
 
     def encode(self, x, batch_size: int = 256) -> np.ndarray:
         """Posterior means ``(N, latent_dim)`` of images ``(N,) + image_shape``."""
