@@ -89,7 +89,7 @@ class ZooModel(keras.Model):
     3. ``get_config``: ``{**super().get_config(), <its own constructor arguments>}``.
     4. Hooks with defaults, overridden where the model differs: ``call_input()`` (what
        ``call``/``predict`` take: images), ``export_endpoints()`` (the serving signatures,
-       by default ``serve``: ``call_input`` -> ``outputs``), ``serving_model`` (what an
+       by default ``serve``: ``call_input`` -> ``outputs``), ``serving_model()`` (what an
        export saves: the model) and ``progress_metric`` (the tracked value that falls as
        the model learns: ``"loss"``).
 
@@ -203,9 +203,11 @@ class ZooModel(keras.Model):
             self._trackers[name].update_state(value)
         return {name: tracker.result() for name, tracker in self._trackers.items()}
 
-    @property
     def optimizers(self) -> list:
-        """Every optimizer this model steps (one here; `AdversarialModel` has two)."""
+        """Every optimizer this model steps (one here; `AdversarialModel` has two).
+
+        A method, not a property: Keras's saving walks a model's properties.
+        """
         return [self.optimizer]
 
     # ----------------------------------------------------------- input checks (hooks)
@@ -290,9 +292,8 @@ class ZooModel(keras.Model):
         default signature (hook). Here: ``serve``, ``call_input()`` -> ``outputs``."""
         return {"serve": Endpoint(self.call_input(), lambda x: {"outputs": self(x, training=False)})}
 
-    @property
     def serving_model(self) -> keras.Model:
-        """What an export saves (hook): the whole model."""
+        """What an export saves (hook): the whole model. A method, as ``optimizers``."""
         return self
 
     def get_config(self):
@@ -354,7 +355,6 @@ class AdversarialModel(ZooModel):
         self.compile(**{name: keras.saving.deserialize_keras_object(value)
                         for name, value in config.items()})
 
-    @property
     def optimizers(self) -> list:
         return [self.d_optimizer, self.g_optimizer]
 
@@ -374,7 +374,6 @@ class AdversarialModel(ZooModel):
     def call_input(self) -> ServingInput:
         return self.code_input()
 
-    @property
     def serving_model(self) -> keras.Model:
         """What an export saves: the generator alone (D is only needed for training)."""
         return self.generator

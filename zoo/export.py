@@ -99,8 +99,13 @@ class Endpoint(NamedTuple):
     fn: Callable
 
     def guarded(self) -> Callable:
-        """``fn`` behind the input's checks: what the SavedModel serves."""
-        return lambda x: self.fn(self.input.checked(x))
+        """``fn`` behind the input's checks, float32 out: what the SavedModel serves.
+
+        A model trained under a mixed dtype policy computes in float16 or bfloat16; a
+        server sees float32 in and out whatever the policy was.
+        """
+        return lambda x: {name: tf.cast(value, tf.float32)
+                          for name, value in self.fn(self.input.checked(x)).items()}
 
 
 def default_endpoints(model: keras.Model) -> dict:
@@ -132,7 +137,7 @@ def export_saved_model(model, path, version: int | None = None) -> Path:
     ----------
     model : keras.Model
         A zoo model (its ``export_endpoints()`` names the endpoints, e.g. ``encode``,
-        ``decode``, ``reconstruct``; its ``serving_model`` is what gets saved, the
+        ``decode``, ``reconstruct``; its ``serving_model()`` is what gets saved, the
         generator alone for a GAN) or any one-input, one-output Keras model
         (see `default_endpoints`).
     path : str or Path
@@ -150,9 +155,12 @@ def export_saved_model(model, path, version: int | None = None) -> Path:
     if version is not None and (isinstance(version, bool) or not isinstance(version, int)
                                 or version < 1):
         raise ValueError(f"version must be a positive integer or None, got {version!r}")
-    endpoints = model.export_endpoints() if hasattr(model, "export_endpoints") else default_endpoints(model)
+    from zoo.base import ZooModel  # zoo.base builds on this module
+
+    zoo_model = isinstance(model, ZooModel)
+    endpoints = model.export_endpoints() if zoo_model else default_endpoints(model)
     archive = keras.export.ExportArchive()
-    archive.track(getattr(model, "serving_model", model))
+    archive.track(model.serving_model() if zoo_model else model)
     for name, endpoint in endpoints.items():
         archive.add_endpoint(name, endpoint.guarded(), input_signature=[endpoint.input.spec()])
     path = Path(path) if version is None else Path(path) / str(version)

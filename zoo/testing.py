@@ -1,0 +1,197 @@
+"""The tests every zoo model gets for free, driven by its constructor's ``init_kwargs``.
+
+Like keras-hub's ``TestCase`` helpers: a model's test file is its kwargs, one call per
+kit function and the tests of its own maths. Needs the ``test`` extra (pytest)::
+
+    from zoo.testing import run_model_test, run_precision_test
+
+    def test_model(mnist_sample):
+        run_model_test(SparseAutoencoder, {"latent_dim": 16}, mnist_sample.x_train[:512],
+                       mnist_sample.x_test[:256])
+
+Every function raises `AssertionError` (or pytest's failure) naming what broke.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from zoo.base import LossScaleOptimizer
+from zoo.export import export_saved_model
+
+MIXED_POLICIES = ("mixed_float16", "mixed_bfloat16")
+
+
+@contextlib.contextmanager
+def dtype_policy(name: str):
+    """Build models under the Keras dtype policy ``name`` inside the block; restore after."""
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(name)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def sample_inputs(model, n: int = 4, seed: int = 0) -> np.ndarray:
+    """``n`` inputs of what ``model.predict`` takes: images in [0, 1] or N(0, I) codes."""
+    spec = model.call_input()
+    rng = np.random.default_rng(seed)
+    if spec.unit_range:
+        return rng.random((n, *spec.shape), dtype=np.float32)
+    return rng.standard_normal((n, *spec.shape)).astype(np.float32)
+
+
+def compiled(cls, init_kwargs: dict, compile_kwargs: dict | None = None, seed: int = 0):
+    """``cls(**init_kwargs)`` built and compiled after seeding, with fresh copies of the
+    optimizers in ``compile_kwargs`` (one instance cannot serve two models)."""
+    keras.utils.set_random_seed(seed)
+    model = cls(**init_kwargs)
+    model.compile(**{name: type(value).from_config(value.get_config())
+                     if isinstance(value, keras.optimizers.Optimizer) else value
+                     for name, value in (compile_kwargs or {}).items()})
+    return model
+
+
+def progress(model, x, epochs: int, batch_size: int) -> tuple:
+    """``model.progress_metric`` on ``x`` before and after ``epochs`` of ``fit`` on ``x``."""
+    key = model.progress_metric
+    before = model.evaluate(x, batch_size=batch_size, verbose=0, return_dict=True)[key]
+    model.fit(x, batch_size=batch_size, epochs=epochs, verbose=0)
+    return before, model.evaluate(x, batch_size=batch_size, verbose=0, return_dict=True)[key]
+
+
+def run_model_test(cls, init_kwargs: dict, x_train, x_test, *, compile_kwargs=None,
+                   epochs: int = 3, batch_size: int = 64, min_improvement: float = 0.2) -> None:
+    """``fit`` learns and reports every tracker; inputs and common fields are checked.
+
+    - ``model.progress_metric`` on ``x_test`` falls by at least ``min_improvement`` of its
+      untrained value (the baseline a model that learned nothing keeps), the weights
+      move, and ``fit``'s history and ``evaluate`` report the same trackers;
+    - ``predict`` returns float32 and, with ``jit_compile=True``, a step still runs;
+    - bad images (shape, range, dtype, NaN), batch sizes, targets and ``predict`` inputs
+      fail in the zoo's checks; ``latent_dim``/``input_shape`` are validated; an
+      unknown preset is refused.
+    """
+    model = compiled(cls, init_kwargs, compile_kwargs)
+    key = model.progress_metric
+    before = model.evaluate(x_test, batch_size=batch_size, verbose=0, return_dict=True)
+    weights = [w.copy() for w in model.get_weights()]
+    history = model.fit(x_train, batch_size=batch_size, epochs=epochs, verbose=0).history
+    after = model.evaluate(x_test, batch_size=batch_size, verbose=0, return_dict=True)
+    assert set(history) == set(before) == set(after) and key in after, (history, after)
+    assert all(len(values) == epochs for values in history.values())
+    assert any(not np.array_equal(a, b) for a, b in zip(weights, model.get_weights()))
+    assert after[key] < (1 - min_improvement) * before[key], f"{key}: {before[key]} -> {after[key]}"
+    assert model.predict(sample_inputs(model), verbose=0).dtype == np.float32
+
+    jitted = compiled(cls, init_kwargs, {**(compile_kwargs or {}), "jit_compile": True})
+    jitted.fit(x_train[:2 * batch_size], batch_size=batch_size, epochs=1, verbose=0)
+    assert np.isfinite(jitted.evaluate(x_test, verbose=0, return_dict=True)[key])
+
+    images = x_test[:4]
+    for bad, error, message in [(images[..., 0], ValueError, "shape"),
+                                (images * 255 + 1, ValueError, r"\[0, 1\]"),
+                                ((images * 255).astype(np.uint8), TypeError, "float"),
+                                (np.full_like(images, np.nan), ValueError, "NaN")]:
+        with pytest.raises(error, match=message):
+            model.fit(bad, epochs=1, verbose=0)
+        with pytest.raises(error, match=message):
+            model.evaluate(bad, verbose=0)
+    with pytest.raises(ValueError, match="batch_size must be in"):
+        model.fit(images, batch_size=0, verbose=0)
+    with pytest.raises(ValueError, match="one target per image"):
+        model.fit(images, images[:2], verbose=0)
+    with pytest.raises(ValueError, match="shape"):
+        model.predict(sample_inputs(model)[:, :2], verbose=0)
+    with pytest.raises(ValueError, match="latent_dim must be in"):
+        cls(**{**init_kwargs, "latent_dim": 0})
+    with pytest.raises(ValueError, match=r"input_shape must be \(height, width, channels\)"):
+        cls(**{**init_kwargs, "input_shape": (28, 28)})
+    with pytest.raises(ValueError, match="no preset 'clowntown'"):
+        cls.from_preset("clowntown")
+
+
+def run_saving_test(cls, init_kwargs: dict, path, x_train, *, compile_kwargs=None) -> None:
+    """A trained model's ``.keras`` file and config round-trip, and training resumes.
+
+    The reloaded model has the same class, config, predictions, optimizer step count and
+    loss, and one more epoch runs on it.
+    """
+    model = compiled(cls, init_kwargs, compile_kwargs)
+    model.fit(x_train, batch_size=64, epochs=1, verbose=0)
+    model.save(path / "model.keras")
+    loaded = keras.saving.load_model(path / "model.keras")
+    x = sample_inputs(model)
+    assert type(loaded) is cls and loaded.get_config() == model.get_config()
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
+    assert [int(o.iterations) for o in loaded.optimizers()] == [int(o.iterations) for o in model.optimizers()]
+    loaded.fit(x_train, batch_size=64, epochs=1, verbose=0)
+    rebuilt = cls.from_config(model.get_config())
+    assert rebuilt.image_shape == model.image_shape and rebuilt.latent_dim == model.latent_dim
+
+
+def run_export_test(model, path) -> None:
+    """``model``'s SavedModel serves every endpoint float32 -> float32 with no zoo code,
+    matches the model, and refuses NaNs inside the graph."""
+    served = tf.saved_model.load(str(export_saved_model(model, path, version=1)))
+    for name, endpoint in model.export_endpoints().items():
+        spec = endpoint.input
+        x = np.random.default_rng(0).random((4, *spec.shape), dtype=np.float32)
+        outputs = getattr(served, name)(x)
+        expected = endpoint.fn(tf.constant(x))
+        assert set(outputs) == set(expected), name
+        for key, value in outputs.items():
+            assert value.dtype == tf.float32, f"{name}/{key} serves {value.dtype.name}"
+            wanted = np.asarray(expected[key], np.float32)
+            # float16 and bfloat16 keep 3 or 2 significant digits, relative to the largest
+            # value a sum ran through; the graph may sum in another order than eager code.
+            scale = 1e-5 if model.compute_dtype == "float32" else 3e-2 * np.abs(wanted).max()
+            np.testing.assert_allclose(value.numpy(), wanted, rtol=0, atol=scale + 1e-6)
+        with pytest.raises(tf.errors.InvalidArgumentError, match="NaN or infinite"):
+            getattr(served, name)(np.full_like(x, np.nan))
+
+
+def run_preset_test(cls, name: str) -> None:
+    """Preset ``name`` loads as a ``cls`` from its own folder, offline, and predicts
+    finite float32; its card says what it was trained on."""
+    from zoo.presets import preset_card
+
+    model = cls.from_preset(name)
+    assert isinstance(model, cls)
+    card = preset_card(name)
+    assert card["command"] and card["data"], f"{name}'s card lacks its command or data"
+    prediction = model.predict(sample_inputs(model), verbose=0)
+    assert prediction.dtype == np.float32 and np.all(np.isfinite(prediction))
+
+
+def run_precision_test(cls, init_kwargs: dict, x, *, compile_kwargs, path=None,
+                       policies=MIXED_POLICIES, epochs: int = 3, batch_size: int = 32) -> dict:
+    """Under each mixed policy, ``fit`` moves the loss at least half as far as float32.
+
+    Use SGD with momentum in ``compile_kwargs``: Adam's update is nearly scale-free and
+    hides a loss that was never multiplied by the loss scale. Under ``mixed_float16``
+    every optimizer must be a `LossScaleOptimizer`. With ``path``, each mixed model's
+    export must serve float32 (`run_export_test`). Returns ``{policy: (before, after)}``
+    of ``progress_metric`` on ``x``, float32 included.
+    """
+    results = {}
+    for policy in ("float32", *policies):
+        with dtype_policy(policy):
+            model = compiled(cls, init_kwargs, compile_kwargs)
+            if policy == "mixed_float16":
+                assert all(isinstance(o, LossScaleOptimizer) for o in model.optimizers()), model.optimizers
+            results[policy] = progress(model, x, epochs, batch_size)
+            if path is not None and policy != "float32":
+                run_export_test(model, path / policy)
+    before, after = results["float32"]
+    assert before - after > 0, f"float32 did not learn: {results}"
+    for policy in policies:
+        drop = results[policy][0] - results[policy][1]
+        assert drop >= 0.5 * (before - after), f"{policy} moved {drop:.4g}, float32 {before - after:.4g}"
+    return results
