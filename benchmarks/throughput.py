@@ -1,16 +1,21 @@
-"""Training throughput of zoo models vs. the same layers as a plain `keras.Sequential`.
+"""Training throughput of zoo models vs. the same layers in plain Keras.
 
     python -m benchmarks.throughput [--steps 150] [--repeats 5] [--batch-size 128]
+                                    [--dtype-policy float32,mixed_float16,mixed_bfloat16]
 
 Both sides train on the same in-memory float32 images with `fit`, the same optimizer and
-batch size; the plain side is a `keras.Sequential` holding fresh copies of the zoo model's
-own layers, so the ratio measures what the zoo adds (input checks, subclassing, custom
-`train_step`s), not a different network. The VAE's plain side is the same convolutional
-trunk and decoder as a plain autoencoder, so its ratio also prices sampling and the KL
-term. The GAN's plain side is the classic two-`fit` step: a Sequential discriminator on a
-real and a fake batch, then a Sequential generator+discriminator on codes. Runs alternate and the best of ``--repeats``
-timed runs counts, which damps noise from other processes (on a 2-core VM single runs vary
-by about 20%, so shorter settings are not worth reading). Goal: zoo/plain >= 0.95.
+batch size, on fresh copies of the zoo model's own layers, so the ratio measures what the
+zoo adds (input checks, subclassing, its `train_step`s), not a different network. The
+CAE's plain side is a `keras.Sequential` of those layers. The VAE's is the same
+convolutional trunk and decoder as a plain autoencoder, so its ratio also prices sampling
+and the KL term. The GAN's is `PlainGAN`, keras-io's DCGAN ``train_step`` (one tape for D
+on a concatenated real and fake batch, one for G), so its ratio also prices the zoo GAN's
+separate real and fake passes through D (kept for batch normalisation) and its ``d_real``/
+``d_fake`` trackers. Each ``--dtype-policy`` (comma-separated or repeated) gets its own rows:
+both sides are built under it (mixed_float16 scales their losses), and float32 is restored
+after. Runs alternate and the best of ``--repeats`` timed runs counts, which damps noise
+from other processes (on a 2-core VM single runs vary by about 20%, so shorter settings
+are not worth reading). Goal: zoo/plain >= 0.95.
 """
 
 from __future__ import annotations
@@ -18,10 +23,11 @@ from __future__ import annotations
 import argparse
 import time
 
-from recipes import _common  # noqa: F401  first: it quiets TensorFlow's start-up lines
+from recipes._common import DTYPE_POLICIES  # first: it quiets TensorFlow's start-up lines
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from keras import ops  # noqa: E402
 
 from zoo import GAN, VAE, ConvAutoencoder, load_dataset  # noqa: E402
 from recipes._report import markdown_table  # noqa: E402
@@ -53,8 +59,10 @@ def cases(image_shape, batch_size):
 
     gan = GAN(architecture="mlp", input_shape=image_shape)
     gan.compile()
+    plain = PlainGAN(plain_copy(gan.generator), plain_copy(gan.discriminator), gan.latent_dim)
+    plain.compile()
     yield "GAN (mlp)", fit_step(gan, autoencode=False, batch_size=batch_size), \
-        classic_gan_step(gan, batch_size)
+        fit_step(plain, autoencode=False, batch_size=batch_size)
 
 
 def fit_step(model, autoencode, batch_size):
@@ -62,25 +70,59 @@ def fit_step(model, autoencode, batch_size):
                                shuffle=False, verbose=0)
 
 
-def classic_gan_step(gan, batch_size):
-    discriminator = plain_copy(gan.discriminator)
-    discriminator.compile(optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
-                          loss=keras.losses.BinaryCrossentropy(from_logits=True))
-    stacked = plain_copy(gan.generator, gan.discriminator)
-    stacked.compile(optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
-                    loss=keras.losses.BinaryCrossentropy(from_logits=True))
-    rng = np.random.default_rng(0)
+class PlainGAN(keras.Model):
+    """keras-io's DCGAN ``train_step`` (dcgan_overriding_train_step.py, without its label
+    noise), on the zoo GAN's losses: D learns real 1 and fake 0, then G learns to make D
+    say 1. Real images in [0, 1] are rescaled to G's [-1, 1], as the zoo GAN does."""
 
-    def step(x):
-        n = len(x)
-        z = rng.normal(size=(n, gan.latent_dim)).astype(np.float32)
-        fake = gan.generator.predict(z, batch_size=batch_size, verbose=0)
-        images = np.concatenate([x * 2 - 1, fake])
-        labels = np.concatenate([np.ones((n, 1)), np.zeros((n, 1))]).astype(np.float32)
-        discriminator.fit(images, labels, batch_size=batch_size, epochs=1, shuffle=False, verbose=0)
-        stacked.fit(z, np.ones((n, 1), np.float32), batch_size=batch_size, epochs=1, shuffle=False,
-                    verbose=0)
-    return step
+    def __init__(self, generator, discriminator, latent_dim):
+        super().__init__()
+        self.generator = generator
+        self.discriminator = discriminator
+        self.latent_dim = latent_dim
+        self.seed_generator = keras.random.SeedGenerator(0)
+        self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
+        self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
+
+    def compile(self):
+        super().compile()
+        self.loss_fn = keras.losses.BinaryCrossentropy(from_logits=True)
+        self.d_optimizer = self._adam()
+        self.g_optimizer = self._adam()
+
+    def _adam(self):
+        # Keras's compile wraps its one optimizer so under mixed_float16; this model has two.
+        adam = keras.optimizers.Adam(2e-4, beta_1=0.5)
+        return keras.optimizers.LossScaleOptimizer(adam) \
+            if self.dtype_policy.name == "mixed_float16" else adam
+
+    @property
+    def metrics(self):
+        return [self.d_loss_tracker, self.g_loss_tracker]
+
+    def train_step(self, data):
+        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+        real = ops.cast(x, "float32") * 2.0 - 1.0
+        n = ops.shape(real)[0]
+        z = keras.random.normal((n, self.latent_dim), seed=self.seed_generator)
+        images = ops.concatenate([real, ops.cast(self.generator(z), "float32")], axis=0)
+        labels = ops.concatenate([ops.ones((n, 1)), ops.zeros((n, 1))], axis=0)
+        with tf.GradientTape() as tape:
+            d_loss = self.loss_fn(labels, self.discriminator(images))
+            scaled = self.d_optimizer.scale_loss(d_loss)  # identity unless loss-scaled
+        weights = self.discriminator.trainable_weights
+        self.d_optimizer.apply_gradients(zip(tape.gradient(scaled, weights), weights))
+
+        z = keras.random.normal((n, self.latent_dim), seed=self.seed_generator)
+        with tf.GradientTape() as tape:  # only G's weights are updated here
+            g_loss = self.loss_fn(ops.ones((n, 1)), self.discriminator(self.generator(z)))
+            scaled = self.g_optimizer.scale_loss(g_loss)
+        weights = self.generator.trainable_weights
+        self.g_optimizer.apply_gradients(zip(tape.gradient(scaled, weights), weights))
+
+        self.d_loss_tracker.update_state(d_loss)
+        self.g_loss_tracker.update_state(g_loss)
+        return {"d_loss": self.d_loss_tracker.result(), "g_loss": self.g_loss_tracker.result()}
 
 
 def images_per_second(step, x) -> float:
@@ -89,29 +131,57 @@ def images_per_second(step, x) -> float:
     return len(x) / (time.perf_counter() - start)
 
 
+def dtype_policies(text: str) -> list:
+    """``--dtype-policy``: comma-separated names of the recipes' `DTYPE_POLICIES`."""
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if not names or set(names) - set(DTYPE_POLICIES):
+        raise argparse.ArgumentTypeError(
+            f"must be comma-separated {', '.join(DTYPE_POLICIES)}; got {text!r}")
+    return names
+
+
+def best_rates(zoo_step, plain_step, x, batch_size, repeats) -> dict:
+    """The best images/s of each side over ``repeats`` alternating runs, after a warm-up."""
+    for step in (zoo_step, plain_step):  # warm-up: trace the train functions
+        step(x[:2 * batch_size])
+    best = {"zoo": 0.0, "plain": 0.0}
+    for _ in range(repeats):
+        best["zoo"] = max(best["zoo"], images_per_second(zoo_step, x))
+        best["plain"] = max(best["plain"], images_per_second(plain_step, x))
+    return best
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=150)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--dtype-policy", type=dtype_policies, action="extend", default=None,
+                        help=f"Keras dtype policies to build both sides under, comma-separated "
+                             f"or repeated ({', '.join(DTYPE_POLICIES)}; default float32)")
     args = parser.parse_args(argv)
+    policies = list(dict.fromkeys(args.dtype_policy or ["float32"]))
+    device = "GPU" if tf.config.list_physical_devices("GPU") else "CPU"
+    if device == "CPU" and policies != ["float32"]:
+        print("Note: on CPU, float16 and bfloat16 are emulated and slow; mixed-precision rows "
+              "measure that emulation, not what an accelerator would gain.", flush=True)
     data = load_dataset("fashion_mnist", source="sample")
     need = args.steps * args.batch_size
     x = np.resize(data.x_train, (need, *data.image_shape)).astype(np.float32)
     rows = []
-    for name, zoo_step, plain_step in cases(data.image_shape, args.batch_size):
-        for step in (zoo_step, plain_step):  # warm-up: trace the train functions
-            step(x[:2 * args.batch_size])
-        best = {"zoo": 0.0, "plain": 0.0}
-        for _ in range(args.repeats):
-            best["zoo"] = max(best["zoo"], images_per_second(zoo_step, x))
-            best["plain"] = max(best["plain"], images_per_second(plain_step, x))
-        rows.append({
-            "model": name, "device": "GPU" if tf.config.list_physical_devices("GPU") else "CPU",
-            "batch": args.batch_size, "zoo images/s": round(best["zoo"], 1),
-            "plain Keras images/s": round(best["plain"], 1),
-            "zoo / plain": round(best["zoo"] / best["plain"], 3),
-        })
+    for policy in policies:
+        keras.config.set_dtype_policy(policy)  # both sides' layers take it when built
+        try:
+            for name, zoo_step, plain_step in cases(data.image_shape, args.batch_size):
+                best = best_rates(zoo_step, plain_step, x, args.batch_size, args.repeats)
+                rows.append({
+                    "model": name, "dtype policy": policy, "device": device,
+                    "batch": args.batch_size, "zoo images/s": round(best["zoo"], 1),
+                    "plain Keras images/s": round(best["plain"], 1),
+                    "zoo / plain": round(best["zoo"] / best["plain"], 3),
+                })
+        finally:
+            keras.config.set_dtype_policy("float32")
     print(markdown_table(rows))
     return rows
 

@@ -10,8 +10,11 @@ learning rate) and ``from scratch`` (random init), twice:
   recipe's product (``model.keras``, ``--export``, ``--preset``);
 - **the label-efficiency study**: test accuracy against ``--labels-per-class`` (stratified,
   seeded subsets; ``all`` is the whole training split), mean ± std over ``--study-seeds``
-  subsets, every variant trained for the same ``--study-steps`` Adam steps of 64 images
-  (`zoo.classifier.fit_transfer`). Each run's result is kept, so a rerun resumes.
+  subsets, every variant trained for the same ``--study-steps`` Adam steps of 64 images.
+  Each run's result is kept, so a rerun resumes.
+
+The protocols are `zoo.transfer`'s and the figures `zoo.plotting`'s; this recipe reads the
+command line, pre-trains or loads the encoder and writes the report.
 
 ``--features conv`` puts every variant's head on the encoder's flattened convolutional
 features instead of its code (how the ``*_pretrained`` presets pay off with few labels).
@@ -28,7 +31,6 @@ preset's card has the command).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 
@@ -37,13 +39,6 @@ import numpy as np
 from ._common import (RecipeSkipped, add_model_arguments, base_parser, build_autoencoder,
                       fraction, half_fraction, non_negative_int, portable_command,
                       positive_float, positive_int, prepare, save_outputs)
-
-
-# The options a study run's result depends on, kept in its record: a rerun under other
-# values trains again instead of reading it back.
-STUDY_SETTINGS = ("dataset", "pretrained", "study_steps", "learning_rate",
-                  "fine_tune_learning_rate", "hidden_units", "head_dropout", "flip", "shift",
-                  "features")
 
 
 def parse_args(argv):
@@ -125,31 +120,52 @@ def main(argv=None) -> dict:
                          f"smallest class of {dataset.summary()} has {smallest_class} training "
                          "images")
     from zoo.classifier import TRANSFER_METHODS
+    from zoo.plotting import plot_accuracy_curves, plot_confusion_matrices
+    from zoo.transfer import train_variant
     from ._report import computed_on, write_table
 
     autoencoder, pretrain_seconds = _pretrained_autoencoder(args, dataset, out)
-    everything = np.arange(len(dataset.y_train))
-    results = {method: _train(method, autoencoder, dataset, everything, args.epochs, args,
-                              out / f"run_all_{method.replace(' ', '_')}")
+    setup = transfer_setup(args)
+    results = {method: train_variant(method, autoencoder, dataset, setup, epochs=args.epochs,
+                                     run_dir=out / f"run_all_{method.replace(' ', '_')}",
+                                     warmup_epochs=_warmup_epochs(args),
+                                     schedule=args.schedule, batch_size=args.batch_size,
+                                     seed=args.seed, steps_per_execution=args.steps_per_execution)
                for method in TRANSFER_METHODS}
     _save_classifier(results, args, argv, dataset, out)
-    rows = [{"labels": "all labels", "method": method, **result["row"],
+    rows = [{"labels": "all labels", "method": method,
+             "labelled images": len(dataset.y_train),
+             "trainable parameters": result["trainable_parameters"], "epochs": args.epochs,
+             "test accuracy": result["test_accuracy"],
+             "train s": round(result["train_seconds"], 1),
              "pre-training s": 0.0 if method == "from scratch" else pretrain_seconds,
              "dataset": dataset.name, "source": dataset.source}
             for method, result in results.items()]
     for row in rows:
         print(f"[finetune] all labels, {row['method']}: test accuracy {row['test accuracy']:.4f}",
               flush=True)
-    _plot_curves({m: r["history"] for m, r in results.items()}, out / "accuracy_all.png",
-                 f"{dataset.name}, all labels: validation accuracy")
-    _plot_confusions(dataset, {m: r["predictions"] for m, r in results.items()},
-                     out / "confusion_all.png", f"{dataset.name}, all labels: test confusion matrices")
+    plot_accuracy_curves({m: r["history"] for m, r in results.items()}, out / "accuracy_all.png",
+                         f"{dataset.name}, all labels: validation accuracy")
+    plot_confusion_matrices(dataset.y_test, {m: r["test_predictions"] for m, r in results.items()},
+                            out / "confusion_all.png", dataset.class_names,
+                            f"{dataset.name}, all labels: test confusion matrices")
     write_table(rows, out / "accuracy",
                 "Test accuracy of frozen / fine-tuned encoder vs. CNN from scratch, all labels, "
                 + computed_on(dataset, args.epochs) + _regularisation(args) + _quick_note(args))
-    study = _label_efficiency(autoencoder, dataset, args, out, smallest_class) if args.study_seeds else []
+    study = (_label_efficiency(autoencoder, dataset, setup, args, out, smallest_class)
+             if args.study_seeds else [])
     print(f"[finetune] wrote {out}", flush=True)
     return {"accuracy": rows, "label_efficiency": study}
+
+
+def transfer_setup(args):
+    """The `zoo.transfer.TransferSetup` of the command line, shared by all runs."""
+    from zoo.transfer import TransferSetup
+
+    return TransferSetup(hidden_units=args.hidden_units, head_dropout=args.head_dropout,
+                         features=args.features, learning_rate=args.learning_rate,
+                         fine_tune_learning_rate=args.fine_tune_learning_rate, flip=args.flip,
+                         shift=args.shift)
 
 
 def _quick_note(args) -> str:
@@ -183,94 +199,51 @@ def _pretrained_autoencoder(args, dataset, out):
     return autoencoder, seconds
 
 
-def _label_efficiency(autoencoder, dataset, args, out, smallest_class: int) -> list:
-    """Test accuracy of each `TRANSFER_METHODS` variant against labels per class.
+def _label_efficiency(autoencoder, dataset, setup, args, out, smallest_class: int) -> list:
+    """Test accuracy of each `TRANSFER_METHODS` variant against labels per class
+    (`zoo.transfer.study_runs`), each run said as it finishes.
 
-    Each (labels per class, seed) draws its own stratified subset (`label_subset`), and
-    each variant trains on it for ``--study-steps`` (`fit_transfer`). A run's accuracy is
-    kept in ``<out>/study/`` until the study ends, so an interrupted study resumes at the
-    next run (a finished one, like a finished `fit`, starts afresh). Writes the figure and
-    the table of mean ± std over seeds (``all`` drawn at ``smallest_class`` labels per
-    class); returns the table's rows.
+    Writes the figure and the table of mean ± std over seeds (``all`` drawn at
+    ``smallest_class`` labels per class), then drops the runs' records in
+    ``<out>/study/``, which until then let an interrupted study resume (a finished one,
+    like a finished `fit`, starts afresh); returns the table's rows.
     """
     import shutil
 
-    from zoo.classifier import TRANSFER_METHODS, label_subset
     from zoo.plotting import plot_label_efficiency
+    from zoo.transfer import study_runs, summarise_study
     from ._report import write_table
 
-    runs = out / "study"
-    runs.mkdir(exist_ok=True)
-    seeds = range(args.seed, args.seed + args.study_seeds)
-    accuracies = {}
-    for per_class in args.labels_per_class:
-        for seed in seeds:
-            chosen = (np.arange(len(dataset.y_train)) if per_class is None
-                      else label_subset(dataset.y_train, per_class, seed))
-            for method in TRANSFER_METHODS:
-                record = runs / f"{per_class or 'all'}_{method.replace(' ', '_')}_seed{seed}.json"
-                accuracy = _study_accuracy(method, autoencoder, dataset, chosen, seed, args, record)
-                accuracies.setdefault((per_class, method), []).append(accuracy)
-                print(f"[finetune] study: {per_class or 'all'} per class, seed {seed}, {method}: "
-                      f"test accuracy {accuracy:.4f}", flush=True)
-
-    points = [{"method": method, "labels_per_class": per_class or smallest_class,
-               "label": "all" if per_class is None else str(per_class),
-               "accuracy_mean": float(np.mean(values)), "accuracy_std": float(np.std(values))}
-              for (per_class, method), values in accuracies.items()]
+    records = out / "study"
+    runs = []
+    for run in study_runs(autoencoder, dataset, setup, labels_per_class=args.labels_per_class,
+                          seeds=range(args.seed, args.seed + args.study_seeds),
+                          steps=args.study_steps, record_dir=records,
+                          context={"dataset": args.dataset, "pretrained": args.pretrained},
+                          steps_per_execution=args.steps_per_execution):
+        print(f"[finetune] study: {run['labels_per_class'] or 'all'} per class, seed "
+              f"{run['seed']}, {run['method']}: test accuracy {run['test_accuracy']:.4f}",
+              flush=True)
+        runs.append(run)
+    points = summarise_study(runs, all_labels_at=smallest_class)
     where = (f"{dataset.name} ({dataset.source}), {len(dataset.x_test)} test images, "
-             f"{args.study_steps} steps of 64 per run, mean ± std over {len(seeds)} label subsets"
-             + _regularisation(args, schedule=False))
+             f"{args.study_steps} steps of 64 per run, mean ± std over {args.study_seeds} "
+             "label subsets" + _regularisation(args, schedule=False))
     plot_label_efficiency(points, out / "label_efficiency.png",
                           title=f"Label efficiency, {dataset.name}")
     rows = [{"labels per class": p["label"], "method": p["method"],
              "test accuracy": p["accuracy_mean"], "± std": p["accuracy_std"],
-             "seeds": len(seeds)} for p in points]
+             "seeds": p["seeds"]} for p in points]
     write_table(rows, out / "label_efficiency",
                 f"Test accuracy against labelled images per class: {where}" + _quick_note(args))
-    shutil.rmtree(runs)
+    shutil.rmtree(records)
     return rows
 
 
-def _study_accuracy(method, autoencoder, dataset, chosen, seed, args, record) -> float:
-    """The test accuracy of one study run on training images ``chosen``; read back from
-    ``record`` when an interrupted study got that far, else trained and recorded."""
-    import keras
-
-    from zoo.classifier import fit_transfer, transfer_classifier
-    from zoo.export import atomic_path
-
-    # A record of a run under other options (another augmentation, say) is not this run's.
-    settings = {key: vars(args)[key] for key in STUDY_SETTINGS}
-    kept = json.loads(record.read_text()) if record.exists() else {}
-    if kept.get("settings") == settings:
-        return kept["test_accuracy"]
-    keras.utils.set_random_seed(seed)  # a fresh head (and scratch trunk) per seed
-    classifier = fit_transfer(
-        method, transfer_classifier(method, autoencoder, dataset.num_classes, args.hidden_units,
-                                    args.head_dropout, args.features),
-        dataset.x_train[chosen], dataset.y_train[chosen], steps=args.study_steps,
-        learning_rate=args.learning_rate, fine_tune_learning_rate=args.fine_tune_learning_rate,
-        map_fn=_training_views(args, seed), seed=seed)
-    accuracy = classifier.evaluate(dataset.x_test, dataset.y_test, batch_size=512, verbose=0,
-                                   return_dict=True)["accuracy"]
-    with atomic_path(record) as tmp:  # a kill leaves no half-written record
-        tmp.write_text(json.dumps({"test_accuracy": accuracy, "settings": settings}))
-    return accuracy
-
-
-def _training_views(args, seed):
-    """`augment_inputs` of ``--flip``/``--shift``, or None when both are off."""
-    from zoo.classifier import augment_inputs
-
-    return (augment_inputs(flip=args.flip, shift=args.shift, seed=seed)
-            if args.flip or args.shift else None)
-
-
-def _warmup_epochs(args, epochs: int) -> int:
+def _warmup_epochs(args) -> int:
     """The fine-tuned classifier's frozen epochs: ``--warmup-epochs``, leaving at least one
     epoch of fine-tuning."""
-    return min(args.warmup_epochs, epochs - 1)
+    return min(args.warmup_epochs, args.epochs - 1)
 
 
 def _views(args) -> str:
@@ -295,62 +268,6 @@ def _regularisation(args, schedule: bool = True) -> str:
     return f"; {', '.join(said)}" if said else ""
 
 
-def _train(method, autoencoder, dataset, chosen, epochs, args, run_dir) -> dict:
-    """Train one `TRANSFER_METHODS` classifier on ``chosen`` training images, resumably.
-
-    Returns ``row`` (the table's columns), ``history``, test ``predictions`` and ``model``.
-    """
-    from zoo import make_tf_dataset
-    from zoo.classifier import compile_classifier, cosine_decay, fit_two_phase, transfer_classifier
-    from zoo.training import EpochTimer, read_history, resumable_callbacks
-
-    class LoggedEpochTimer(EpochTimer):
-        """Puts each epoch's seconds into the logs, so the CSV history keeps them on resume."""
-
-        def on_epoch_end(self, epoch, logs=None):
-            super().on_epoch_end(epoch, logs)
-            logs["seconds"] = self.seconds[-1]
-
-    def callbacks(phase=""):
-        # The timer comes first so that CSVLogger sees the seconds it adds.
-        return [LoggedEpochTimer()] + resumable_callbacks(run_dir / phase)
-
-    model = transfer_classifier(method, autoencoder, dataset.num_classes, args.hidden_units,
-                                args.head_dropout, args.features)
-    train = make_tf_dataset(dataset.x_train[chosen], dataset.y_train[chosen],
-                            batch_size=args.batch_size, seed=args.seed,
-                            map_fn=_training_views(args, args.seed))
-    fit_kwargs = dict(x=train, validation_data=(dataset.x_val, dataset.y_val), shuffle=False,
-                      validation_batch_size=512, verbose=2)  # make_tf_dataset shuffles
-    started = time.perf_counter()
-    if method == "fine-tuned":
-        warmup = _warmup_epochs(args, epochs)
-        fit_two_phase(model, warmup_epochs=warmup, epochs=epochs, callbacks=callbacks,
-                      head_learning_rate=args.learning_rate,
-                      fine_tune_learning_rate=args.fine_tune_learning_rate,
-                      schedule=args.schedule, **fit_kwargs)
-        phases = [run_dir / "warmup"] * (warmup > 0) + [run_dir / "fine_tune"]
-        history = {}
-        for phase_dir in phases:
-            for name, values in read_history(phase_dir).items():
-                history.setdefault(name, []).extend(values)
-    else:
-        compile_classifier(model, args.learning_rate)
-        schedule = [cosine_decay(args.learning_rate, 0, epochs)] if args.schedule == "cosine" else []
-        model.fit(epochs=epochs, callbacks=callbacks() + schedule, **fit_kwargs)
-        history = read_history(run_dir)
-    train_seconds = time.perf_counter() - started
-    predictions = model.predict(dataset.x_test, batch_size=512, verbose=0).argmax(axis=1)
-    row = {
-        "labelled images": len(chosen),
-        "trainable parameters": int(sum(np.prod(w.shape) for w in model.trainable_weights)),
-        "epochs": epochs,
-        "test accuracy": float(np.mean(predictions == dataset.y_test)),
-        "train s": round(train_seconds, 1),
-    }
-    return {"row": row, "history": history, "predictions": predictions, "model": model}
-
-
 def _save_classifier(results, args, argv, dataset, out):
     """The fine-tuned classifier to ``model.keras``, with ``--export`` a `classify`
     SavedModel, with ``--preset`` a preset whose card sets it beside the other variants."""
@@ -364,69 +281,29 @@ def _save_classifier_preset(classifier, args, argv, dataset, results):
     from zoo.presets import save_preset
 
     encoder = f"preset {args.pretrained}" if args.pretrained else "a CAE pre-trained by this run"
-    row = results["fine-tuned"]["row"]
     save_preset(classifier, args.preset, {
         "command": portable_command("finetune", argv),
         "data": f"{dataset.summary()}; encoder: {encoder}, fine-tuned",
-        "metrics": {"test accuracy": row["test accuracy"], "test images": len(dataset.x_test),
-                    "epochs": row["epochs"],
-                    **{f"test accuracy, {method} (same run)": result["row"]["test accuracy"]
+        "metrics": {"test accuracy": results["fine-tuned"]["test_accuracy"],
+                    "test images": len(dataset.x_test), "epochs": args.epochs,
+                    **{f"test accuracy, {method} (same run)": result["test_accuracy"]
                        for method, result in results.items() if method != "fine-tuned"}},
-        "notes": _training_notes(args, row["epochs"]),
+        "notes": _training_notes(args),
     })
 
 
-def _training_notes(args, epochs: int) -> str:
+def _training_notes(args) -> str:
     """The all-labels schedule in words, for the preset's card."""
-    warmup = _warmup_epochs(args, epochs)
+    warmup = _warmup_epochs(args)
     decay = " (each phase's rate falling towards zero, cosine)" if args.schedule == "cosine" else ""
     head = (f"{warmup} epoch{'s' * (warmup > 1)} of the head alone at {args.learning_rate:g}, then "
             if warmup else "No warm-up: ")
     reads = f"; {_head_reads(args)}" if _head_reads(args) else ""
-    return (f"{head}all weights for {epochs - warmup} epochs at "
+    return (f"{head}all weights for {args.epochs - warmup} epochs at "
             f"{args.fine_tune_learning_rate:g}{decay}; Adam, batches of {args.batch_size}. "
             f"Training images {_views(args) or 'as they are'}; head dropout "
             f"{args.head_dropout:g}{reads}. The frozen encoder and the same network from "
             "scratch were trained alike in the same run (their accuracies above).")
-
-
-def _plot_curves(curves: dict, path, title):
-    from matplotlib.ticker import MaxNLocator
-
-    from zoo.plotting import save_figure, subplots
-
-    fig, (by_epoch, by_time) = subplots(1, 2, figsize=(10, 3.8))
-    for method, history in curves.items():
-        accuracy = history["val_accuracy"]
-        by_epoch.plot(range(1, len(accuracy) + 1), accuracy, marker="o", ms=3, label=method)
-        by_time.plot(np.cumsum(history["seconds"]), accuracy, marker="o", ms=3, label=method)
-    for ax, xlabel in ((by_epoch, "epoch"), (by_time, "training wall-clock seconds")):
-        ax.set_xlabel(xlabel)
-        ax.set_ylabel("validation accuracy")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    by_epoch.xaxis.set_major_locator(MaxNLocator(integer=True))
-    fig.suptitle(title, fontsize=11)
-    fig.tight_layout()
-    save_figure(fig, path)
-
-
-def _plot_confusions(dataset, predictions: dict, path, title):
-    from sklearn.metrics import ConfusionMatrixDisplay
-
-    from zoo.plotting import save_figure, subplots
-
-    fig, axes = subplots(1, len(predictions), figsize=(6.2 * len(predictions), 5.8))
-    for ax, (method, predicted) in zip(np.atleast_1d(axes), predictions.items()):
-        ConfusionMatrixDisplay.from_predictions(
-            dataset.y_test, predicted, labels=range(dataset.num_classes),
-            display_labels=dataset.class_names, ax=ax, colorbar=False, xticks_rotation=60,
-        )
-        accuracy = np.mean(predicted == dataset.y_test)
-        ax.set_title(f"{method} (accuracy {accuracy:.3f})", fontsize=10)
-    fig.suptitle(title, fontsize=11)
-    fig.tight_layout()
-    save_figure(fig, path)
 
 
 if __name__ == "__main__":

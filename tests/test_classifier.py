@@ -104,7 +104,9 @@ def test_multi_output_encoder_uses_its_first_output(images):
 
 @pytest.mark.parametrize("kwargs, error", [
     ({"num_classes": 1}, ValueError), ({"num_classes": 3, "hidden_units": 0}, ValueError),
-    ({"num_classes": 3, "dropout": 1.0}, ValueError),
+    ({"num_classes": 3, "dropout": 1.0}, ValueError), ({"num_classes": 3.0}, TypeError),
+    ({"num_classes": 3, "hidden_units": "8"}, TypeError),
+    ({"num_classes": 3, "features": None}, TypeError),
 ])
 def test_bad_hyperparameters(kwargs, error):
     with pytest.raises(error):
@@ -116,6 +118,10 @@ def test_bad_encoder():
         build_classifier("not a model", 3)
     with pytest.raises(ValueError, match="learning_rate"):
         compile_classifier(build_cnn_baseline(3), learning_rate=0)
+    with pytest.raises(TypeError, match="learning_rate"):
+        compile_classifier(build_cnn_baseline(3), learning_rate="1e-3")
+    with pytest.raises(ValueError, match="steps_per_execution"):
+        compile_classifier(build_cnn_baseline(3), steps_per_execution=0)
 
 
 def trainable_count(model):
@@ -215,6 +221,19 @@ def test_fit_transfer_runs_the_protocols_steps_and_freezes_what_it_should(labell
         fit_transfer("fine-tuned", classifier, x, y, steps=5, warmup_steps=5)
     with pytest.raises(ValueError, match="one label per image"):
         fit_transfer("frozen", classifier, x, y[:3], steps=2)
+    with pytest.raises(TypeError, match="steps"):
+        fit_transfer("frozen", classifier, x, y, steps=2.0)
+
+
+def test_steps_per_execution_keeps_the_protocols_step_count(labelled):
+    x, y = labelled
+    classifier = transfer_classifier("fine-tuned", tiny_autoencoder(), 3, hidden_units=8)
+    fit_transfer("fine-tuned", classifier, x, y, steps=9, batch_size=4, warmup_steps=3,
+                 steps_per_execution=4)
+    # 6 fine-tuning steps, though 4 does not divide them (whole calls of 4 would run 8).
+    assert int(classifier.optimizer.iterations) == 6
+    compile_classifier(classifier, steps_per_execution=4)
+    assert classifier.steps_per_execution == 4
 
 
 def test_fit_transfer_trains_on_the_mapped_batches(labelled):
@@ -268,12 +287,14 @@ def test_augment_inputs_moves_images_keeps_labels_and_range(images):
     assert np.allclose(np.asarray(augmentation(flip=False, shift=0.0)(images, training=True)), images)
 
 
-@pytest.mark.parametrize("kwargs, match", [({"flip": 1, "shift": 0.1}, "flip"),
-                                           ({"flip": False, "shift": 0.5}, "shift"),
-                                           ({"flip": False, "shift": -0.1}, "shift"),
-                                           ({"flip": False, "shift": 0.1, "contrast": 1.0}, "contrast")])
-def test_augmentation_rejects_bad_settings(kwargs, match):
-    with pytest.raises(ValueError, match=match):
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"flip": 1, "shift": 0.1}, TypeError, "flip"),
+    ({"flip": False, "shift": 0.5}, ValueError, "shift"),
+    ({"flip": False, "shift": -0.1}, ValueError, "shift"),
+    ({"flip": False, "shift": 0.1, "contrast": 1.0}, ValueError, "contrast"),
+])
+def test_augmentation_rejects_bad_settings(kwargs, error, match):
+    with pytest.raises(error, match=match):
         augmentation(**kwargs)
 
 

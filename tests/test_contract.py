@@ -13,9 +13,11 @@ from pathlib import Path
 import keras
 import pytest
 
+import zoo.models
 from zoo import GAN, VAE, ContrastiveEncoder, ConvAutoencoder
+from zoo.presets import list_presets, preset_card
 from zoo.testing import (compiled, run_export_test, run_model_test, run_precision_test,
-                         run_saving_test)
+                         run_preset_test, run_saving_test)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -84,3 +86,9 @@ def test_precision(case, mnist_sample, tmp_path):
     cls, init_kwargs, _, sgd_kwargs, _ = case
     run_precision_test(cls, init_kwargs, mnist_sample.x_train[:512], compile_kwargs=sgd_kwargs,
                        path=tmp_path)
+
+
+@pytest.mark.parametrize("name", [name for name in list_presets()
+                                  if preset_card(name)["class"] in zoo.models.__all__])
+def test_preset(name):
+    run_preset_test(getattr(zoo.models, preset_card(name)["class"]), name)

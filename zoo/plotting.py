@@ -1,12 +1,13 @@
 """Every figure the zoo draws, written to files: import this module when you want figures.
 
 Image grids and training curves, the latent-space scatters and class ellipses
-(`zoo.analysis` computes what they show), the transfer study's label-efficiency curves,
-KerasTuner search plots (`zoo.tuning` records
-the trials) and `SampleGrid`, a callback that saves a generative model's samples during
-training. The rest of `zoo` never imports matplotlib. Figures are plain `matplotlib.figure.Figure` objects, never pyplot's: drawing one neither
-needs a display nor touches matplotlib's backend or pyplot's list of open figures, so a
-notebook's own backend and figures are left alone.
+(`zoo.analysis` computes what they show), the transfer study's figures (`zoo.transfer`:
+validation accuracy by epoch and by second, confusion matrices, label-efficiency
+curves), KerasTuner search plots (`zoo.tuning` records the trials) and `SampleGrid`, a
+callback that saves a generative model's samples during training. The rest of `zoo`
+never imports matplotlib. Figures are plain `matplotlib.figure.Figure` objects, never
+pyplot's: drawing one neither needs a display nor touches matplotlib's backend or
+pyplot's list of open figures, so a notebook's own backend and figures are left alone.
 """
 
 from __future__ import annotations
@@ -171,6 +172,57 @@ def plot_class_ellipses(statistics: dict, path, title=None, n_std: float = 1.0):
 
 
 # ------------------------------------------------------------------ transfer
+
+
+def plot_accuracy_curves(histories: dict, path, title: str | None = None) -> Path:
+    """Validation accuracy against epoch and against training seconds, one line per run.
+
+    ``histories`` maps a run's name to its per-epoch history, which holds
+    ``val_accuracy`` and ``seconds`` (each epoch's wall-clock seconds, as
+    `zoo.transfer.train_variant` records them); the right panel's x is their running sum.
+    """
+    if not histories:
+        raise ValueError("no histories to plot")
+    fig, (by_epoch, by_time) = subplots(1, 2, figsize=(10, 3.8))
+    for name, history in histories.items():
+        accuracy = history["val_accuracy"]
+        by_epoch.plot(range(1, len(accuracy) + 1), accuracy, marker="o", ms=3, label=name)
+        by_time.plot(np.cumsum(history["seconds"]), accuracy, marker="o", ms=3, label=name)
+    for ax, xlabel in ((by_epoch, "epoch"), (by_time, "training wall-clock seconds")):
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("validation accuracy")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    by_epoch.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if title:
+        fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def plot_confusion_matrices(labels, predictions: dict, path, class_names,
+                            title: str | None = None) -> Path:
+    """One confusion matrix per classifier, side by side, each titled with its accuracy.
+
+    ``labels`` are the true classes ``(N,)``, ``predictions`` maps a classifier's name to
+    its predicted classes ``(N,)`` and ``class_names`` names classes ``0..K-1``.
+    """
+    from sklearn.metrics import ConfusionMatrixDisplay
+
+    if not predictions:
+        raise ValueError("no predictions to plot")
+    labels = np.asarray(labels)
+    fig, axes = subplots(1, len(predictions), figsize=(6.2 * len(predictions), 5.8), squeeze=False)
+    for ax, (name, predicted) in zip(axes[0], predictions.items()):
+        ConfusionMatrixDisplay.from_predictions(
+            labels, predicted, labels=range(len(class_names)), display_labels=class_names,
+            ax=ax, colorbar=False, xticks_rotation=60,
+        )
+        ax.set_title(f"{name} (accuracy {np.mean(predicted == labels):.3f})", fontsize=10)
+    if title:
+        fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    return save_figure(fig, path)
 
 
 def plot_label_efficiency(rows: list, path, title: str | None = None) -> Path:
