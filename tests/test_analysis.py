@@ -103,6 +103,21 @@ def test_traversal_interpolation_and_samples_shapes(model, images):
         sample_codes(4, 5, fit_to=codes)
 
 
+@pytest.mark.parametrize("call, error, message", [
+    (lambda m, x: latent_traversal(m, np.zeros(3, np.float32), steps=0), ValueError, "^steps"),
+    (lambda m, x: latent_traversal(m, np.zeros(3, np.float32), steps=4.0), TypeError,
+     "^steps must be an integer"),
+    (lambda m, x: latent_traversal(m, np.zeros(3, np.float32), span=0), ValueError,
+     r"^span must be in \(0, inf\)"),
+    (lambda m, x: interpolate(m, x[0], x[1], steps=1), ValueError, r"^steps must be in \[2, inf\]"),
+    (lambda m, x: sample_codes(None, 3), TypeError, "^n must be an integer"),
+    (lambda m, x: embed_2d(np.zeros((4, 2)), method=None), TypeError, "^method must be one of"),
+], ids=["zero-steps", "float-steps", "zero-span", "one-step", "no-n", "no-method"])
+def test_bad_arguments_raise_type_or_value_errors_naming_them(model, images, call, error, message):
+    with pytest.raises(error, match=message):
+        call(model, images)
+
+
 def test_scores_on_a_trivially_separable_case():
     codes, labels = blobs(seed=0)
     test_codes, test_labels = blobs(seed=1)

@@ -112,6 +112,11 @@ def test_psnr_in_db():
     (lambda: occlusion(GREY, size=0), ValueError),
     (lambda: gaussian_noise(GREY[0], sigma=0.1), ValueError),
     (lambda: gaussian_noise(GREY, sigma=0.1, seed="x"), TypeError),
+    (lambda: gaussian_noise(GREY, sigma="0.1"), TypeError),
+    (lambda: gaussian_noise((GREY * 255).astype(np.uint8), sigma=0.1), TypeError),
+    (lambda: gaussian_noise(GREY, sigma=0.1, seed=-1), ValueError),
+    (lambda: occlusion(GREY, size=2.5), TypeError),
+    (lambda: patch_mask(GREY, ratio=0.5, value=2.0), ValueError),
 ])
 def test_bad_arguments(call, error):
     with pytest.raises(error):

@@ -68,7 +68,9 @@ def test_summary_of_fixed_scores():
 
 @pytest.mark.parametrize("kwargs, error, match", [
     ({"n_splits": 1}, ValueError, "n_splits"),
+    ({"n_splits": 2.0}, TypeError, "^n_splits must be an integer"),
     ({"task": "regression"}, ValueError, "task"),
+    ({"task": None}, TypeError, "^task must be one of"),
     ({"task": "classifier"}, ValueError, "labels"),
     ({"stratified": True}, ValueError, "labels"),
     ({"y": np.zeros(3)}, ValueError, "labels"),

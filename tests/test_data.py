@@ -5,9 +5,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from zoo import data as zoo_data
 from zoo.data import (DataError, IDX_FILES, check_images, load_dataset, make_tf_dataset,
                       read_idx, write_idx)
+from zoo.data import tfds as zoo_tfds
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -68,7 +68,7 @@ def test_tfds_source_through_tensorflow_datasets(monkeypatch, tmp_path):
     import tensorflow_datasets as tfds
 
     monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path))
-    monkeypatch.setattr(zoo_data, "_reachable", lambda *a: True)
+    monkeypatch.setattr(zoo_tfds, "_reachable", lambda *a: True)
     with tfds.testing.mock_data(num_examples=20):
         d = load_dataset("mnist", source="tfds", validation_split=0.25)
     assert d.source == "tensorflow-datasets"
@@ -79,7 +79,7 @@ def test_tfds_source_through_tensorflow_datasets(monkeypatch, tmp_path):
 def test_unreachable_download_fails_fast_naming_offline_options(monkeypatch, tmp_path):
     monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path))
     monkeypatch.delenv("ZOO_DATA_DIR", raising=False)
-    monkeypatch.setattr(zoo_data, "_reachable", lambda *a: False)
+    monkeypatch.setattr(zoo_tfds, "_reachable", lambda *a: False)
     start = time.perf_counter()
     with pytest.raises(DataError, match="source='idx'.*ZOO_DATA_DIR.*source='sample'"):
         load_dataset("mnist")  # auto -> tfds, which cannot download
@@ -140,10 +140,23 @@ def test_idx_round_trip_and_unknown_names(tmp_path):
     np.testing.assert_array_equal(read_idx(tmp_path / "a.gz"), array)
     with pytest.raises(DataError, match="unknown dataset 'cifar'"):
         load_dataset("cifar", source="sample")
-    with pytest.raises(DataError, match="unknown source"):
-        load_dataset("mnist", source="web")
     with pytest.raises(ValueError, match="validation_split"):
         load_dataset("mnist", source="sample", validation_split=1.0)
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    ({"name": 3}, TypeError, r"^name must be a dataset name \(a str\).*load_images"),
+    ({"source": "web"}, ValueError, r"^source must be one of \('auto', 'tfds', 'idx', 'sample'\)"),
+    ({"source": None}, TypeError, "^source must be one of"),
+    ({"download_timeout": 0}, ValueError, r"^download_timeout must be in \(0, inf\)"),
+    ({"download_timeout": "5"}, TypeError, "^download_timeout must be a number"),
+    ({"seed": 2**32}, ValueError, r"^seed must be in \[0, 4294967295\]"),
+    ({"image_size": 28}, TypeError, r"^image_size must be \(height, width\)"),
+    ({"image_size": (28, 28.0)}, TypeError, r"^image_size\[1\] must be an integer"),
+])
+def test_load_dataset_rejects_bad_arguments_by_type_and_value(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        load_dataset(**{"name": "mnist", "source": "sample", **kwargs})
 
 
 # ------------------------------------------------------------- validation
@@ -151,7 +164,7 @@ def test_idx_round_trip_and_unknown_names(tmp_path):
 
 @pytest.mark.parametrize("bad, error, message", [
     (np.zeros((2, 28, 28), np.float32), ValueError, r"add a channel axis"),
-    (np.zeros((2, 28, 28, 1), np.uint8), ValueError, r"astype\('float32'\) / 255"),
+    (np.zeros((2, 28, 28, 1), np.uint8), TypeError, r"astype\('float32'\) / 255"),
     (np.full((2, 28, 28, 1), np.nan, np.float32), ValueError, "NaN"),
     (np.full((2, 28, 28, 1), np.inf, np.float32), ValueError, "infinite"),
     (np.full((2, 28, 28, 1), 255.0, np.float32), ValueError, r"span \[255, 255\]"),

@@ -232,8 +232,10 @@ def test_multiworker_rejects_a_bad_tf_config_before_starting(monkeypatch, config
 
 
 def test_split_cpu_validates_and_must_come_first():
-    with pytest.raises(ValueError, match="positive integer"):
+    with pytest.raises(ValueError, match=r"^num_devices must be in \[1, inf\], got 0"):
         split_cpu(0)
+    with pytest.raises(TypeError, match="^num_devices must be an integer"):
+        split_cpu(2.0)
     tf.config.list_logical_devices()  # devices are initialised from here on
     with pytest.raises(RuntimeError, match="before TensorFlow initialises"):
         split_cpu(2)

@@ -157,6 +157,8 @@ def test_iwae_rejects_grey_images_and_non_bernoulli_models(trained_vae, images):
         iwae_log_likelihood(vae, images)
     with pytest.raises(ValueError, match="k must be"):
         iwae_log_likelihood(vae, np.ones((2, 28, 28, 1), np.float32), k=0)
+    with pytest.raises(TypeError, match="^k must be an integer"):
+        iwae_log_likelihood(vae, np.ones((2, 28, 28, 1), np.float32), k=10.0)
     with pytest.raises(ValueError, match="Bernoulli"):
         iwae_log_likelihood(VAE(latent_dim=2, architecture="mlp", reconstruction_loss="mse"),
                             np.ones((2, 28, 28, 1), np.float32))

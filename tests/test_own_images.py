@@ -11,8 +11,8 @@ import pytest
 from helpers import write_png
 from PIL import Image
 
-from zoo import data as zoo_data
 from zoo.data import DataError, from_arrays, load_dataset, load_images
+from zoo.data import tfds as zoo_tfds
 
 DIGITS = 1797
 
@@ -189,10 +189,13 @@ def test_bad_arrays(arrays, message):
 
 
 @pytest.mark.parametrize("options, error, message", [
-    ({"test_split": 0}, ValueError, r"test_split must be in \(0, 1\)"),
-    ({"image_size": (8,)}, ValueError, "image_size must be"),
-    ({"image_size": (8, 0)}, ValueError, "image_size must be"),
+    ({"test_split": 0}, ValueError, r"test_split must be in \(0\.0, 1\.0\)"),
+    ({"test_split": "0.2"}, TypeError, "test_split must be a number"),
+    ({"image_size": (8,)}, ValueError, r"image_size must be \(height, width\)"),
+    ({"image_size": (8, 0)}, ValueError, r"image_size\[1\] must be in \[1, inf\]"),
+    ({"image_size": "8x8"}, TypeError, r"image_size must be \(height, width\)"),
     ({"seed": -1}, ValueError, "seed"),
+    ({"seed": 1.5}, TypeError, "seed must be an integer"),
     ({"validation_split": 0.99}, ValueError, "validation_split=0.99 leaves none of the 3 images"),
 ])
 def test_bad_options(options, error, message):
@@ -207,7 +210,7 @@ def test_any_tfds_image_classification_dataset_with_its_class_names(monkeypatch,
     import tensorflow_datasets as tfds
 
     monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path))
-    monkeypatch.setattr(zoo_data, "_reachable", lambda *a: True)
+    monkeypatch.setattr(zoo_tfds, "_reachable", lambda *a: True)
     with tfds.testing.mock_data(num_examples=10):
         d = load_dataset("kmnist", source="tfds", validation_split=0.2)
         colour = load_dataset("cifar10", source="tfds", image_size=(16, 16))
@@ -218,7 +221,7 @@ def test_any_tfds_image_classification_dataset_with_its_class_names(monkeypatch,
 
 def test_unprepared_tfds_dataset_offline_fails_fast_naming_the_options(monkeypatch, tmp_path):
     monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path))
-    monkeypatch.setattr(zoo_data, "_reachable", lambda *a: False)
+    monkeypatch.setattr(zoo_tfds, "_reachable", lambda *a: False)
     start = time.perf_counter()
     with pytest.raises(DataError, match=r"cannot download 'kmnist'.*no prepared copy.*"
                                         r"download_and_prepare.*load_images"):

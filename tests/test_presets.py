@@ -28,6 +28,8 @@ def test_autoencoder_presets_keep_their_test_quality(name, latent_dim, seeds_mse
 def test_unknown_preset_and_wrong_class():
     with pytest.raises(ValueError, match="no preset 'nope'.*fashion_mnist_d36"):
         load_preset("nope")
+    with pytest.raises(TypeError, match=r"^name must be a preset name.*list_presets\(\)"):
+        load_preset(None)
 
     class Other(ConvAutoencoder):
         pass
@@ -43,6 +45,8 @@ def test_save_preset_writes_weights_without_optimizer_and_a_card(tmp_path, monke
     model.fit(images, epochs=1, verbose=0)
     with pytest.raises(ValueError, match="card needs"):
         save_preset(model, "tiny", {"command": "x"})
+    with pytest.raises(TypeError, match="^card must be a dict"):
+        save_preset(model, "tiny", "python -m x")
     save_preset(model, "tiny", {"command": "python -m x", "data": "random", "metrics": {"test MSE": 0.1}})
     assert list_presets() == ["tiny"]
     loaded = ConvAutoencoder.from_preset("tiny")

@@ -33,6 +33,7 @@ from hypothesis.extra import numpy as hnp
 from zoo import ConvAutoencoder
 from zoo.data import (CLASS_NAMES, IDX_FILES, SAMPLE_DIR, SOURCES, DataError, check_images,
                       load_dataset, make_tf_dataset, read_idx, write_idx)
+from zoo.validation import SEED_RANGE
 
 # database=None: no .hypothesis/ folder in the checkout; a failure prints its example.
 FAST = settings(max_examples=40, deadline=None, database=None,
@@ -134,9 +135,9 @@ def images(draw, image_shape=None, name="x", count=None, defects=IMAGE_DEFECTS, 
         x = draw(st.one_of(hnp.arrays(np.str_, (n, *shape)), objects,
                            *([st.just(ragged)] if count is None else [])))
         return x, rejected(TypeError, name, "must be (a numeric|an) array of images")
-    if defect == "not float":  # the rest are ValueErrors
+    if defect == "not float":  # a TypeError too; the rest are ValueErrors
         return (draw(hnp.arrays(st.sampled_from(NOT_FLOAT), (n, *shape))),
-                rejected(ValueError, name, "has dtype"))
+                rejected(TypeError, name, "has dtype"))
     if defect == "rank":
         rest = draw(st.sampled_from([(), shape[:1], shape[:2], (*shape, 1)]))
         return (draw(hnp.arrays(FLOAT_DTYPES, (n, *rest), elements=UNIT)),
@@ -251,12 +252,13 @@ def test_make_tf_dataset_builds_the_pipeline_or_rejects_one_argument(data, shuff
     kwargs, bad_argument = one_bad(data, good={
         "y": st.one_of(st.none(), labels(n)) if n else st.none(),  # None: x is its own target
         "batch_size": POSITIVE_INTS,
-        "seed": st.one_of(st.none(), st.integers(0, 2**63 - 1)),
+        "seed": st.one_of(st.none(), st.integers(*SEED_RANGE)),
     }, bad={} if expected else {
         "batch_size": {TypeError: st.one_of(st.none(), BAD_BATCH_SIZES[TypeError]),
                        ValueError: BAD_BATCH_SIZES[ValueError]},
         "seed": {TypeError: st.one_of(st.floats(), st.booleans(), st.text(max_size=2)),
-                 ValueError: st.one_of(st.integers(max_value=-1), st.integers(min_value=2**63))},
+                 ValueError: st.one_of(st.integers(max_value=-1),
+                                       st.integers(min_value=SEED_RANGE[1] + 1))},
         "y": {ValueError: st.one_of(st.just(np.float32(0)), st.text(max_size=2), hnp.arrays(
                   np.int64, st.integers(0, 4).filter(lambda m: m != n))),  # not one per image
               TypeError: st.just([[0.5], [0.5, 0.5]])},  # ragged
@@ -316,13 +318,13 @@ def test_load_dataset_loads_or_rejects_one_argument(data_dirs, data):
         "source": st.sampled_from(["idx", "sample", "auto"]),
         "data_dir": st.just(data_dirs["good"]),
         "validation_split": st.floats(0, 0.9),
-        "seed": st.integers(0, 2**32 - 1),
+        "seed": st.integers(*SEED_RANGE),
     }, bad={
-        "name": {DataError: st.one_of(st.text(max_size=8).filter(lambda t: t not in CLASS_NAMES),
-                                      st.none(), st.integers())},
+        "name": {DataError: st.text(max_size=8).filter(lambda t: t not in CLASS_NAMES),
+                 TypeError: st.one_of(st.none(), st.integers())},
         # "tfds", and "auto" without a folder, would try the network; tests never touch it.
-        "source": {DataError: st.one_of(st.text(max_size=6).filter(lambda t: t not in SOURCES),
-                                        st.none(), st.integers())},
+        "source": {ValueError: st.text(max_size=6).filter(lambda t: t not in SOURCES),
+                   TypeError: st.one_of(st.none(), st.integers())},
         # The data folder is read by source="idx" (which "auto" picks given one) only.
         "data_dir": {DataError: st.sampled_from([None, *data_dirs["bad"]]), TypeError: st.just(3)},
         "validation_split": {
@@ -331,8 +333,9 @@ def test_load_dataset_loads_or_rejects_one_argument(data_dirs, data):
             TypeError: st.sampled_from(["0.1", None, True])},
         "seed": {TypeError: st.one_of(st.floats(0, 3), st.none(), st.booleans(),
                                       st.text(max_size=2)),
-                 ValueError: st.one_of(st.integers(-(2**40), -1), st.integers(2**32, 2**40))},
-    }, messages={"name": "unknown dataset", "source": "unknown source",
+                 ValueError: st.one_of(st.integers(-(2**40), -1),
+                                       st.integers(SEED_RANGE[1] + 1, 2**40))},
+    }, messages={"name": lambda n: "unknown dataset" if isinstance(n, str) else "^name must be",
                  "data_dir": lambda d: "data_dir" if d is None or d == 3 else re.escape(str(d))})
     if kwargs["data_dir"] != data_dirs["good"]:  # read by source="idx", or "auto" given a folder
         kwargs["source"] = "idx" if kwargs["data_dir"] is None else data.draw(
@@ -412,8 +415,8 @@ def test_read_idx_rejects_a_header_whose_size_overflows(tmp_path):
 
 # --------------------------------------------------------- ConvAutoencoder arguments
 
-# `check_positive_int` and friends raise ValueError for a wrong type as for a wrong value.
-BAD_SIZES = {ValueError: st.one_of(st.integers(-2, 0), NOT_INTS)}
+# `check_positive_int` and friends: TypeError for a wrong type, ValueError for a wrong value.
+BAD_SIZES = {ValueError: st.integers(-2, 0), TypeError: NOT_INTS}
 
 
 @SLOW
@@ -428,14 +431,14 @@ def test_conv_autoencoder_builds_or_rejects_one_hyperparameter(data):
     }, bad={
         "latent_dim": BAD_SIZES,
         "filters": BAD_SIZES,
-        "dense_units": {ValueError: st.one_of(st.integers(-2, -1), NOT_INTS)},
-        "dropout": {ValueError: st.one_of(OUT_OF_UNIT, st.sampled_from([True, None, "0.1"]))},
+        "dense_units": {ValueError: st.integers(-2, -1), TypeError: NOT_INTS},
+        "dropout": {ValueError: OUT_OF_UNIT, TypeError: st.sampled_from([True, None, "0.1"])},
         "input_shape": {ValueError: st.one_of(
             st.tuples(st.integers(-1, 0), st.integers(1, 9), st.integers(1, 3)),
             st.tuples(st.integers(1, 9), st.integers(1, 9), st.integers(-1, 0)),
             st.tuples(st.integers(1, 9), st.floats(1, 9), st.integers(1, 3)),
-            st.lists(st.integers(1, 9), max_size=4).filter(lambda s: len(s) != 3).map(tuple),
-            st.none(), st.text(max_size=3), st.integers())},
+            st.lists(st.integers(1, 9), max_size=4).filter(lambda s: len(s) != 3).map(tuple)),
+            TypeError: st.one_of(st.none(), st.text(max_size=3), st.integers())},
     })
     model = call_expecting(lambda: ConvAutoencoder(**kwargs), expected)
     if model is None:
@@ -579,8 +582,7 @@ def test_fit_and_predict_arguments_work_or_are_rejected(tiny_model, data, method
     good, bad = {"batch_size": BATCH_SIZES}, {"batch_size": BAD_BATCH_SIZES}
     if method == "fit":
         good["epochs"] = st.integers(1, 2)
-        # `check_positive_int`: ValueError for a wrong type as for a wrong value.
-        bad["epochs"] = {ValueError: st.one_of(st.integers(-1, 0), NOT_INTS)}
+        bad["epochs"] = {ValueError: st.integers(-1, 0), TypeError: NOT_INTS}  # `check_positive_int`
     kwargs, expected = one_bad(data, good, bad)
     out = call_expecting(lambda: getattr(tiny_model, method)(x, verbose=0, **kwargs), expected)
     if out is None:
@@ -610,7 +612,7 @@ def _dataset(x):
     (lambda m: m.fit(X, np.float32(0), verbose=0), ValueError, "y"),
     (lambda m: m.evaluate(X, X[:2], verbose=0), ValueError, "y"),
     (lambda m: m.decode(np.zeros((1, LATENT_DIM), np.float32), batch_size=-1), ValueError,
-     "batch_size must be a positive integer"),
+     r"batch_size must be in \[1, inf\]"),
     (lambda m: m.predict(X, batch_size=2.5, verbose=0), TypeError, "batch_size"),
     (lambda m: m.fit(X, batch_size=1e-300, verbose=0), TypeError, "batch_size"),
 ], ids=["dict-dataset", "empty-dataset", "float64-dataset", "scalar-target", "short-target",
@@ -625,6 +627,8 @@ def test_inputs_hypothesis_found(any_model, call, error, message):
     ({"seed": "a"}, TypeError, "seed"),
     ({"seed": 1.0}, TypeError, "seed"),
     ({"seed": 2**64}, ValueError, "seed"),
+    ({"seed": SEED_RANGE[1] + 1}, ValueError, "seed"),
+    ({"shuffle": 1}, TypeError, "shuffle must be True or False"),
 ])
 def test_make_tf_dataset_arguments_hypothesis_found(kwargs, error, message):
     with pytest.raises(error, match=message):
@@ -646,13 +650,13 @@ def test_read_idx_corrupt_deflate_stream_is_a_data_error(tmp_path):
 
 
 @pytest.mark.parametrize("call, error, message", [
-    (lambda m: m.fit(X, epochs=0.5, verbose=0), ValueError, "epochs must be a positive integer"),
-    (lambda m: m.fit(X, epochs=0, verbose=0), ValueError, "epochs must be a positive integer"),
+    (lambda m: m.fit(X, epochs=0.5, verbose=0), TypeError, "epochs must be an integer"),
+    (lambda m: m.fit(X, epochs=0, verbose=0), ValueError, r"epochs must be in \[1, inf\]"),
     (lambda m: m.decode([[0.5, 0.5], [0.5]]), TypeError, "z must be an array of latent codes"),
     (lambda m: check_images(np.zeros((2, 0, 8, 1))), ValueError, "x is empty"),
     (lambda m: make_tf_dataset(X, y=np.float32(0)), ValueError, "y has a scalar"),
     (lambda m: make_tf_dataset(X, y=[[0.5], [0.5, 0.5]]), TypeError, "y must be an array"),
-    (lambda m: ConvAutoencoder(dropout=None), ValueError, "dropout"),
+    (lambda m: ConvAutoencoder(dropout=None), TypeError, "dropout"),
     (lambda m: load_dataset("mnist", source="sample", validation_split=0, seed=1.5), TypeError,
      "seed must be an integer"),
     (lambda m: load_dataset("mnist", source="sample", validation_split="0.1"), TypeError,

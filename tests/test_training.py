@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import pytest
 
-from zoo import ConvAutoencoder, read_history, resumable_callbacks
+from zoo import ConvAutoencoder, read_history, resumable_callbacks, set_seed
 from zoo.training import EpochTimer, StopOnNaN
 
 # A tiny deterministic training run; slow batches leave time to kill it mid-epoch.
@@ -64,6 +64,17 @@ def test_sigkill_mid_epoch_then_resume_matches_uninterrupted(tmp_path):
     for key in ref:
         np.testing.assert_allclose(got[key], ref[key], rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(losses, read_history(tmp_path / "ref")["loss"], rtol=1e-5)
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    ({"seed": -1}, ValueError, r"^seed must be in \[0, 4294967295\]"),
+    ({"seed": 2**32}, ValueError, r"^seed must be in \[0, 4294967295\]"),
+    ({"seed": None}, TypeError, "^seed must be an integer"),
+    ({"seed": 0, "deterministic": "yes"}, TypeError, "^deterministic must be True or False"),
+])
+def test_set_seed_rejects_what_numpy_and_tensorflow_would_not_take(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        set_seed(**kwargs)
 
 
 def test_nan_loss_stops_training_with_a_clear_error(tmp_path, images):

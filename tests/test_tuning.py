@@ -50,12 +50,17 @@ def test_default_space_covers_the_reports_ranges():
     ({"filters": (0, 4)}, ValueError),
     ({"latent_dim": (10, 2)}, ValueError),
     ({"latent_dim": (2.5, 8)}, TypeError),
+    ({"filters": [3, 16]}, TypeError),
+    ({"filters": (3, 16, 32)}, ValueError),
     ({"dropout": (0.0, 1.0)}, ValueError),
     ({"optimizers": ("adam", "rmsprop")}, ValueError),
     ({"momentum": (0.5, 1.0)}, ValueError),
     ({"learning_rate": (0.0, 1e-2)}, ValueError),
     ({"weight_decay": 1e-4}, TypeError),
     ({"dense_units": ()}, ValueError),
+    ({"dense_units": (16, -1)}, ValueError),
+    ({"dense_units": (16.0,)}, TypeError),
+    ({"optimizers": "adam"}, TypeError),
 ])
 def test_bad_space_is_rejected(kwargs, error):
     with pytest.raises(error, match=next(iter(kwargs))):
@@ -103,10 +108,12 @@ def test_fixed_ranges_and_custom_builder():
 
 def test_make_tuner_rejects_bad_arguments(tmp_path):
     hypermodel = AutoencoderHyperModel(space=TINY)
-    with pytest.raises(ValueError, match="tuner kind"):
+    with pytest.raises(ValueError, match="^kind must be one of"):
         make_tuner("grid", hypermodel, tmp_path)
-    with pytest.raises(ValueError, match="max_trials"):
+    with pytest.raises(ValueError, match="^max_trials"):
         make_tuner("random", hypermodel, tmp_path, max_trials=0)
+    with pytest.raises(TypeError, match="^max_epochs must be an integer"):
+        make_tuner("hyperband", hypermodel, tmp_path, max_epochs=2.5)
     with pytest.raises(ValueError, match="Hyperband"):
         make_tuner("hyperband", CrossValidatedHyperModel(space=TINY), tmp_path)
     with pytest.raises(TypeError, match="HyperModel"):

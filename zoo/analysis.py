@@ -13,11 +13,13 @@ means), or bare Keras encoder/decoder models:
 
 from __future__ import annotations
 
+import numbers
+
 import keras
 import numpy as np
 
-from zoo.base import check_codes, gaussian_codes
-from zoo.data import check_images
+from zoo.base import gaussian_codes
+from zoo.validation import check_choice, check_codes, check_images, check_positive_int, check_scalar
 
 EMBEDDINGS = ("pca", "tsne")
 
@@ -80,8 +82,7 @@ def embed_2d(codes, method: str = "pca", seed: int = 0, perplexity: float = 30.0
     t-SNE costs O(N log N) per iteration for ``max_iter`` (>= 250) iterations; keep it to
     a few thousand points. Its perplexity is capped below N.
     """
-    if method not in EMBEDDINGS:
-        raise ValueError(f"method must be one of {EMBEDDINGS}, got {method!r}")
+    check_choice(method, "method", EMBEDDINGS)
     codes = _codes(codes, min_rows=3)
     if method == "pca":
         from sklearn.decomposition import PCA
@@ -130,8 +131,7 @@ def isotropy_table(statistics: dict, key: str = "std_gap") -> list:
     ``statistics`` maps a model name to its `class_statistics` rows (same classes);
     ``key`` is the statistic tabled, ``"std_gap"`` or the unitless ``"relative_std_gap"``.
     """
-    if key not in ("std_gap", "relative_std_gap"):
-        raise ValueError(f"key must be 'std_gap' or 'relative_std_gap', got {key!r}")
+    check_choice(key, "key", ("std_gap", "relative_std_gap"))
     if not statistics:
         raise ValueError("isotropy_table needs the statistics of at least one model")
     names = list(statistics)
@@ -165,9 +165,8 @@ def latent_traversal(model, base_code, components=None, span: float = 3.0, steps
     components = list(range(latent_dim)) if components is None else [int(c) for c in components]
     if not components or not all(0 <= c < latent_dim for c in components):
         raise ValueError(f"components must be indices in [0, {latent_dim}), got {components}")
-    _check_steps(steps)
-    if not span > 0:
-        raise ValueError(f"span must be positive, got {span!r}")
+    check_positive_int(steps, "steps")
+    check_scalar(span, "span", numbers.Real, min_val=0, include_boundaries="neither")
     scale = np.ones(latent_dim, np.float32) if scale is None else np.asarray(scale, np.float32)
     if scale.shape != (latent_dim,):
         raise ValueError(f"scale must have shape ({latent_dim},), got {scale.shape}")
@@ -185,7 +184,7 @@ def interpolate(model, image_a, image_b, steps: int = 8) -> np.ndarray:
     ``image_a`` and ``image_b`` are single images ``(H, W, C)``; returns
     ``(steps, H, W, C)``, the first and last being the two reconstructions.
     """
-    _check_steps(steps, minimum=2)
+    check_scalar(steps, "steps", numbers.Integral, min_val=2)
     pair = check_images(np.stack([np.asarray(image_a), np.asarray(image_b)]), name="image pair")
     start, end = encode_dataset(model, pair)
     weights = np.linspace(0.0, 1.0, steps, dtype=np.float32)[:, None]
@@ -199,7 +198,7 @@ def sample_codes(n: int, latent_dim: int, seed: int = 0, fit_to=None) -> np.ndar
     the standard normal prior to a Gaussian with their mean and full covariance, which
     is where an autoencoder's decoder has actually been trained.
     """
-    _check_steps(n, name="n")
+    check_positive_int(n, "n")
     if fit_to is None:
         return gaussian_codes(n, latent_dim, seed)
     fit_to = _codes(fit_to, "fit_to", min_rows=2)
@@ -207,11 +206,6 @@ def sample_codes(n: int, latent_dim: int, seed: int = 0, fit_to=None) -> np.ndar
         raise ValueError(f"fit_to has {fit_to.shape[1]} components, expected {latent_dim}")
     mean, cov = fit_to.mean(axis=0), np.cov(fit_to, rowvar=False).reshape(latent_dim, latent_dim)
     return np.random.default_rng(seed).multivariate_normal(mean, cov, size=n).astype(np.float32)
-
-
-def _check_steps(value, minimum=1, name="steps"):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
 
 
 # ----------------------------------------------------------------------- scores
@@ -231,7 +225,7 @@ def knn_accuracy(train_codes, y_train, test_codes, y_test, k: int = 5) -> float:
     from sklearn.neighbors import KNeighborsClassifier
 
     train_codes, y_train, test_codes, y_test = _split(train_codes, y_train, test_codes, y_test)
-    _check_steps(k, name="k")
+    check_positive_int(k, "k")
     return float(KNeighborsClassifier(n_neighbors=k).fit(train_codes, y_train)
                  .score(test_codes, y_test))
 

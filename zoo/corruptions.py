@@ -20,16 +20,19 @@ training inputs::
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 import tensorflow as tf
 
-from zoo.data import check_images
+from zoo.validation import (check_fraction, check_images, check_positive_int, check_scalar,
+                            check_seed)
 
 
 def _seed(seed) -> tf.Tensor:
     """A stateless seed (shape (2,) int64) from an int or an existing seed tensor."""
-    if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
-        return tf.constant([int(seed), 0], tf.int64)
+    if isinstance(seed, numbers.Integral) and not isinstance(seed, bool):
+        return tf.constant([check_seed(seed, allow_none=False), 0], tf.int64)
     seed = tf.convert_to_tensor(seed)
     if not seed.dtype.is_integer or seed.shape != (2,):
         raise TypeError(f"seed must be an int or an integer tensor of shape (2,), got {seed!r}")
@@ -48,24 +51,17 @@ def _check_corruptions(caller, corruptions):
 
 def _images(images) -> tf.Tensor:
     images = tf.convert_to_tensor(images)
-    if images.shape.rank != 4 or not images.dtype.is_floating:
-        raise ValueError(
-            f"corruptions need float images of shape (N, H, W, C), got {images.dtype.name} "
-            f"tensor of shape {tuple(images.shape)}"
-        )
+    if not images.dtype.is_floating:
+        raise TypeError(f"images must be floats in [0, 1], got dtype {images.dtype.name} "
+                        "(for uint8 pixels divide by 255 first)")
+    if images.shape.rank != 4:
+        raise ValueError(f"images must have shape (N, H, W, C), got shape {tuple(images.shape)}")
     return images
-
-
-def _check_range(name, value, low, high, closed_high=True):
-    ok = low <= value <= high if closed_high else low <= value < high
-    if isinstance(value, bool) or not ok:
-        bracket = "]" if closed_high else ")"
-        raise ValueError(f"{name} must be in [{low}, {high}{bracket}, got {value!r}")
 
 
 def gaussian_noise(images, sigma: float, seed=0):
     """Add Gaussian noise of standard deviation ``sigma`` (pixel units), then clip to [0, 1]."""
-    _check_range("sigma", sigma, 0.0, np.inf)
+    check_scalar(sigma, "sigma", numbers.Real, min_val=0.0)
     images = _images(images)
     noise = tf.random.stateless_normal(tf.shape(images), _seed(seed), dtype=images.dtype)
     return tf.clip_by_value(images + sigma * noise, 0.0, 1.0)
@@ -73,8 +69,8 @@ def gaussian_noise(images, sigma: float, seed=0):
 
 def random_gaussian_noise(images, max_sigma: float, seed=0, min_sigma: float = 0.0):
     """Gaussian noise whose sigma is drawn per image, uniformly in [min_sigma, max_sigma]."""
-    _check_range("max_sigma", max_sigma, 0.0, np.inf)
-    _check_range("min_sigma", min_sigma, 0.0, max_sigma)
+    check_scalar(max_sigma, "max_sigma", numbers.Real, min_val=0.0)
+    check_scalar(min_sigma, "min_sigma", numbers.Real, min_val=0.0, max_val=max_sigma)
     images = _images(images)
     sigma_seed, noise_seed = _split_seed(seed, 2)
     batch = tf.shape(images)[0]
@@ -89,7 +85,7 @@ def salt_and_pepper(images, fraction: float, seed=0):
 
     A pixel is hit in all its channels at once; each pixel is hit independently.
     """
-    _check_range("fraction", fraction, 0.0, 1.0)
+    check_scalar(fraction, "fraction", numbers.Real, min_val=0.0, max_val=1.0)
     images = _images(images)
     hit_seed, salt_seed = _split_seed(seed, 2)
     shape = tf.concat([tf.shape(images)[:3], [1]], axis=0)
@@ -100,9 +96,8 @@ def salt_and_pepper(images, fraction: float, seed=0):
 
 def occlusion(images, size: int, seed=0, value: float = 0.0):
     """Blank one random ``size`` x ``size`` square per image (fully inside it) to ``value``."""
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
-        raise ValueError(f"size must be a positive integer number of pixels, got {size!r}")
-    _check_range("value", value, 0.0, 1.0)
+    check_positive_int(size, "size")
+    check_scalar(value, "value", numbers.Real, min_val=0.0, max_val=1.0)
     images = _images(images)
     height, width = images.shape[1], images.shape[2]
     if size > min(height, width):
@@ -126,10 +121,9 @@ def patch_mask(images, ratio: float, patch: int = 4, seed=0, value: float = 0.0)
     cropped by the image's edge); each cell is blanked, in all channels, independently
     with probability ``ratio``.
     """
-    _check_range("ratio", ratio, 0.0, 1.0, closed_high=False)
-    if isinstance(patch, bool) or not isinstance(patch, (int, np.integer)) or patch < 1:
-        raise ValueError(f"patch must be a positive integer number of pixels, got {patch!r}")
-    _check_range("value", value, 0.0, 1.0)
+    check_fraction(ratio, "ratio")
+    check_positive_int(patch, "patch")
+    check_scalar(value, "value", numbers.Real, min_val=0.0, max_val=1.0)
     images = _images(images)
     height, width = images.shape[1], images.shape[2]
     cells = [tf.shape(images)[0], -(-height // patch), -(-width // patch), 1]
@@ -177,7 +171,7 @@ def corrupt_inputs(corruption, seed: int = 0):
     """
     if not callable(corruption):
         raise TypeError(f"corruption must be a function (images, seed) -> images, got {corruption!r}")
-    generator = tf.random.Generator.from_seed(seed)
+    generator = tf.random.Generator.from_seed(check_seed(seed, allow_none=False))
 
     def map_fn(inputs, targets):
         return corruption(inputs, seed=generator.make_seeds(1)[:, 0]), targets

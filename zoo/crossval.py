@@ -13,14 +13,15 @@ is in exactly one test fold::
 from __future__ import annotations
 
 import dataclasses
+import numbers
 from pathlib import Path
 
 import numpy as np
 from sklearn.metrics import accuracy_score, mean_squared_error
 from sklearn.model_selection import KFold, StratifiedKFold
 
-from zoo.data import check_images
 from zoo.training import resumable_callbacks, set_seed
+from zoo.validation import check_choice, check_images, check_scalar
 
 TASKS = {"autoencoder": "test MSE", "classifier": "test accuracy"}
 
@@ -31,8 +32,7 @@ def kfold_splits(n_samples: int, n_splits: int = 5, seed: int = 0, labels=None) 
     With ``labels`` (shape ``(n_samples,)``) the folds are stratified: each keeps the
     class proportions of the whole set (`StratifiedKFold`); otherwise `KFold`.
     """
-    if not isinstance(n_splits, int) or isinstance(n_splits, bool) or n_splits < 2:
-        raise ValueError(f"n_splits must be an integer >= 2, got {n_splits!r}")
+    n_splits = check_scalar(n_splits, "n_splits", numbers.Integral, min_val=2)
     if n_samples < n_splits:
         raise ValueError(f"{n_splits}-fold cross-validation needs at least {n_splits} samples, "
                          f"got {n_samples}")
@@ -104,8 +104,7 @@ def cross_validate(build_fn, x, y=None, n_splits: int = 5, task: str = "autoenco
 
     Returns a `CrossValidation` with the per-fold scores and held-out indices.
     """
-    if task not in TASKS:
-        raise ValueError(f"task must be one of {sorted(TASKS)}, got {task!r}")
+    check_choice(task, "task", TASKS)
     if not callable(build_fn):
         raise TypeError(f"build_fn must be a callable returning a compiled model, got {build_fn!r}")
     if task == "autoencoder":

@@ -37,6 +37,8 @@ import os
 import keras
 import tensorflow as tf
 
+from zoo.validation import check_positive_int
+
 STRATEGIES = ("default", "mirrored", "multiworker")
 ENV_VAR = "ZOO_STRATEGY"
 
@@ -137,8 +139,7 @@ def split_cpu(num_devices: int) -> list:
     first time it uses them, so call this at the start of the process, before any
     other TensorFlow op; a later call raises `RuntimeError`.
     """
-    if not isinstance(num_devices, int) or isinstance(num_devices, bool) or num_devices < 1:
-        raise ValueError(f"num_devices must be a positive integer, got {num_devices!r}")
+    num_devices = check_positive_int(num_devices, "num_devices")
     cpu = tf.config.list_physical_devices("CPU")[0]
     try:
         tf.config.set_logical_device_configuration(

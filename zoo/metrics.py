@@ -27,7 +27,8 @@ from keras import layers, ops
 from scipy import linalg
 
 from zoo.blocks import conv_encoder_features
-from zoo.data import check_batch_size, check_images, make_tf_dataset
+from zoo.data import make_tf_dataset
+from zoo.validation import check_batch_size, check_images, check_positive_int
 
 # ------------------------------------------------------------------ binarisation
 
@@ -71,8 +72,7 @@ def iwae_log_likelihood(vae, x_binary, k: int = 100, batch_size: int | None = No
     if getattr(vae, "reconstruction_loss", None) != "bce":
         raise ValueError("iwae_log_likelihood needs a VAE with a Bernoulli decoder "
                          "(reconstruction_loss='bce')")
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise ValueError(f"k must be a positive integer, got {k!r}")
+    k = check_positive_int(k, "k")
     x = check_images(x_binary, vae.image_shape, "x_binary")
     if not np.all((x == 0) | (x == 1)):
         raise ValueError("x_binary must hold only 0s and 1s; draw it with zoo.metrics.binarize(x, seed)")
@@ -112,8 +112,7 @@ def train_feature_classifier(dataset, epochs: int = 3, seed: int = 0, batch_size
     classifier (``(N,) + image_shape`` images -> ``(N, num_classes)`` probabilities),
     compiled with an ``accuracy`` metric for `evaluate`.
     """
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
+    epochs = check_positive_int(epochs, "epochs")
     keras.utils.set_random_seed(seed)
     images = keras.Input(dataset.image_shape, name="images")
     features = conv_encoder_features(images, filters, feature_units)

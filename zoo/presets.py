@@ -51,6 +51,10 @@ def save_preset(model: keras.Model, name: str, card: dict) -> Path:
     (a dict of test-set numbers); ``"notes"``, if given, says in prose what the command
     does and why (the card's "Notes" section).
     """
+    _check_name(name)
+    if not isinstance(card, dict):
+        raise TypeError(f"card must be a dict with 'command', 'data' and 'metrics', got "
+                        f"{type(card).__name__}")
     missing = {"command", "data", "metrics"} - set(card)
     if missing:
         raise ValueError(f"a model card needs {sorted(missing)}")
@@ -86,7 +90,14 @@ def write_card(card: dict, folder=None) -> None:
         )
 
 
+def _check_name(name) -> None:
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a preset name (a str), got {name!r} of type "
+                        f"{type(name).__name__}; list_presets() gives the names")
+
+
 def _existing(name: str, suffix: str) -> Path:
+    _check_name(name)
     path = preset_dir() / f"{name}{suffix}"
     if not path.is_file():
         raise ValueError(f"no preset {name!r} in {preset_dir()}; available: "

@@ -10,9 +10,16 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
+from zoo.validation import check_bool, check_seed
+
 
 def set_seed(seed: int, deterministic: bool = True) -> None:
-    """Seed Python, NumPy and TensorFlow; optionally make TF ops deterministic on CPU/GPU."""
+    """Seed Python, NumPy and TensorFlow; optionally make TF ops deterministic on CPU/GPU.
+
+    ``seed`` is an integer in [0, 2**32), the range every seed of the zoo takes.
+    """
+    seed = check_seed(seed, allow_none=False)
+    deterministic = check_bool(deterministic, "deterministic")
     keras.utils.set_random_seed(seed)
     if deterministic:
         tf.config.experimental.enable_op_determinism()

@@ -50,6 +50,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import numbers
 import os
 from pathlib import Path
 
@@ -60,23 +61,19 @@ import numpy as np
 from zoo.models.autoencoder import ConvAutoencoder
 from zoo.crossval import kfold_splits
 from zoo.export import atomic_path
+from zoo.validation import check_choice, check_positive_int, check_range, check_scalar
 
 OPTIMIZERS = ("adam", "sgd")
 EPOCHS_FILE = "epochs.json"
 
 
-def _check_range(name, bounds, low_limit, high_limit=math.inf, integer=False, high_open=False):
-    if (not isinstance(bounds, tuple) or len(bounds) != 2
-            or any(isinstance(b, bool) or not isinstance(b, (int, float)) for b in bounds)):
-        raise TypeError(f"{name} must be a (low, high) tuple of numbers, got {bounds!r}")
-    low, high = bounds
-    if integer and not all(isinstance(b, int) for b in bounds):
-        raise TypeError(f"{name} bounds must be integers, got {bounds!r}")
-    above_high = high >= high_limit if high_open else high > high_limit
-    if not low_limit <= low <= high or above_high:
-        closing = ")" if high_open else "]"
-        raise ValueError(f"{name} must satisfy {low_limit} <= low <= high within "
-                         f"[{low_limit}, {high_limit}{closing}, got {bounds!r}")
+def _check_choices(name, choices):
+    """``choices`` must be a non-empty tuple (each choice is checked by the caller)."""
+    if not isinstance(choices, tuple):
+        raise TypeError(f"{name} must be a tuple of choices, got {choices!r} "
+                        f"of type {type(choices).__name__}")
+    if not choices:
+        raise ValueError(f"{name} must hold at least one choice, got ()")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -109,26 +106,25 @@ class SearchSpace:
     weight_decay: tuple = (1e-6, 1e-3)
 
     def __post_init__(self):
-        if self.filters is not None:
-            _check_range("filters", self.filters, 1, integer=True)
-        if self.latent_dim is not None:
-            _check_range("latent_dim", self.latent_dim, 1, integer=True)
-        if self.dense_units is not None and (
-                not isinstance(self.dense_units, tuple) or not self.dense_units
-                or any(not isinstance(u, int) or isinstance(u, bool) or u < 0
-                       for u in self.dense_units)):
-            raise ValueError(f"dense_units must be a non-empty tuple of integers >= 0, "
-                             f"got {self.dense_units!r}")
+        for name in ("filters", "latent_dim"):
+            if getattr(self, name) is not None:
+                check_range(getattr(self, name), name, numbers.Integral, min_val=1)
+        if self.dense_units is not None:
+            _check_choices("dense_units", self.dense_units)
+            for i, units in enumerate(self.dense_units):
+                check_scalar(units, f"dense_units[{i}]", numbers.Integral, min_val=0,
+                             fix="0: no hidden dense layer")
         if self.dropout is not None:
-            _check_range("dropout", self.dropout, 0.0, 1.0, high_open=True)
-        if (not isinstance(self.optimizers, tuple) or not self.optimizers
-                or not set(self.optimizers) <= set(OPTIMIZERS)):
-            raise ValueError(f"optimizers must be a non-empty tuple drawn from {OPTIMIZERS}, "
-                             f"got {self.optimizers!r}")
-        _check_range("momentum", self.momentum, 0.0, 1.0, high_open=True)
+            check_range(self.dropout, "dropout", numbers.Real, min_val=0.0, max_val=1.0,
+                        include_boundaries="left")
+        _check_choices("optimizers", self.optimizers)
+        for i, optimizer in enumerate(self.optimizers):
+            check_choice(optimizer, f"optimizers[{i}]", OPTIMIZERS)
+        check_range(self.momentum, "momentum", numbers.Real, min_val=0.0, max_val=1.0,
+                    include_boundaries="left")
         for name in ("learning_rate", "weight_decay"):
             bounds = getattr(self, name)
-            _check_range(name, bounds, 0.0)
+            check_range(bounds, name, numbers.Real, min_val=0.0)
             if bounds[0] == 0 and bounds[1] > 0:
                 raise ValueError(f"{name} is sampled on a log scale, so low must be > 0 "
                                  f"(or low == high == 0 to fix it), got {bounds!r}")
@@ -218,7 +214,7 @@ class CrossValidatedHyperModel(AutoencoderHyperModel):
 
     def __init__(self, *args, n_splits: int = 3, seed: int = 0, **kwargs):
         super().__init__(*args, **kwargs)
-        kfold_splits(n_splits, n_splits)  # validates n_splits
+        check_scalar(n_splits, "n_splits", numbers.Integral, min_val=2)
         self.n_splits, self.seed = n_splits, seed
 
     def fit(self, hp, model, x, y=None, validation_data=None, **kwargs):
@@ -291,16 +287,14 @@ def make_tuner(kind: str, hypermodel: kt.HyperModel, directory, project_name: st
     a third of ``max_trials`` (at least 2) rather than KerasTuner's three per
     hyperparameter, which would leave a short search entirely random.
     """
-    if kind not in TUNERS:
-        raise ValueError(f"tuner kind must be one of {sorted(TUNERS)}, got {kind!r}")
+    check_choice(kind, "kind", TUNERS)
     if not isinstance(hypermodel, kt.HyperModel):
         raise TypeError(f"hypermodel must be a keras_tuner.HyperModel, got {type(hypermodel).__name__}")
     if kind == "hyperband" and isinstance(hypermodel, CrossValidatedHyperModel):
         raise ValueError("Hyperband resumes promoted trials from saved weights, which "
                          "cross-validation rebuilds away; use 'random' or 'bayesian'")
-    for name, value in (("max_trials", max_trials), ("max_epochs", max_epochs)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    check_positive_int(max_trials, "max_trials")
+    check_positive_int(max_epochs, "max_epochs")
     budget = {"max_epochs": max_epochs} if kind == "hyperband" else {"max_trials": max_trials}
     if kind == "bayesian":
         tuner_kwargs.setdefault("num_initial_points", max(2, max_trials // 3))
