@@ -52,7 +52,10 @@ def _classification_head(inputs, features, num_classes, hidden_units, dropout, n
     x = layers.Dense(hidden_units, activation="relu", name="head_hidden")(features)
     if dropout:
         x = layers.Dropout(dropout, name="head_dropout")(x)
-    outputs = layers.Dense(num_classes, activation="softmax", name="probabilities")(x)
+    # float32 under a mixed dtype policy too: a float16 softmax rounds small probabilities
+    # to 0 (Keras's mixed-precision guide), and the served probabilities are float32.
+    outputs = layers.Dense(num_classes, activation="softmax", dtype="float32",
+                           name="probabilities")(x)
     return keras.Model(inputs, outputs, name=name)
 
 
