@@ -12,6 +12,8 @@ from typing import Callable, NamedTuple
 import keras
 import tensorflow as tf
 
+from zoo.validation import check_positive_int
+
 
 @contextlib.contextmanager
 def atomic_path(path):
@@ -152,10 +154,10 @@ def export_saved_model(model, path, version: int | None = None) -> Path:
     ``tf.saved_model.load(path)`` and call ``loaded.encode(images)["codes"]``; no zoo
     import is needed to serve it. Returns the folder written.
     """
-    if version is not None and (isinstance(version, bool) or not isinstance(version, int)
-                                or version < 1):
-        raise ValueError(f"version must be a positive integer or None, got {version!r}")
     from zoo.base import ZooModel  # zoo.base builds on this module
+
+    if version is not None:
+        check_positive_int(version, "version")
 
     zoo_model = isinstance(model, ZooModel)
     endpoints = model.export_endpoints() if zoo_model else default_endpoints(model)

@@ -137,15 +137,16 @@ def check_batch_size(batch_size, *, allow_none: bool = True):
 
 def check_image_shape(input_shape, name: str = "input_shape") -> tuple:
     """``input_shape`` as a tuple ``(height, width, channels)`` of positive integers."""
+    expected = f"{name} must be (height, width, channels) of positive integers"
     if not isinstance(input_shape, (tuple, list)):
-        raise TypeError(f"{name} must be (height, width, channels) of positive integers, "
-                        f"got {input_shape!r}")
-    shape = tuple(input_shape)
-    if len(shape) != 3 or not all(isinstance(d, numbers.Integral) and not isinstance(d, bool)
-                                  and d > 0 for d in shape):
-        raise ValueError(f"{name} must be (height, width, channels) of positive integers, "
-                         f"got {input_shape!r}")
-    return tuple(int(d) for d in shape)
+        raise TypeError(f"{expected}, got {input_shape!r} of type {type(input_shape).__name__}")
+    if len(input_shape) != 3:
+        raise ValueError(f"{expected}, got {input_shape!r}")
+    if not all(isinstance(d, numbers.Integral) and not isinstance(d, bool) for d in input_shape):
+        raise TypeError(f"{expected}, got {input_shape!r}")
+    if not all(d > 0 for d in input_shape):
+        raise ValueError(f"{expected}, got {input_shape!r}")
+    return tuple(int(d) for d in input_shape)
 
 
 def check_image_size(image_size, name: str = "image_size") -> tuple:
