@@ -5,20 +5,19 @@ from __future__ import annotations
 import math
 
 import keras
-import numpy as np
 import tensorflow as tf
 from keras import layers, ops
 
-from zoo.base import AdversarialModel, GenerativeMixin
+from zoo.adversarial import AdversarialModel
 from zoo.blocks import check_trunk, conv_decoder, conv_encoder_features, mlp
-from zoo.validation import check_choice, check_codes, check_seed
+from zoo.validation import check_choice
 
 ARCHITECTURES = ("mlp", "dcgan")
 MLP_UNITS = (256, 256)  # the reports' pair: 64 -> 256 -> 256 -> 784 and 784 -> 256 -> 256 -> 1
 
 
 @keras.saving.register_keras_serializable(package="zoo")
-class GAN(GenerativeMixin, AdversarialModel):
+class GAN(AdversarialModel):
     """A generator G: z ~ N(0, I) -> image and a discriminator D: image -> logit.
 
     ``architecture="mlp"``: the reports' pair, G = latent -> 256 -> 256 -> pixels (ReLU,
@@ -44,10 +43,9 @@ class GAN(GenerativeMixin, AdversarialModel):
 
     def __init__(self, latent_dim: int = 64, architecture: str = "mlp", filters: int = 32,
                  input_shape=(28, 28, 1), seed=None, **kwargs):
-        super().__init__(input_shape=input_shape, latent_dim=latent_dim, **kwargs)
+        super().__init__(input_shape=input_shape, latent_dim=latent_dim, seed=seed, **kwargs)
         check_trunk(filters, 0, 0.0)
         self.architecture = check_choice(architecture, "architecture", ARCHITECTURES)
-        self.seed = check_seed(seed)
         self.filters = filters
 
         images = keras.Input(self.image_shape, name="images")
@@ -61,7 +59,6 @@ class GAN(GenerativeMixin, AdversarialModel):
             x = conv_encoder_features(images, filters, 0, batch_norm=True, activation="leaky_relu")
         self.discriminator = keras.Model(images, layers.Dense(1, name="logit")(x),
                                          name="discriminator")
-        self.seed_generator = keras.random.SeedGenerator(seed)
         self.build((None, latent_dim))
 
     def _mlp_generator(self) -> keras.Model:
@@ -70,15 +67,6 @@ class GAN(GenerativeMixin, AdversarialModel):
             mlp(codes, MLP_UNITS, "relu"))
         return keras.Model(codes, layers.Reshape(self.image_shape, name="to_image")(x),
                            name="generator")
-
-    def real_and_codes(self, x):
-        """Real images in G's range [-1, 1] and a fresh draw of codes z ~ N(0, I)."""
-        real = ops.cast(x, "float32") * 2.0 - 1.0
-        return real, self.codes_like(real)
-
-    def codes_like(self, images):
-        """One draw of z ~ N(0, I) per image of the batch."""
-        return keras.random.normal((ops.shape(images)[0], self.latent_dim), seed=self.seed_generator)
 
     def discriminator_losses(self, real, fake, training=False) -> dict:
         """D's loss on a real batch (label 1) and a fake one (label 0), the sum of both
@@ -120,14 +108,9 @@ class GAN(GenerativeMixin, AdversarialModel):
         self.minimize(tape, g_losses["g_loss"], self.generator.trainable_weights, self.g_optimizer)
         return self.update_trackers({**d_losses, **g_losses})
 
-    def generate_from(self, z, batch_size: int = 256) -> np.ndarray:
-        """Images in [0, 1] generated from codes ``z`` of shape ``(N, latent_dim)``."""
-        return self.predict(check_codes(z, self.latent_dim), batch_size=batch_size, verbose=0)
-
     def get_config(self):
         return {
             **super().get_config(),
             "architecture": self.architecture,
             "filters": self.filters,
-            "seed": self.seed,
         }

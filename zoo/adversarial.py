@@ -1,0 +1,113 @@
+"""The base of models trained by two optimizers (`AdversarialModel`): GANs and their kin."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+from keras import ops
+
+from zoo.base import GenerativeMixin, LossScaleOptimizer, ZooModel
+from zoo.export import Endpoint, ServingInput
+from zoo.validation import check_codes, check_seed
+
+
+class AdversarialModel(GenerativeMixin, ZooModel):
+    """The base of models trained by two optimizers: a generator and a critic.
+
+    A subclass creates ``generator`` (codes -> images in [-1, 1]) and ``discriminator``
+    (images -> one logit or score per image), writes ``compute_losses`` (every term, for
+    ``evaluate``) and a ``train_step`` that steps each network with ``minimize`` and ends
+    in ``update_trackers``. The base owns ``compile(d_optimizer, g_optimizer, loss_fn)``
+    (both wrapped in a `LossScaleOptimizer` under ``mixed_float16``), the codes that
+    ``call``/``predict`` take, images in [0, 1] out (``generate(n, seed)``), the seeded
+    stream of codes each step draws (``real_and_codes``, ``codes_like``), and saving the
+    generator for serving.
+    """
+
+    progress_metric = "d_loss"  # D learns to tell real from fake first
+
+    def __init__(self, *, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.seed = check_seed(seed)
+        self.seed_generator = keras.random.SeedGenerator(seed)  # the codes of every step
+        # compile's default, already here so the loss terms can be traced at build time.
+        self.loss_fn = keras.losses.BinaryCrossentropy(from_logits=True)
+
+    def compile(self, d_optimizer=None, g_optimizer=None, loss_fn=None, **kwargs):
+        """Set one optimizer per network and the loss on D's logits.
+
+        Defaults: Adam(2e-4, beta_1=0.5) for both (Radford et al., 2016) and
+        ``BinaryCrossentropy(from_logits=True)``. Both optimizers are built here, so their
+        state exists before a `.keras` file or a `BackupAndRestore` backup is loaded.
+        ``kwargs`` go to Keras (``jit_compile``, ``steps_per_execution``, ...).
+        """
+        d_optimizer = keras.optimizers.get(d_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5))
+        g_optimizer = keras.optimizers.get(g_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5))
+        if d_optimizer is g_optimizer:
+            raise ValueError("d_optimizer and g_optimizer must be two optimizer instances; "
+                             "one optimizer cannot hold the state of both networks")
+        self.loss_fn = keras.losses.get(loss_fn or keras.losses.BinaryCrossentropy(from_logits=True))
+        if getattr(self.loss_fn, "get_config", dict)().get("from_logits") is False:
+            raise ValueError("the discriminator outputs logits: use a loss with from_logits=True, "
+                             "e.g. keras.losses.BinaryCrossentropy(from_logits=True)")
+        # What Keras's compile does for its one optimizer, for both.
+        if self.dtype_policy.name == "mixed_float16":
+            d_optimizer, g_optimizer = (opt if isinstance(opt, LossScaleOptimizer)
+                                        else LossScaleOptimizer(opt) for opt in (d_optimizer, g_optimizer))
+        self.d_optimizer, self.g_optimizer = d_optimizer, g_optimizer
+        super().compile(optimizer=None, **kwargs)
+        self.d_optimizer.build(self.discriminator.trainable_variables)
+        self.g_optimizer.build(self.generator.trainable_variables)
+
+    def get_compile_config(self):
+        if not self.compiled:
+            return {}
+        return {name: keras.saving.serialize_keras_object(getattr(self, name))
+                for name in ("d_optimizer", "g_optimizer", "loss_fn")}
+
+    def compile_from_config(self, config):
+        self.compile(**{name: keras.saving.deserialize_keras_object(value)
+                        for name, value in config.items()})
+
+    def optimizers(self) -> list:
+        return [self.d_optimizer, self.g_optimizer]
+
+    def mean_loss(self, labels, logits):
+        """``loss_fn`` averaged over the batch, in float32.
+
+        Called unreduced: a `keras.losses.Loss` called as a whole already divides by the
+        replica count under a strategy, and ``minimize`` does that once, for the gradient.
+        """
+        call = self.loss_fn.call if isinstance(self.loss_fn, keras.losses.Loss) else self.loss_fn
+        return ops.mean(call(ops.cast(labels, "float32"), ops.cast(logits, "float32")))
+
+    def real_and_codes(self, x):
+        """Real images in G's range [-1, 1] and a fresh draw of codes z ~ N(0, I)."""
+        real = ops.cast(x, "float32") * 2.0 - 1.0
+        return real, self.codes_like(real)
+
+    def codes_like(self, images):
+        """One draw of z ~ N(0, I) per image of the batch."""
+        return keras.random.normal((ops.shape(images)[0], self.latent_dim), seed=self.seed_generator)
+
+    def call(self, inputs, training=False):
+        """Images in [0, 1] generated from codes ``(batch, latent_dim)``."""
+        return (self.generator(inputs, training=training) + 1.0) / 2.0
+
+    def call_input(self) -> ServingInput:
+        return self.code_input()
+
+    def serving_model(self) -> keras.Model:
+        """What an export saves: the generator alone (D is only needed for training)."""
+        return self.generator
+
+    def generate_from(self, z, batch_size: int = 256) -> np.ndarray:
+        """Images in [0, 1] generated from codes ``z`` of shape ``(N, latent_dim)``."""
+        return self.predict(check_codes(z, self.latent_dim), batch_size=batch_size, verbose=0)
+
+    def export_endpoints(self) -> dict:
+        """Serving endpoint ``generate``: ``codes`` ``(N, latent_dim)`` -> ``images`` in [0, 1]."""
+        return {"generate": Endpoint(self.code_input(), lambda z: {"images": self(z, training=False)})}
+
+    def get_config(self):
+        return {**super().get_config(), "seed": self.seed}
