@@ -4,6 +4,7 @@ Installed, the command is ``deepzoo``; in a source checkout ``python -m recipes`
 
     deepzoo run all --quick                  # every recipe on the embedded sample
     deepzoo run autoencoder vae --data-dir "$ZOO_DATA_DIR"
+    deepzoo run all --dtype-policy mixed_bfloat16 --steps-per-execution 50   # on a GPU
     deepzoo autoencoder --help               # one recipe on its own
     deepzoo list
 """
@@ -57,7 +58,10 @@ def main(argv=None) -> int:
                                          + ("-quick" if args.quick else ""))
     if complaint := _common.out_inside_data(args.dataset, out):
         parser.error(complaint)
-    common = ["--dataset", args.dataset, "--seed", str(args.seed), "--out", str(out)]
+    # Spelled out even at their defaults, so that a rerun compares them as options.
+    common = ["--dataset", args.dataset, "--seed", str(args.seed), "--out", str(out),
+              "--dtype-policy", args.dtype_policy,
+              "--steps-per-execution", str(args.steps_per_execution)]
     common += ["--quick"] * args.quick + passthrough
 
     record = out / "study.json"
@@ -78,6 +82,8 @@ def main(argv=None) -> int:
         "dataset": args.dataset,
         "mode": f"quick{sample}" if args.quick else "full",
         "seed": args.seed,
+        "dtype policy": args.dtype_policy,
+        "steps per execution": args.steps_per_execution,
         "wall time (s)": round(total, 1),  # the recipes' own seconds, summed over restarts
         "command": f"{_common.command_name()} {' '.join(argv)}",
         "python": platform.python_version(),
@@ -112,6 +118,7 @@ def _parser() -> argparse.ArgumentParser:
                      help="default: reports/<dataset>[-quick], with the name of a folder or "
                           "the stem of a file as <dataset>")
     run.add_argument("--seed", type=_common.non_negative_int, default=0)
+    _common.add_compute_arguments(run)
     return parser
 
 

@@ -58,7 +58,8 @@ def main(argv=None) -> dict:
     model = GAN(latent_dim=args.latent_dim, architecture=args.architecture, filters=args.filters,
                 input_shape=dataset.image_shape, seed=args.seed)
     model.compile(d_optimizer=keras.optimizers.Adam(args.learning_rate, beta_1=args.beta_1),
-                  g_optimizer=keras.optimizers.Adam(args.learning_rate, beta_1=args.beta_1))
+                  g_optimizer=keras.optimizers.Adam(args.learning_rate, beta_1=args.beta_1),
+                  steps_per_execution=args.steps_per_execution)
     chosen = [e for e in args.sample_epochs if e <= args.epochs] + [args.epochs]  # SampleGrid sorts
     grid = SampleGrid(out, epochs=chosen, n=64, ncols=8, seed=args.seed)
     train = make_tf_dataset(dataset.x_train, batch_size=args.batch_size, seed=args.seed)

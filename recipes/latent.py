@@ -93,7 +93,8 @@ def _trained_models(args, dataset, out) -> dict:
               "VAE": VAE(latent_dim=args.latent_dim, architecture="conv", filters=args.filters,
                          dense_units=args.dense_units, input_shape=dataset.image_shape,
                          seed=args.seed)}
-    models["VAE"].compile(optimizer=keras.optimizers.Adam(args.learning_rate))
+    models["VAE"].compile(optimizer=keras.optimizers.Adam(args.learning_rate),
+                          steps_per_execution=args.steps_per_execution)
     for name, model in models.items():
         model.fit(make_tf_dataset(dataset.x_train, batch_size=args.batch_size, seed=args.seed),
                   validation_data=make_tf_dataset(dataset.x_val, batch_size=512, shuffle=False),

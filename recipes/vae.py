@@ -56,7 +56,8 @@ def main(argv=None) -> dict:
     model = VAE(latent_dim=args.latent_dim, architecture=args.architecture, filters=args.filters,
                 dense_units=args.dense_units, reconstruction_loss=args.reconstruction_loss,
                 beta=args.beta, input_shape=dataset.image_shape, seed=args.seed)
-    model.compile(optimizer=keras.optimizers.Adam(args.learning_rate))
+    model.compile(optimizer=keras.optimizers.Adam(args.learning_rate),
+                  steps_per_execution=args.steps_per_execution)
     if args.binarize:  # the papers' protocol: fixed binarised evaluation sets
         x_val, x_test = binarize(dataset.x_val, args.seed), binarize(dataset.x_test, args.seed + 1)
     else:

@@ -35,8 +35,9 @@ def test_embeddings_are_2d_per_point(method):
     codes, labels = blobs()
     embedding = embed_2d(codes, method=method, seed=0, max_iter=250)
     assert embedding.shape == (len(codes), 2) and np.all(np.isfinite(embedding))
-    # Well-separated clusters stay separated in 2-D.
-    assert knn_accuracy(embedding, labels, embedding, labels, k=3) == 1.0
+    # Well-separated clusters stay separated in 2-D (chance: 1/3). t-SNE's optimisation
+    # rounds differently on other CPUs: 1.0 here, 0.992 (one point of 120) on an AMD EPYC.
+    assert knn_accuracy(embedding, labels, embedding, labels, k=3) >= 0.95
     with pytest.raises(ValueError, match="method"):
         embed_2d(codes, method="umap")
 

@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+import keras
 import pytest
 
 import zoo.data
@@ -63,6 +64,12 @@ def test_autoencoder_recipe_quick_trains_and_writes_figures_table_and_model(tmp_
     ("finetune", ["--schedule", "linear"], "--schedule: invalid choice: 'linear'"),
     ("finetune", ["--pretrained", "mnist_d9", "--latent-dim", "4"],
      "--pretrained mnist_d9 fixes the encoder; drop --latent-dim"),
+    ("vae", ["--dtype-policy", "float16"], "--dtype-policy: invalid choice: 'float16'"),
+    ("run", ["all", "--dtype-policy", "bfloat16"], "--dtype-policy: invalid choice: 'bfloat16'"),
+    ("gan", ["--steps-per-execution", "0"],
+     "--steps-per-execution: must be a positive integer, got 0"),
+    ("run", ["all", "--steps-per-execution", "many"],
+     "--steps-per-execution: must be a positive integer, got 'many'"),
 ])
 def test_bad_command_lines_exit_2_with_one_line(recipe, argv, message, capsys, monkeypatch):
     from recipes.__main__ import main
@@ -109,6 +116,31 @@ def test_recipes_train_under_a_mirrored_strategy(tmp_path):
     assert "replicas 2" in result.stdout
     for recipe in ("autoencoder", "vae"):
         assert json.loads((tmp_path / recipe / "run.json").read_text())["arguments"]["strategy"] == "mirrored"
+
+
+@pytest.fixture
+def float32_afterwards():
+    """For a test whose recipe sets a global dtype policy (as `prepare` does): the tests
+    after it build their models in float32 again."""
+    yield
+    keras.config.set_dtype_policy("float32")
+
+
+def test_run_passes_the_dtype_policy_and_steps_per_execution_on(tmp_path, float32_afterwards):
+    from recipes.__main__ import main
+
+    assert main(["run", "autoencoder", "--quick", "--epochs", "1", "--latent-dim", "4",
+                 "--filters", "4", "--dense-units", "0", "--dtype-policy", "mixed_bfloat16",
+                 "--steps-per-execution", "3", "--out", str(tmp_path)]) == 0
+    model = keras.saving.load_model(tmp_path / "autoencoder" / "model.keras")
+    assert model.dtype_policy.name == "mixed_bfloat16" and model.steps_per_execution == 3
+    arguments = json.loads((tmp_path / "autoencoder" / "run.json").read_text())["arguments"]
+    assert (arguments["dtype_policy"], arguments["steps_per_execution"]) == ("mixed_bfloat16", "3")
+    metadata = json.loads((tmp_path / "study.json").read_text())["metadata"]
+    assert (metadata["dtype policy"], metadata["steps per execution"]) == ("mixed_bfloat16", 3)
+    page = (tmp_path / "index.html").read_text()
+    assert "<td>dtype policy</td><td>mixed_bfloat16</td>" in page
+    assert "<td>steps per execution</td><td>3</td>" in page
 
 
 def test_list_prints_every_recipe(capsys):
@@ -234,10 +266,12 @@ def test_an_interrupted_run_all_goes_on_at_the_recipe_it_was_cut_in(tmp_path, mo
         sum(r["seconds"] for r in record["recipes"]), abs=0.1)
     # A finished run starts afresh.
     assert main(command) == 0 and calls == ["autoencoder", "vae"] * 2
-    # So does an interrupted one rerun with other options.
-    monkeypatch.setattr(recipes.vae, "main", cut)
-    with pytest.raises(KeyboardInterrupt):
-        main(command)
-    monkeypatch.setattr(recipes.vae, "main", lambda argv: calls.append("vae"))
-    assert main(command[:-2] + ["--seed", "1", "--out", str(tmp_path)]) == 0
-    assert calls == ["autoencoder", "vae"] * 2 + ["autoencoder", "autoencoder", "vae"]
+    # So does an interrupted one rerun with other options, the dtype policy among them.
+    for other in (["--seed", "1"], ["--dtype-policy", "mixed_float16"]):
+        calls.clear()
+        monkeypatch.setattr(recipes.vae, "main", cut)
+        with pytest.raises(KeyboardInterrupt):
+            main(command)
+        monkeypatch.setattr(recipes.vae, "main", lambda argv: calls.append("vae"))
+        assert main(command + other) == 0
+        assert calls == ["autoencoder", "autoencoder", "vae"], other

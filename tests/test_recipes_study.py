@@ -134,29 +134,11 @@ def test_finetune_from_a_preset_saves_a_classifier_preset(tmp_path, monkeypatch)
     assert classifier.output_shape == (None, 10)
 
 
-def test_a_study_record_is_read_back_only_under_the_same_settings(tmp_path):
-    from recipes import finetune
-    from zoo import ConvAutoencoder, load_dataset
-
-    args = finetune.parse_args(["--quick", "--study-steps", "2"])
-    dataset = load_dataset("fashion_mnist", source="sample")
-    autoencoder = ConvAutoencoder(latent_dim=4, filters=4, dense_units=0)
-    record = tmp_path / "10_frozen_seed0.json"
-    settings = {key: vars(args)[key] for key in finetune.STUDY_SETTINGS}
-    record.write_text(json.dumps({"test_accuracy": 0.123, "settings": settings}))
-    chosen = list(range(20))
-    assert finetune._study_accuracy("frozen", autoencoder, dataset, chosen, 0, args, record) == 0.123
-    args.flip = True  # another augmentation: that run is not this one
-    accuracy = finetune._study_accuracy("frozen", autoencoder, dataset, chosen, 0, args, record)
-    kept = json.loads(record.read_text())
-    assert accuracy != 0.123 and kept["test_accuracy"] == accuracy and kept["settings"]["flip"]
-
-
 def test_finetune_features_option_reaches_the_study_records_and_captions():
     from recipes import finetune
 
     args = finetune.parse_args(["--quick", "--features", "conv"])
-    assert args.features == "conv" and "features" in finetune.STUDY_SETTINGS
+    assert finetune.transfer_setup(args).features == "conv"  # the setup is in each record
     assert finetune._regularisation(args) == "; heads on the encoder's flattened convolutional features"
     assert finetune._regularisation(finetune.parse_args(["--quick"])) == ""
     with pytest.raises(SystemExit):
