@@ -55,7 +55,8 @@ def main(argv=None) -> dict:
     from ._report import write_table
 
     x_train = dataset.x_train[:args.train_subset or None]
-    hypermodel = tuning.AutoencoderHyperModel(input_shape=dataset.image_shape)
+    hypermodel = tuning.AutoencoderHyperModel(input_shape=dataset.image_shape,
+                                              steps_per_execution=args.steps_per_execution)
     tuner = tuning.make_tuner(args.tuner, hypermodel, out, project_name="search",
                               max_trials=args.trials, max_epochs=args.epochs, seed=args.seed,
                               overwrite=args.overwrite)

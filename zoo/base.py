@@ -110,6 +110,22 @@ class ZooModel(keras.Model):
         self._trackers = {}
 
     @classmethod
+    def from_config(cls, config):
+        """Keras's ``from_config``, with the layers built under the dtype policy the model
+        was saved with: a model trained under ``mixed_float16`` reloads in
+        ``mixed_float16`` whatever the global policy (its results are float32 either way).
+        """
+        saved = config.get("dtype")
+        if saved is None:
+            return super().from_config(config)
+        previous = keras.config.dtype_policy()
+        keras.config.set_dtype_policy(keras.dtype_policies.deserialize(saved))
+        try:
+            return super().from_config(config)
+        finally:
+            keras.config.set_dtype_policy(previous)
+
+    @classmethod
     def from_preset(cls, name: str, *, input_shape=None):
         """Load a pretrained preset by name, offline (see `zoo.presets`).
 

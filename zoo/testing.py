@@ -177,7 +177,8 @@ def run_precision_test(cls, init_kwargs: dict, x, *, compile_kwargs, path=None,
     Use SGD with momentum in ``compile_kwargs``: Adam's update is nearly scale-free and
     hides a loss that was never multiplied by the loss scale. Under ``mixed_float16``
     every optimizer must be a `LossScaleOptimizer`. With ``path``, each mixed model's
-    export must serve float32 (`run_export_test`). Returns ``{policy: (before, after)}``
+    export must serve float32 (`run_export_test`) and its ``.keras`` file reload in its
+    own policy under the float32 one, returning float32. Returns ``{policy: (before, after)}``
     of ``progress_metric`` on ``x``, float32 included.
     """
     results = {}
@@ -187,8 +188,12 @@ def run_precision_test(cls, init_kwargs: dict, x, *, compile_kwargs, path=None,
             if policy == "mixed_float16":
                 assert all(isinstance(o, LossScaleOptimizer) for o in model.optimizers()), model.optimizers
             results[policy] = progress(model, x, epochs, batch_size)
-            if path is not None and policy != "float32":
-                run_export_test(model, path / policy)
+        if path is not None and policy != "float32":
+            run_export_test(model, path / policy)
+            model.save(path / f"{policy}.keras")  # reloaded under the float32 policy
+            loaded = keras.saving.load_model(path / f"{policy}.keras")
+            assert loaded.compute_dtype == model.compute_dtype, (policy, loaded.compute_dtype)
+            assert loaded.predict(sample_inputs(loaded), verbose=0).dtype == np.float32
     before, after = results["float32"]
     assert before - after > 0, f"float32 did not learn: {results}"
     for policy in policies:

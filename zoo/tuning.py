@@ -181,10 +181,12 @@ class AutoencoderHyperModel(kt.HyperModel):
         space whose ``dropout`` is None if the VAE takes no dropout.
     loss : the ``compile`` loss; None for models that compute their own loss in
         ``train_step`` (the VAE), which are compiled with only the optimizer.
+    steps_per_execution : Keras's ``compile`` option: batches per compiled call.
     """
 
     def __init__(self, input_shape=(28, 28, 1), space: SearchSpace | None = None,
-                 model_builder=None, loss="mse", name=None, tunable=True):
+                 model_builder=None, loss="mse", name=None, tunable=True,
+                 steps_per_execution: int = 1):
         super().__init__(name=name, tunable=tunable)
         space = SearchSpace() if space is None else space
         if not isinstance(space, SearchSpace):
@@ -193,11 +195,13 @@ class AutoencoderHyperModel(kt.HyperModel):
         self.space = space
         self.model_builder = ConvAutoencoder if model_builder is None else model_builder
         self.loss = loss
+        self.steps_per_execution = check_positive_int(steps_per_execution, "steps_per_execution")
 
     def build(self, hp):
         model = self.model_builder(input_shape=self.input_shape, **self.space.architecture(hp))
         loss = {} if self.loss is None else {"loss": self.loss}
-        model.compile(optimizer=self.space.optimizer(hp), **loss)
+        model.compile(optimizer=self.space.optimizer(hp), steps_per_execution=self.steps_per_execution,
+                      **loss)
         return model
 
 
