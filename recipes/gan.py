@@ -2,6 +2,10 @@
 
     python -m recipes.gan --quick
     python -m recipes.gan --data-dir "$ZOO_DATA_DIR" --architecture mlp --epochs 50
+    python -m recipes.gan --data-dir "$ZOO_DATA_DIR" --architecture wgan-gp --epochs 30
+
+``--architecture wgan-gp`` trains `zoo.models.wgan_gp.WGANGP` (a critic with a gradient
+penalty, ``--n-critic`` critic steps per generator step) with Adam(beta_2=0.9).
 """
 
 from __future__ import annotations
@@ -17,11 +21,16 @@ def parse_args(argv):
     parser = base_parser(__doc__.splitlines()[0], epochs=50, quick_epochs=30, exportable=True,
                          name="gan")
     parser.set_defaults(batch_size=64)
-    parser.add_argument("--architecture", default="mlp", choices=("mlp", "dcgan"))
+    parser.add_argument("--architecture", default="mlp", choices=("mlp", "dcgan", "wgan-gp"))
     parser.add_argument("--latent-dim", type=positive_int, default=64)
-    parser.add_argument("--filters", type=positive_int, default=32, help="DCGAN width")
-    parser.add_argument("--learning-rate", type=positive_float, default=2e-4)
+    parser.add_argument("--filters", type=positive_int, default=32, help="DCGAN and WGAN-GP width")
+    parser.add_argument("--learning-rate", type=positive_float, default=None,
+                        help="Adam's rate for both networks (default 2e-4; 1e-4 for wgan-gp)")
     parser.add_argument("--beta-1", type=fraction, default=0.5, help="Adam beta_1 of both networks")
+    parser.add_argument("--n-critic", type=positive_int, default=5,
+                        help="wgan-gp: critic steps per generator step")
+    parser.add_argument("--preset", default=None,
+                        help="also save the trained model as this preset in saved_models/")
     parser.add_argument("--sample-epochs", type=epoch_list, default="1,5,50,200",
                         help="comma-separated epochs after which to save a fixed-noise grid "
                              "(the last epoch is always added)")
@@ -30,6 +39,10 @@ def parse_args(argv):
     parser.add_argument("--fid-samples", type=positive_int, default=5000,
                         help="generated images (and test images) for the domain FID")
     return parser.parse_args(argv)
+
+
+SCORE_NAMES = {"d_real": "D(x)", "d_fake": "D(G(z))", "wasserstein": "Wasserstein estimate",
+               "gradient_penalty": "gradient penalty"}
 
 
 def epoch_list(text: str) -> list:
@@ -51,14 +64,20 @@ def main(argv=None) -> dict:
 
     from zoo import make_tf_dataset
     from zoo.models.gan import GAN
+    from zoo.models.wgan_gp import WGANGP
     from zoo.plotting import SampleGrid, image_rows, training_curves
     from ._report import class_share_rows, computed_on, generative_columns, write_table
     from zoo.training import read_history
 
-    model = GAN(latent_dim=args.latent_dim, architecture=args.architecture, filters=args.filters,
-                input_shape=dataset.image_shape, seed=args.seed)
-    model.compile(d_optimizer=keras.optimizers.Adam(args.learning_rate, beta_1=args.beta_1),
-                  g_optimizer=keras.optimizers.Adam(args.learning_rate, beta_1=args.beta_1),
+    common = {"latent_dim": args.latent_dim, "filters": args.filters,
+              "input_shape": dataset.image_shape, "seed": args.seed}
+    if args.architecture == "wgan-gp":
+        model = WGANGP(n_critic=args.n_critic, **common)
+        adam = {"learning_rate": args.learning_rate or 1e-4, "beta_1": args.beta_1, "beta_2": 0.9}
+    else:
+        model = GAN(architecture=args.architecture, **common)
+        adam = {"learning_rate": args.learning_rate or 2e-4, "beta_1": args.beta_1}
+    model.compile(d_optimizer=keras.optimizers.Adam(**adam), g_optimizer=keras.optimizers.Adam(**adam),
                   steps_per_execution=args.steps_per_execution)
     chosen = [e for e in args.sample_epochs if e <= args.epochs] + [args.epochs]  # SampleGrid sorts
     grid = SampleGrid(out, epochs=chosen, n=64, ncols=8, seed=args.seed)
@@ -67,8 +86,10 @@ def main(argv=None) -> dict:
                        epochs=args.epochs)
 
     history = read_history(out / "run")
-    training_curves(history, out / "loss_curves.png", groups=[["d_loss", "g_loss"], ["d_real", "d_fake"]],
-                    title=f"{args.architecture.upper()} GAN on {dataset.name}: losses and mean D scores")
+    scores_tracked = [name for name in ("d_real", "d_fake", "wasserstein", "gradient_penalty")
+                      if name in history]
+    training_curves(history, out / "loss_curves.png", groups=[["d_loss", "g_loss"], scores_tracked],
+                    title=f"{args.architecture.upper()} on {dataset.name}: losses and critic scores")
     if grid.samples:  # epochs run by this process (a resumed run lacks the earlier ones)
         image_rows({f"epoch {e}": images[:10] for e, images in sorted(grid.samples.items())},
                    out / "samples_by_epoch.png", title="The same noise through training")
@@ -81,8 +102,7 @@ def main(argv=None) -> dict:
         "epochs": len(history["d_loss"]),
         "final d_loss": history["d_loss"][-1],
         "final g_loss": history["g_loss"][-1],
-        "final D(x)": history["d_real"][-1],
-        "final D(G(z))": history["d_fake"][-1],
+        **{f"final {SCORE_NAMES[name]}": history[name][-1] for name in scores_tracked},
     }
     n = min(args.fid_samples, len(dataset.x_test), len(dataset.x_train))
     scores = sample_scores("gan", model.generate(n, seed=args.seed), dataset, args)
@@ -99,8 +119,31 @@ def main(argv=None) -> dict:
     row.update(timing)
     write_table([row], out / "metrics", caption + computed_on(dataset, row["epochs"], args.quick))
     save_outputs(model, out, args.export)
+    if args.preset:
+        save_gan_preset(model, args, argv, dataset, row)
     print(f"[gan] wrote {out}", flush=True)
     return row
+
+
+def save_gan_preset(model, args, argv, dataset, row) -> None:
+    """The trained model as preset ``args.preset``, its card holding this run's command and
+    the domain FID and class shares of 10,000 samples (the zoo's comparison protocol)."""
+    from zoo.metrics import dataset_generative_scores
+    from zoo.presets import save_preset
+
+    from ._common import portable_command
+
+    scores = dataset_generative_scores(model.generate(10_000, seed=0), dataset, 3, seed=0)
+    shares = scores["class_shares"]
+    save_preset(model, args.preset, {
+        "command": portable_command("gan", argv),
+        "data": dataset.summary(),
+        "metrics": {"domain FID (10,000 samples)": scores["domain_fid"],
+                    "domain FID real vs real": scores["domain_fid_real_vs_real"],
+                    "min class share (10,000 samples)": min(shares),
+                    "max class share (10,000 samples)": max(shares),
+                    "epochs": row["epochs"], "train seconds": row["train seconds"]},
+    })
 
 
 if __name__ == "__main__":

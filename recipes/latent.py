@@ -120,6 +120,8 @@ def _decoded_figures(name, model, train_codes, base_code, args, dataset, out) ->
         "z ~ N(0, I)": decode_codes(model, sample_codes(10, args.latent_dim, args.seed)),
         "fitted Gaussian": decode_codes(model, sample_codes(10, args.latent_dim, args.seed,
                                                             fit_to=train_codes)),
+        "fitted mixture of 10": decode_codes(model, sample_codes(
+            10, args.latent_dim, args.seed, fit_to=train_codes, method="gmm", components=10)),
     }, out / f"samples_{name}.png", title=f"{name}: decoded random codes")
     pairs = shown_examples(dataset)
     image_grid(np.concatenate([interpolate(model, dataset.x_test[a], dataset.x_test[b], 10)

@@ -104,6 +104,27 @@ def test_traversal_interpolation_and_samples_shapes(model, images):
         sample_codes(4, 5, fit_to=codes)
 
 
+def test_mixture_sampler_follows_clusters_a_single_gaussian_blurs():
+    codes, labels = blobs(dim=3)
+    centres = np.stack([codes[labels == c].mean(axis=0) for c in np.unique(labels)])
+
+    def distance_to_nearest_centre(samples):
+        return np.linalg.norm(samples[:, None] - centres[None], axis=2).min(axis=1).mean()
+
+    gaussian = sample_codes(2000, 3, seed=1, fit_to=codes)
+    mixture = sample_codes(2000, 3, seed=1, fit_to=codes, method="gmm", components=len(centres))
+    assert mixture.shape == (2000, 3) and mixture.dtype == np.float32
+    np.testing.assert_array_equal(mixture, sample_codes(2000, 3, seed=1, fit_to=codes,
+                                                        method="gmm", components=len(centres)))
+    # The mixture's draws sit on the clusters; the single Gaussian's fill the space between.
+    assert distance_to_nearest_centre(mixture) < 0.5 * distance_to_nearest_centre(gaussian)
+    assert distance_to_nearest_centre(mixture) <= 1.5 * distance_to_nearest_centre(codes)
+    with pytest.raises(ValueError, match="components must be at most"):
+        sample_codes(4, 3, fit_to=codes[:5], method="gmm", components=10)
+    with pytest.raises(ValueError, match="method must be one of"):
+        sample_codes(4, 3, fit_to=codes, method="flow")
+
+
 @pytest.mark.parametrize("call, error, message", [
     (lambda m, x: latent_traversal(m, np.zeros(3, np.float32), steps=0), ValueError, "^steps"),
     (lambda m, x: latent_traversal(m, np.zeros(3, np.float32), steps=4.0), TypeError,

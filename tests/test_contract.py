@@ -9,12 +9,13 @@ the base, and the walkthrough cannot drift from what works.
 import re
 import types
 from pathlib import Path
+from typing import NamedTuple
 
 import keras
 import pytest
 
 import zoo.models
-from zoo import GAN, VAE, ContrastiveEncoder, ConvAutoencoder
+from zoo import GAN, VAE, WGANGP, ContrastiveEncoder, ConvAutoencoder
 from zoo.presets import list_presets, preset_card
 from zoo.testing import (compiled, run_export_test, run_model_test, run_precision_test,
                          run_preset_test, run_saving_test)
@@ -35,9 +36,15 @@ def sgd(learning_rate):
     return keras.optimizers.SGD(learning_rate, momentum=0.9)
 
 
-# name: (class, init_kwargs, compile_kwargs for the model test, SGD compile_kwargs for the
-# precision test, the fall of progress_metric the model test asks of 3 epochs).
-MODELS = {
+class Case(NamedTuple):
+    cls: type
+    init_kwargs: dict
+    compile_kwargs: dict  # for the model test
+    sgd_kwargs: dict  # the precision test's SGD with momentum
+    min_improvement: float  # the fall of progress_metric the model test asks of 3 epochs
+
+
+MODELS = {name: Case(*case) for name, case in {
     "cae": (ConvAutoencoder, {"latent_dim": 8, "filters": 8, "dense_units": 32},
             {"optimizer": keras.optimizers.Adam(2e-3), "loss": "mse"},
             {"optimizer": sgd(0.05), "loss": "mse"}, 0.2),
@@ -50,12 +57,14 @@ MODELS = {
                 {"d_optimizer": sgd(0.02), "g_optimizer": sgd(0.002)}, 0.05),
     "gan_dcgan": (GAN, {"latent_dim": 8, "architecture": "dcgan", "filters": 8, "seed": 0}, {},
                   {"d_optimizer": sgd(0.002), "g_optimizer": sgd(0.0002)}, 0.05),
+    "wgan_gp": (WGANGP, {"latent_dim": 8, "filters": 8, "n_critic": 2, "seed": 0}, {},
+                {"d_optimizer": sgd(1e-3), "g_optimizer": sgd(1e-4)}, 0.2),
     "contrastive": (ContrastiveEncoder, {"latent_dim": 8, "filters": 8, "dense_units": 32,
                                          "seed": 0},
                     {"optimizer": keras.optimizers.Adam(2e-3)}, {"optimizer": sgd(0.1)}, 0.1),
     "sparse": (contributed_module().SparseAutoencoder, {"latent_dim": 16, "l1": 1e-4},
                {"optimizer": keras.optimizers.Adam(2e-3)}, {"optimizer": sgd(0.5)}, 0.2),
-}
+}.items()}
 
 
 @pytest.fixture(params=sorted(MODELS))
@@ -64,31 +73,37 @@ def case(request):
 
 
 def test_model(case, mnist_sample):
-    cls, init_kwargs, compile_kwargs, _, min_improvement = case
-    run_model_test(cls, init_kwargs, mnist_sample.x_train[:1024], mnist_sample.x_test[:256],
-                   compile_kwargs=compile_kwargs, min_improvement=min_improvement)
+    run_model_test(case.cls, case.init_kwargs, mnist_sample.x_train[:1024],
+                   mnist_sample.x_test[:256], compile_kwargs=case.compile_kwargs,
+                   min_improvement=case.min_improvement)
 
 
 def test_saving(case, mnist_sample, tmp_path):
-    cls, init_kwargs, compile_kwargs, _, _ = case
-    run_saving_test(cls, init_kwargs, tmp_path, mnist_sample.x_train[:128],
-                    compile_kwargs=compile_kwargs)
+    run_saving_test(case.cls, case.init_kwargs, tmp_path, mnist_sample.x_train[:128],
+                    compile_kwargs=case.compile_kwargs)
 
 
 def test_export(case, tmp_path):
-    cls, init_kwargs, compile_kwargs, _, _ = case
-    run_export_test(compiled(cls, init_kwargs, compile_kwargs), tmp_path / "served")
+    run_export_test(compiled(case.cls, case.init_kwargs, case.compile_kwargs), tmp_path / "served")
 
 
 def test_precision(case, mnist_sample, tmp_path):
-    """Every model trains under mixed_float16 and mixed_bfloat16 as float32 does, and its
-    export serves float32."""
-    cls, init_kwargs, _, sgd_kwargs, _ = case
-    run_precision_test(cls, init_kwargs, mnist_sample.x_train[:512], compile_kwargs=sgd_kwargs,
-                       path=tmp_path)
+    """Every model trains under mixed_float16 and mixed_bfloat16 as float32 does, its
+    export serves float32 and its .keras file reloads in its policy."""
+    run_precision_test(case.cls, case.init_kwargs, mnist_sample.x_train[:512],
+                       compile_kwargs=case.sgd_kwargs, path=tmp_path)
 
 
 @pytest.mark.parametrize("name", [name for name in list_presets()
                                   if preset_card(name)["class"] in zoo.models.__all__])
 def test_preset(name):
     run_preset_test(getattr(zoo.models, preset_card(name)["class"]), name)
+
+
+def test_contributing_walks_through_the_gans_own_step():
+    """CONTRIBUTING.md's two-optimizer walkthrough is `GAN.train_step`, word for word."""
+    import inspect
+
+    text = (ROOT / "CONTRIBUTING.md").read_text()
+    shown = re.search(r"```python\n(    def train_step\(self, data\):\n.*?)```", text, re.S).group(1)
+    assert shown == inspect.getsource(GAN.train_step)

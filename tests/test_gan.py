@@ -3,6 +3,7 @@ import json
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from helpers import assert_outputs
 from zoo.models.gan import GAN
@@ -144,8 +145,12 @@ def test_nan_loss_stops_training_with_a_clear_error(images):
 
 def test_bad_compile_arguments_inputs_and_hyperparameters():
     model = tiny()
-    with pytest.raises(ValueError, match="from_logits=True"):
-        model.compile(loss_fn=keras.losses.BinaryCrossentropy())
+    for probabilities in (keras.losses.BinaryCrossentropy(), "binary_crossentropy"):
+        with pytest.raises(ValueError, match="from_logits=True"):
+            model.compile(loss_fn=probabilities)
+    with pytest.raises(ValueError, match="shape"):  # codes, whatever their container
+        model.predict(tf.zeros((2, 3)), verbose=0)
+    assert model.generate_from(tf.zeros((2, 8)).numpy()).shape == (2, 28, 28, 1)
     shared = keras.optimizers.Adam()
     with pytest.raises(ValueError, match="two optimizer instances"):
         model.compile(d_optimizer=shared, g_optimizer=shared)

@@ -75,3 +75,16 @@ def test_only_zoo_plotting_imports_matplotlib():
     importers = sorted(path.relative_to(ROOT).as_posix() for path in (ROOT / "zoo").rglob("*.py")
                        if re.search(r"^\s*(import|from) matplotlib", path.read_text(), re.M))
     assert importers == ["zoo/plotting.py"]
+
+
+def test_the_version_lives_in_one_place():
+    """`zoo.__version__` is the version: the installed metadata comes from it (setup.cfg's
+    ``attr:``), and the citation and the changelog's newest entry say the same."""
+    from importlib.metadata import version
+
+    import zoo
+
+    assert version("deepzoo") == zoo.__version__
+    citation = re.search(r"^version: (\S+)$", (ROOT / "CITATION.cff").read_text(), re.M).group(1)
+    newest = re.search(r"^## (\S+)", (ROOT / "CHANGELOG.md").read_text(), re.M).group(1)
+    assert citation == newest == zoo.__version__

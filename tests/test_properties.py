@@ -176,7 +176,7 @@ def targets(draw, n, name, check_images_too):
 
 @st.composite
 def image_datasets(draw, image_shape, name="x"):
-    """``(dataset, n, expected)`` by `check_image_inputs`' docstring: a dataset must yield
+    """``(dataset, n, expected)`` by `check_batches`' docstring: a dataset must yield
     float32 batches ``(None,) + image_shape`` (or tuples starting with them) and not be
     empty; the values are not checked."""
     n = draw(st.integers(1, 3))
@@ -184,10 +184,10 @@ def image_datasets(draw, image_shape, name="x"):
     form = draw(st.sampled_from(["batches", "pairs"] * 3 + [
         "dict", "unbatched", "float64", "other shape", "empty"]), label="dataset")
     expected = {
-        "dict": rejected(ValueError, name, "must yield batches of images"),
-        "unbatched": rejected(ValueError, name, "yields float32 batches of shape"),
-        "float64": rejected(ValueError, name, "yields float64 batches"),
-        "other shape": rejected(ValueError, name, "yields float32 batches of shape"),
+        "dict": rejected(TypeError, name, "must yield float32 batches"),
+        "unbatched": rejected(ValueError, name, "yields batches of shape"),
+        "float64": rejected(TypeError, name, "must yield float32 batches"),
+        "other shape": rejected(ValueError, name, "yields batches of shape"),
         "empty": rejected(ValueError, name, "is an empty dataset"),
     }.get(form)
     if form == "float64":
@@ -606,7 +606,7 @@ def _dataset(x):
 
 
 @pytest.mark.parametrize("call, error, message", [
-    (lambda m: m.fit(_dataset({"images": X}), verbose=0), ValueError, "must yield batches of images"),
+    (lambda m: m.fit(_dataset({"images": X}), verbose=0), TypeError, "must yield float32 batches"),
     (lambda m: m.predict(_dataset(X[:0]), verbose=0), ValueError, "empty dataset"),
     (lambda m: m.fit(_dataset(X.astype(np.float64)), verbose=0), ValueError, "float32 batches"),
     (lambda m: m.fit(X, np.float32(0), verbose=0), ValueError, "y"),

@@ -1,10 +1,10 @@
 """deepzoo: a Keras 3 model zoo for unsupervised deep learning on images.
 
-Models: `ConvAutoencoder`, `VAE`, `GAN`, `ContrastiveEncoder`, each a `ZooModel` (the
+Models: `ConvAutoencoder`, `VAE`, `GAN`, `WGANGP`, `ContrastiveEncoder`, each a `ZooModel` (the
 contract in `zoo.base`; CONTRIBUTING.md adds a model in one page). Data: `load_dataset` (named datasets, tfds),
 `load_images` (your folder or .npz file), `from_arrays`, `make_tf_dataset`. Serving:
 `export_saved_model`. Modules for the rest of the study: `zoo.classifier` (transfer
-learning), `zoo.corruptions` (denoising), `zoo.analysis` (latent space), `zoo.metrics`
+learning), `zoo.transfer` (the transfer study's protocol), `zoo.corruptions` (denoising), `zoo.analysis` (latent space), `zoo.metrics`
 (domain FID, IWAE log-likelihood), `zoo.tuning` and `zoo.crossval` (KerasTuner search,
 k-fold CV), `zoo.distribute` (tf.distribute strategies), `zoo.presets`.
 """
@@ -23,8 +23,9 @@ from zoo.crossval import CrossValidation, cross_validate
 from zoo.training import read_history, resumable_callbacks, set_seed
 from zoo.tuning import AutoencoderHyperModel, CrossValidatedHyperModel, SearchSpace, make_tuner
 from zoo.models.vae import VAE
+from zoo.models.wgan_gp import WGANGP
 
-__version__ = "0.1.0"  # keep in step with setup.cfg
+__version__ = "0.2.0"  # the one place: setup.cfg reads it, CITATION.cff is tested against it
 
 __all__ = [
     "AutoencoderHyperModel",
@@ -37,6 +38,7 @@ __all__ = [
     "ImageDataset",
     "SearchSpace",
     "VAE",
+    "WGANGP",
     "ZooModel",
     "binarize",
     "build_classifier",

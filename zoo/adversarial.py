@@ -5,8 +5,9 @@ from __future__ import annotations
 import keras
 import numpy as np
 from keras import ops
+from keras.optimizers import LossScaleOptimizer
 
-from zoo.base import GenerativeMixin, LossScaleOptimizer, ZooModel
+from zoo.base import GenerativeMixin, ZooModel
 from zoo.export import Endpoint, ServingInput
 from zoo.validation import check_codes, check_seed
 
@@ -24,12 +25,12 @@ class AdversarialModel(GenerativeMixin, ZooModel):
     generator for serving.
     """
 
-    progress_metric = "d_loss"  # D learns to tell real from fake first
+    progress_metric = "d_loss"  # falls over the first epochs, while D learns to tell them apart
 
     def __init__(self, *, seed=None, **kwargs):
         super().__init__(**kwargs)
         self.seed = check_seed(seed)
-        self.seed_generator = keras.random.SeedGenerator(seed)  # the codes of every step
+        self.seed_generator = keras.random.SeedGenerator(self.seed)  # the codes of every step
         # compile's default, already here so the loss terms can be traced at build time.
         self.loss_fn = keras.losses.BinaryCrossentropy(from_logits=True)
 
@@ -47,9 +48,11 @@ class AdversarialModel(GenerativeMixin, ZooModel):
             raise ValueError("d_optimizer and g_optimizer must be two optimizer instances; "
                              "one optimizer cannot hold the state of both networks")
         self.loss_fn = keras.losses.get(loss_fn or keras.losses.BinaryCrossentropy(from_logits=True))
-        if getattr(self.loss_fn, "get_config", dict)().get("from_logits") is False:
-            raise ValueError("the discriminator outputs logits: use a loss with from_logits=True, "
-                             "e.g. keras.losses.BinaryCrossentropy(from_logits=True)")
+        # A loss given by name is Keras's function on probabilities; D outputs logits.
+        if not isinstance(self.loss_fn, keras.losses.Loss) \
+                or self.loss_fn.get_config().get("from_logits") is False:
+            raise ValueError("the discriminator outputs logits: use a keras.losses.Loss with "
+                             "from_logits=True, e.g. keras.losses.BinaryCrossentropy(from_logits=True)")
         # What Keras's compile does for its one optimizer, for both.
         if self.dtype_policy.name == "mixed_float16":
             d_optimizer, g_optimizer = (opt if isinstance(opt, LossScaleOptimizer)
@@ -58,6 +61,10 @@ class AdversarialModel(GenerativeMixin, ZooModel):
         super().compile(optimizer=None, **kwargs)
         self.d_optimizer.build(self.discriminator.trainable_variables)
         self.g_optimizer.build(self.generator.trainable_variables)
+
+    def train_step(self, data):
+        raise NotImplementedError(f"{type(self).__name__} must write its train_step: one tape "
+                                  "per network, each ending in minimize (see CONTRIBUTING.md)")
 
     def get_compile_config(self):
         if not self.compiled:
@@ -78,8 +85,7 @@ class AdversarialModel(GenerativeMixin, ZooModel):
         Called unreduced: a `keras.losses.Loss` called as a whole already divides by the
         replica count under a strategy, and ``minimize`` does that once, for the gradient.
         """
-        call = self.loss_fn.call if isinstance(self.loss_fn, keras.losses.Loss) else self.loss_fn
-        return ops.mean(call(ops.cast(labels, "float32"), ops.cast(logits, "float32")))
+        return ops.mean(self.loss_fn.call(ops.cast(labels, "float32"), ops.cast(logits, "float32")))
 
     def real_and_codes(self, x):
         """Real images in G's range [-1, 1] and a fresh draw of codes z ~ N(0, I)."""

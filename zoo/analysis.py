@@ -6,8 +6,8 @@ means), or bare Keras encoder/decoder models:
 - `encode_dataset`, `embed_2d` (PCA or t-SNE from scikit-learn), `class_statistics`
   (per-class mean and std along the two embedded axes; ``std_gap`` is the reports'
   isotropy statistic ``|std_1 - std_2|``; `zoo.plotting` draws both);
-- `latent_traversal`, `interpolate`, `sample_codes` (from N(0, I) or from a Gaussian
-  fitted to encoded data), `decode_codes`;
+- `latent_traversal`, `interpolate`, `sample_codes` (from N(0, I), or from a Gaussian or
+  a Gaussian mixture fitted to encoded data), `decode_codes`;
 - scores: `knn_accuracy`, `linear_probe_accuracy`, `silhouette`, `latent_scores`.
 """
 
@@ -191,21 +191,53 @@ def interpolate(model, image_a, image_b, steps: int = 8) -> np.ndarray:
     return decode_codes(model, (1 - weights) * start + weights * end)
 
 
-def sample_codes(n: int, latent_dim: int, seed: int = 0, fit_to=None) -> np.ndarray:
-    """``n`` random codes ``(n, latent_dim)``: from N(0, I), or from a Gaussian fitted to codes.
+SAMPLERS = ("gaussian", "gmm")
 
-    ``fit_to`` (codes ``(M, latent_dim)``, e.g. the encoded training set) switches from
-    the standard normal prior to a Gaussian with their mean and full covariance, which
-    is where an autoencoder's decoder has actually been trained.
+
+def sample_codes(n: int, latent_dim: int, seed: int = 0, fit_to=None, method: str = "gaussian",
+                 components: int = 10) -> np.ndarray:
+    """``n`` random codes ``(n, latent_dim)`` to decode: a prior, or a density fitted to codes.
+
+    Parameters
+    ----------
+    n : int
+        How many codes.
+    latent_dim : int
+        Their size.
+    seed : int, default=0
+        The same seed, the same codes.
+    fit_to : array of shape (M, latent_dim), default=None
+        Codes of real images (e.g. the encoded training set). None draws from N(0, I),
+        the prior a VAE or GAN was trained with; an autoencoder's decoder only knows the
+        region its codes fill, which a density fitted to them samples (a post-hoc sampler,
+        as in Ghosh et al., 2020).
+    method : {"gaussian", "gmm"}, default="gaussian"
+        With ``fit_to``: one Gaussian with their mean and full covariance, or a mixture
+        of ``components`` full-covariance Gaussians fitted by scikit-learn's
+        `GaussianMixture` (EM), which follows clusters (classes) the single one blurs.
+    components : int, default=10
+        Mixture components for ``"gmm"``; at most the number of codes.
     """
     check_positive_int(n, "n")
+    check_choice(method, "method", SAMPLERS)
+    check_positive_int(components, "components")
     if fit_to is None:
         return gaussian_codes(n, latent_dim, seed)
     fit_to = _codes(fit_to, "fit_to", min_rows=2)
     if fit_to.shape[1] != latent_dim:
         raise ValueError(f"fit_to has {fit_to.shape[1]} components, expected {latent_dim}")
-    mean, cov = fit_to.mean(axis=0), np.cov(fit_to, rowvar=False).reshape(latent_dim, latent_dim)
-    return np.random.default_rng(seed).multivariate_normal(mean, cov, size=n).astype(np.float32)
+    if method == "gaussian":
+        mean, cov = fit_to.mean(axis=0), np.cov(fit_to, rowvar=False).reshape(latent_dim, latent_dim)
+        return np.random.default_rng(seed).multivariate_normal(mean, cov, size=n).astype(np.float32)
+    if components > len(fit_to):
+        raise ValueError(f"components must be at most the {len(fit_to)} codes of fit_to, "
+                         f"got {components}")
+    from sklearn.mixture import GaussianMixture
+
+    mixture = GaussianMixture(components, covariance_type="full", random_state=seed).fit(fit_to)
+    codes, _ = mixture.sample(n)
+    # sample() returns the draws grouped by component; shuffle them into a random order.
+    return np.random.default_rng(seed).permutation(codes).astype(np.float32)
 
 
 # ----------------------------------------------------------------------- scores

@@ -9,21 +9,20 @@ loss, ``mixed_bfloat16`` needs no scaling, both compute the losses in float32).
 
 from __future__ import annotations
 
+import contextlib
+
 import keras
 import numpy as np
 import tensorflow as tf
 
 from zoo.export import Endpoint, ServingInput
-from zoo.validation import (check_batch_size, check_codes, check_image_inputs, check_image_shape,
-                            check_images, check_positive_int)
-
-LossScaleOptimizer = keras.optimizers.LossScaleOptimizer
-
+from zoo.validation import (check_batch_size, check_code_inputs, check_codes, check_image_inputs,
+                            check_image_shape, check_images, check_positive_int, check_seed)
 
 def gaussian_codes(n: int, latent_dim: int, seed=None) -> np.ndarray:
     """``n`` draws from N(0, I) of shape ``(n, latent_dim)``; the same ``seed``, the same codes."""
     n = check_positive_int(n, "n")
-    return np.random.default_rng(seed).standard_normal((n, latent_dim)).astype(np.float32)
+    return np.random.default_rng(check_seed(seed)).standard_normal((n, latent_dim)).astype(np.float32)
 
 
 def replica_scaled(loss):
@@ -33,6 +32,18 @@ def replica_scaled(loss):
     is divided by the replica count to make the update that of the global batch mean.
     """
     return loss / tf.distribute.get_strategy().num_replicas_in_sync
+
+
+@contextlib.contextmanager
+def dtype_policy(policy):
+    """Build models under the Keras dtype policy ``policy`` (a name or a `DTypePolicy`)
+    inside the block; the global policy is restored after."""
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(policy)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
 
 
 def as_float32(outputs):
@@ -118,12 +129,8 @@ class ZooModel(keras.Model):
         saved = config.get("dtype")
         if saved is None:
             return super().from_config(config)
-        previous = keras.config.dtype_policy()
-        keras.config.set_dtype_policy(keras.dtype_policies.deserialize(saved))
-        try:
+        with dtype_policy(keras.dtype_policies.deserialize(saved)):
             return super().from_config(config)
-        finally:
-            keras.config.set_dtype_policy(previous)
 
     @classmethod
     def from_preset(cls, name: str, *, input_shape=None):
@@ -232,9 +239,9 @@ class ZooModel(keras.Model):
         return check_image_inputs(x, self.image_shape, name)
 
     def _check_predict_inputs(self, x, name):
-        """What ``predict`` takes: arrays are checked as ``call_input()`` says."""
-        if self.call_input().name == "codes" and isinstance(x, np.ndarray):
-            return check_codes(x, self.latent_dim, name)
+        """What ``predict`` takes: images, or codes where ``call_input()`` says so."""
+        if self.call_input().name == "codes":
+            return check_code_inputs(x, self.latent_dim, name)
         return self._check_inputs(x, name)
 
     def _check_targets(self, y, x, name="y"):
@@ -256,7 +263,7 @@ class ZooModel(keras.Model):
         x = self._check_inputs(x, "x")
         y = self._check_targets(y, x)
         if isinstance(x, tf.data.Dataset):
-            shuffle = False  # the dataset shuffles itself
+            shuffle = False  # the dataset shuffles itself; Keras warns about shuffle=True
         if isinstance(validation_data, tuple):
             val_x, *rest = validation_data
             val_x = self._check_inputs(val_x, "validation_data[0]")

@@ -15,7 +15,7 @@ import keras
 from keras import layers
 
 from zoo.validation import (check_bool, check_fraction, check_image_shape, check_positive_int,
-                            check_scalar)
+                            check_scalar, check_seed)
 
 NUM_DOWNSAMPLINGS = 3
 
@@ -50,6 +50,7 @@ def augmentation(*, flip: bool, shift: float, zoom=None, contrast: float = 0.0, 
     the contrast of the same image.
     """
     check_bool(flip, "flip")
+    seed = check_seed(seed)
     check_scalar(shift, "shift", numbers.Real, min_val=0.0, max_val=0.5, include_boundaries="left")
     check_fraction(contrast, "contrast")
     # One seed per layer: layers seeded alike draw the same numbers, which would tie

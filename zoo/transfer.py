@@ -223,7 +223,10 @@ def study_accuracy(method: str, autoencoder, dataset, chosen, seed: int, setup: 
         Test accuracy in [0, 1].
     """
     _check_labelled(dataset)
-    settings = {**(context or {}), "steps": steps, **asdict(setup)}
+    # The run itself (variant, seed, subset size) too: a record found under another run's
+    # name must not be read back as this one's.
+    settings = {**(context or {}), "method": method, "seed": seed, "labels": len(chosen),
+                "steps": steps, **asdict(setup)}
     if record is not None:
         record = Path(record)
         kept = json.loads(record.read_text()) if record.exists() else {}

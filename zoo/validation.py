@@ -51,7 +51,7 @@ def check_scalar(x, name: str, target_type, *, min_val=None, max_val=None,
         kind = _kind(target_type)
         raise TypeError(f"{name} must be {kind} in {interval}, got {x!r} "
                         f"of type {type(x).__name__}{hint}")
-    if isinstance(x, numbers.Real) and not math.isfinite(x) and (min_val is not None or max_val is not None):
+    if isinstance(x, numbers.Real) and not isinstance(x, numbers.Integral) and not math.isfinite(x):
         raise ValueError(f"{name} must be a finite number in {interval}, got {x!r}{hint}")
     too_low = min_val is not None and (x < min_val if low == "[" else x <= min_val)
     too_high = max_val is not None and (x > max_val if high == "]" else x >= max_val)
@@ -217,29 +217,41 @@ def check_codes(z, latent_dim: int, name: str = "z") -> np.ndarray:
     return array.astype(np.float32, copy=False)
 
 
-def check_image_inputs(x, image_shape, name: str = "x"):
-    """Check what `fit`/`evaluate`/`predict` receive against ``image_shape``.
+def check_batches(x, shape, name: str = "x", *, check_array):
+    """Check what `fit`/`evaluate`/`predict` receive: batches of ``(N,) + shape``.
 
-    Arrays go through `check_images`; a `tf.data.Dataset` must yield float32
-    batches of shape ``(None,) + image_shape`` (or tuples starting with them) and not
-    be known to be empty; generators, `keras.utils.PyDataset` and ``None`` pass unchecked.
+    Arrays (and anything array-like) go through ``check_array``; a `tf.data.Dataset` must
+    yield float32 batches of shape ``(None,) + shape`` (or tuples starting with them) and
+    not be known to be empty (a wrong element type or dtype is a `TypeError`, a wrong
+    shape or an empty dataset a `ValueError`); generators, `keras.utils.PyDataset` and
+    ``None`` pass unchecked.
     """
     if isinstance(x, tf.data.Dataset):
         spec = x.element_spec
         spec = spec[0] if isinstance(spec, tuple) else spec
-        if not isinstance(spec, tf.TensorSpec):  # dicts, nested tuples, ragged or sparse
-            raise ValueError(f"{name} must yield batches of images (or (images, targets) "
-                             f"tuples), got elements {x.element_spec}")
-        # float32 like `check_images`' arrays: a custom train_step mixing float64 images
-        # with float32 outputs would fail inside TensorFlow.
-        if tuple(spec.shape[1:]) != tuple(image_shape) or spec.dtype != tf.float32:
-            raise ValueError(
-                f"{name} yields {spec.dtype.name} batches of shape {tuple(spec.shape)}; "
-                f"the model expects float32 batches of shape (None,) + {tuple(image_shape)}"
-            )
+        # float32 like the arrays: a train_step mixing float64 inputs with float32 outputs
+        # would fail inside TensorFlow.
+        if not isinstance(spec, tf.TensorSpec) or spec.dtype != tf.float32:
+            raise TypeError(f"{name} must yield float32 batches (or (batch, targets) tuples) "
+                            f"of shape (None,) + {tuple(shape)}, got elements {x.element_spec}")
+        if tuple(spec.shape[1:]) != tuple(shape):
+            raise ValueError(f"{name} yields batches of shape {tuple(spec.shape)}; the model "
+                             f"expects batches of shape (None,) + {tuple(shape)}")
         if x.cardinality() == 0:  # Keras's predict fails obscurely on it
             raise ValueError(f"{name} is an empty dataset")
         return x
     if x is None or hasattr(x, "__next__") or isinstance(x, keras.utils.PyDataset):
         return x
-    return check_images(x, image_shape, name)
+    return check_array(x)
+
+
+def check_image_inputs(x, image_shape, name: str = "x"):
+    """`check_batches` of images ``(N,) + image_shape`` (arrays by `check_images`)."""
+    return check_batches(x, image_shape, name,
+                         check_array=lambda array: check_images(array, image_shape, name))
+
+
+def check_code_inputs(x, latent_dim: int, name: str = "x"):
+    """`check_batches` of codes ``(N, latent_dim)`` (arrays by `check_codes`)."""
+    return check_batches(x, (latent_dim,), name,
+                         check_array=lambda array: check_codes(array, latent_dim, name))

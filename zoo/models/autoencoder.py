@@ -29,11 +29,16 @@ class ConvAutoencoder(EncoderDecoderMixin, ZooModel):
 
     Parameters
     ----------
-    latent_dim : size of the code.
-    filters : filters of the first convolution (then 2x and 4x).
-    dense_units : units of the hidden dense layer on each side (0: none).
-    dropout : dropout rate before the encoder's dense layers.
-    input_shape : ``(height, width, channels)`` of the images.
+    latent_dim : int, default=36
+        Size of the code.
+    filters : int, default=32
+        Filters of the first convolution (then 2x and 4x).
+    dense_units : int, default=256
+        Units of the hidden dense layer on each side (0: none).
+    dropout : float, default=0.0
+        Dropout rate before the encoder's dense layers, in [0, 1).
+    input_shape : tuple, default=(28, 28, 1)
+        ``(height, width, channels)`` of the images.
     """
 
     def __init__(self, latent_dim: int = 36, filters: int = 32, dense_units: int = 256,

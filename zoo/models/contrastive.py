@@ -10,7 +10,7 @@ from keras import layers, ops
 from zoo.base import EncoderMixin, ZooModel
 from zoo.blocks import augmentation, check_trunk, conv_encoder_features
 from zoo.export import Endpoint
-from zoo.validation import check_positive_int, check_scalar, check_seed
+from zoo.validation import check_bool, check_positive_int, check_scalar, check_seed
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -37,15 +37,23 @@ class ContrastiveEncoder(EncoderMixin, ZooModel):
 
     Parameters
     ----------
-    latent_dim : size of the code (the encoder's output).
-    filters, dense_units : width of the convolutional trunk and its dense layer.
-    projection_dim : output size of the projection head the loss compares.
-    temperature : softmax temperature of the InfoNCE logits (> 0).
-    shift : largest random translation, a fraction of height and width in (0, 0.5).
-    flip : random horizontal flips (right for clothes and most photos, wrong for digits
+    latent_dim : int, default=36
+        Size of the code (the encoder's output).
+    filters, dense_units : int, default=32, 256
+        Width of the convolutional trunk and its dense layer.
+    projection_dim : int, default=64
+        Output size of the projection head the loss compares.
+    temperature : float, default=0.2
+        Softmax temperature of the InfoNCE logits (> 0).
+    shift : float, default=0.15
+        Largest random translation, a fraction of height and width in (0, 0.5).
+    flip : bool, default=True
+        Random horizontal flips (right for clothes and most photos, wrong for digits
         and text).
-    input_shape : ``(height, width, channels)``.
-    seed : seed of the augmentations' random streams (None: random).
+    input_shape : tuple, default=(28, 28, 1)
+        ``(height, width, channels)``.
+    seed : int or None, default=None
+        Seed of the augmentations' random streams (None: random).
     """
 
     def __init__(self, latent_dim: int = 36, filters: int = 32, dense_units: int = 256,
@@ -60,7 +68,7 @@ class ContrastiveEncoder(EncoderMixin, ZooModel):
                                         include_boundaries="neither")
         self.shift = check_scalar(shift, "shift", numbers.Real, min_val=0.0, max_val=0.5,
                                   include_boundaries="neither")
-        self.flip = flip
+        self.flip = check_bool(flip, "flip")
         self.seed = check_seed(seed)
 
         images = keras.Input(self.image_shape, name="images")
@@ -71,7 +79,7 @@ class ContrastiveEncoder(EncoderMixin, ZooModel):
              layers.Dense(self.projection_dim, name="projection")], name="projector")
         # Changes of view a class survives, so the codes learn to ignore them.
         self.augment = augmentation(flip=flip, shift=self.shift, zoom=(-0.3, 0.1), contrast=0.5,
-                                    seed=seed)
+                                    seed=self.seed)
         self.augment.build((None, *self.image_shape))  # call() never runs it; a reload needs it built
         self.build((None, *self.image_shape))
 

@@ -67,13 +67,19 @@ class VAE(EncoderDecoderMixin, GenerativeMixin, ZooModel):
 
     Parameters
     ----------
-    latent_dim : size of z.
-    architecture : ``"conv"`` or ``"mlp"``.
-    filters, dense_units : conv trunk width and hidden dense units (conv only).
-    reconstruction_loss : ``"bce"`` (Bernoulli decoder) or ``"mse"``.
-    beta : KL weight (1: the ELBO; >1: beta-VAE).
-    input_shape : ``(height, width, channels)``.
-    seed : seed of the sampling layer's noise stream (None: random).
+    latent_dim : int, default=16
+        Size of z.
+    architecture : {"conv", "mlp"}, default="conv"
+    filters, dense_units : int, default=32, 256
+        Conv trunk width and hidden dense units (conv only).
+    reconstruction_loss : {"bce", "mse"}, default="bce"
+        Bernoulli decoder (nats) or summed squared error.
+    beta : float, default=1.0
+        KL weight (1: the ELBO; >1: beta-VAE).
+    input_shape : tuple, default=(28, 28, 1)
+        ``(height, width, channels)``.
+    seed : int or None, default=None
+        Seed of the sampling layer's noise stream (None: random).
     """
 
     def __init__(self, latent_dim: int = 16, architecture: str = "conv", filters: int = 32,
@@ -99,7 +105,7 @@ class VAE(EncoderDecoderMixin, GenerativeMixin, ZooModel):
             self.decoder_logits = self._mlp_decoder_logits()
         z_mean = layers.Dense(latent_dim, name="z_mean")(features)
         z_log_var = layers.Dense(latent_dim, name="z_log_var")(features)
-        z = Sampling(seed, name="sampling")([z_mean, z_log_var])
+        z = Sampling(self.seed, name="sampling")([z_mean, z_log_var])
         self.encoder = keras.Model(images, [z_mean, z_log_var, z], name="encoder")
 
         codes = keras.Input((latent_dim,), name="latent")
