@@ -48,6 +48,7 @@ every process the same ``directory`` (a shared file system) and project name, an
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import json
 import math
 import numbers
@@ -62,6 +63,8 @@ from zoo.models.autoencoder import ConvAutoencoder
 from zoo.crossval import kfold_splits
 from zoo.export import atomic_path
 from zoo.validation import check_choice, check_positive_int, check_range, check_scalar
+
+ARCHITECTURE_FIELDS = ("filters", "latent_dim", "dense_units", "dropout")
 
 OPTIMIZERS = ("adam", "sgd")
 EPOCHS_FILE = "epochs.json"
@@ -129,17 +132,21 @@ class SearchSpace:
                 raise ValueError(f"{name} is sampled on a log scale, so low must be > 0 "
                                  f"(or low == high == 0 to fix it), got {bounds!r}")
 
-    def architecture(self, hp: kt.HyperParameters) -> dict:
-        """Declare the architecture hyperparameters in ``hp``; return the model kwargs."""
+    def architecture(self, hp: kt.HyperParameters, accepted=ARCHITECTURE_FIELDS) -> dict:
+        """Declare the architecture hyperparameters in ``hp``; return the model kwargs.
+
+        Only the fields in ``accepted`` (those the model builder takes) are declared, so a
+        search never varies a value the model ignores.
+        """
         values = {}
         for name in ("filters", "latent_dim"):
             bounds = getattr(self, name)
-            if bounds is not None:
+            if bounds is not None and name in accepted:
                 values[name] = (hp.Fixed(name, bounds[0]) if bounds[0] == bounds[1]
                                 else hp.Int(name, *bounds))
-        if self.dense_units is not None:
+        if self.dense_units is not None and "dense_units" in accepted:
             values["dense_units"] = _choice(hp, "dense_units", self.dense_units)
-        if self.dropout is not None:
+        if self.dropout is not None and "dropout" in accepted:
             values["dropout"] = _float(hp, "dropout", self.dropout)
         return values
 
@@ -177,8 +184,8 @@ class AutoencoderHyperModel(kt.HyperModel):
         searched architecture values (``filters``, ``latent_dim``, ``dense_units``,
         ``dropout``; fields set to None in the space are left out). Default
         `zoo.ConvAutoencoder`; for the VAE pass e.g.
-        ``functools.partial(zoo.VAE, architecture="conv")`` with ``loss=None`` and a
-        space whose ``dropout`` is None if the VAE takes no dropout.
+        ``functools.partial(zoo.VAE, architecture="conv")`` with ``loss=None``. Fields the
+        builder does not take (the VAE's ``dropout``) are left out of the search.
     loss : the ``compile`` loss; None for models that compute their own loss in
         ``train_step`` (the VAE), which are compiled with only the optimizer.
     steps_per_execution : Keras's ``compile`` option: batches per compiled call.
@@ -194,15 +201,26 @@ class AutoencoderHyperModel(kt.HyperModel):
         self.input_shape = tuple(input_shape)
         self.space = space
         self.model_builder = ConvAutoencoder if model_builder is None else model_builder
+        self.accepted = accepted_fields(self.model_builder)
         self.loss = loss
         self.steps_per_execution = check_positive_int(steps_per_execution, "steps_per_execution")
 
     def build(self, hp):
-        model = self.model_builder(input_shape=self.input_shape, **self.space.architecture(hp))
+        model = self.model_builder(input_shape=self.input_shape,
+                                   **self.space.architecture(hp, self.accepted))
         loss = {} if self.loss is None else {"loss": self.loss}
         model.compile(optimizer=self.space.optimizer(hp), steps_per_execution=self.steps_per_execution,
                       **loss)
         return model
+
+
+def accepted_fields(model_builder) -> tuple:
+    """The `ARCHITECTURE_FIELDS` that ``model_builder`` (a class, function or
+    `functools.partial`) names as parameters; ``**kwargs`` does not count (a zoo model
+    passes it on to `keras.Model`, which refuses what it does not know)."""
+    parameters = inspect.signature(model_builder).parameters
+    return tuple(name for name in ARCHITECTURE_FIELDS if name in parameters
+                 and parameters[name].kind is not inspect.Parameter.VAR_KEYWORD)
 
 
 class CrossValidatedHyperModel(AutoencoderHyperModel):
