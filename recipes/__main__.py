@@ -43,7 +43,8 @@ def main(argv=None) -> int:
         importlib.import_module(f".{argv[0]}", __package__).main(argv[1:])
         return 0
     parser = _parser()
-    # Options the orchestrator does not know (e.g. --data-dir, --epochs) go to every recipe.
+    # Options the orchestrator does not know (e.g. --data-dir, --export) go to the recipes
+    # that take them (see _route).
     args, passthrough = parser.parse_known_args(argv)
     if args.command == "list":
         for name, title in RECIPES.items():
@@ -54,6 +55,10 @@ def main(argv=None) -> int:
     unknown = [n for n in names if n not in RECIPES]
     if unknown:
         parser.error(f"unknown recipe(s) {unknown}; choose from {list(RECIPES)} or 'all'")
+    routes = {name: _route(passthrough, name) for name in names}
+    nowhere = set.intersection(*(set(skipped) for _, skipped in routes.values()))
+    if nowhere:
+        parser.error(f"no recipe of {names} takes {sorted(nowhere)}; see each recipe's --help")
     out = args.out or Path("reports") / (_common.report_folder_name(args.dataset)
                                          + ("-quick" if args.quick else ""))
     if complaint := _common.out_inside_data(args.dataset, out):
@@ -62,17 +67,20 @@ def main(argv=None) -> int:
     common = ["--dataset", args.dataset, "--seed", str(args.seed), "--out", str(out),
               "--dtype-policy", args.dtype_policy,
               "--steps-per-execution", str(args.steps_per_execution)]
-    common += ["--quick"] * args.quick + passthrough
+    common += ["--quick"] * args.quick
 
     record = out / "study.json"
-    kept = _interrupted_results(record, common)
+    kept = _interrupted_results(record, common + passthrough)
     results = []
     for i, name in enumerate(names, 1):
         if name in kept:
             print(f"\n=== [{i}/{len(names)}] {name}: {kept[name]['status']} in "
                   f"{kept[name]['seconds']:.0f} s before the interruption, not rerun ===", flush=True)
-        results.append(kept.get(name) or _run_recipe(name, common, f"{i}/{len(names)}"))
-        _write_record(record, common, results)
+        taken, skipped = routes[name]
+        if skipped and name not in kept:
+            print(f"[run] {name} takes no {', '.join(skipped)}: not passed to it", flush=True)
+        results.append(kept.get(name) or _run_recipe(name, common + taken, f"{i}/{len(names)}"))
+        _write_record(record, common + passthrough, results)
     total = sum(result["seconds"] for result in results)
 
     from ._report import write_html_report
@@ -92,13 +100,31 @@ def main(argv=None) -> int:
     }
     title = f"deepzoo study: {args.dataset}" + (" (quick)" if args.quick else "")
     page = write_html_report(out, results, metadata, title)
-    _write_record(record, common, results, metadata)
+    _write_record(record, common + passthrough, results, metadata)
     # A skipped recipe (finetune without labels) is no failure: the report says why.
     failed = [r["name"] for r in results if r["status"] == "failed"]
     skipped = [r["name"] for r in results if r["status"] == "skipped"]
     print(f"\nreport: {page.resolve()} ({total:.0f} s; {len(failed)} failed {failed or ''}"
           + (f"; {len(skipped)} skipped {skipped}" if skipped else "") + ")")
     return 1 if failed else 0
+
+
+def _route(passthrough: list, name: str) -> tuple:
+    """``(taken, skipped)``: the options of ``passthrough`` (each with its values) that
+    recipe ``name``'s parser knows, and the option names it does not (``--export`` goes to
+    the recipes that export, not to latent, denoising or tuning)."""
+    recipe = importlib.import_module(f".{name}", __package__)
+    known = {option for action in recipe.build_parser()._actions for option in action.option_strings}
+    taken, skipped, keep = [], [], False
+    for word in passthrough:
+        if word.startswith("--"):  # an option; the words up to the next one are its values
+            option = word.split("=")[0]
+            keep = option in known
+            if not keep:
+                skipped.append(option)
+        if keep:
+            taken.append(word)
+    return taken, skipped
 
 
 def _parser() -> argparse.ArgumentParser:

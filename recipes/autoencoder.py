@@ -6,20 +6,26 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 
 from ._common import (add_model_arguments, base_parser, build_autoencoder, fraction,
                       portable_command, prepare, save_outputs, shown_examples, timed_fit)
 
 
-def main(argv=None) -> dict:
+def build_parser() -> argparse.ArgumentParser:
+    """The recipe's options (`run all` routes to it only the options it takes)."""
     parser = base_parser(__doc__.splitlines()[0], epochs=30, quick_epochs=15, exportable=True,
                          name="autoencoder")
     add_model_arguments(parser, latent_dim=36)
     parser.add_argument("--dropout", type=fraction, default=0.0)
     parser.add_argument("--preset", default=None,
                         help="also save the trained model as this preset in saved_models/")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv=None) -> dict:
+    args = build_parser().parse_args(argv)
     dataset, out = prepare(args, "autoencoder")
 
     from zoo import make_tf_dataset

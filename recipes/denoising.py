@@ -14,6 +14,7 @@ denoising AE.
 
 from __future__ import annotations
 
+import argparse
 import sys
 from functools import partial
 
@@ -33,12 +34,17 @@ def occlusion_sizes(image_shape) -> tuple:
     return tuple(sorted({max(1, round(s * side / 28)) for s in SQUARES}))
 
 
-def parse_args(argv):
+def build_parser() -> argparse.ArgumentParser:
+    """The recipe's options (`run all` routes to it only the options it takes)."""
     parser = base_parser(__doc__.splitlines()[0], epochs=10, quick_epochs=8, name="denoising")
     add_model_arguments(parser, latent_dim=36)
     parser.add_argument("--max-sigma", type=positive_float, default=0.5,
                         help="training noise: sigma drawn per image in [0, max-sigma]")
-    return parser.parse_args(argv)
+    return parser
+
+
+def parse_args(argv):
+    return build_parser().parse_args(argv)
 
 
 def main(argv=None) -> list:

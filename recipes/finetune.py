@@ -41,7 +41,8 @@ from ._common import (RecipeSkipped, add_model_arguments, base_parser, build_aut
                       positive_float, positive_int, prepare, save_outputs)
 
 
-def parse_args(argv):
+def build_parser() -> argparse.ArgumentParser:
+    """The recipe's options (`run all` routes to it only the options it takes)."""
     parser = base_parser(__doc__.splitlines()[0], epochs=10, quick_epochs=3, exportable=True,
                          name="finetune")
     parser.add_argument("--pretrain-epochs", type=positive_int, default=None,
@@ -82,6 +83,11 @@ def parse_args(argv):
     parser.quick_default("labels_per_class", label_counts("10,100,1000,all"), label_counts("10,100"))
     parser.quick_default("study_seeds", 3, 2)
     parser.quick_default("study_steps", 1500, 300)
+    return parser
+
+
+def parse_args(argv):
+    parser = build_parser()
     args = parser.parse_args(argv)
     given = {word.split("=")[0] for word in (sys.argv[1:] if argv is None else argv)}
     fixed_by_preset = sorted(given & {"--latent-dim", "--filters", "--dense-units",

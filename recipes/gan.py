@@ -17,7 +17,8 @@ from ._common import (base_parser, fraction, positive_float, positive_int, prepa
                       save_outputs, timed_fit)
 
 
-def parse_args(argv):
+def build_parser() -> argparse.ArgumentParser:
+    """The recipe's options (`run all` routes to it only the options it takes)."""
     parser = base_parser(__doc__.splitlines()[0], epochs=50, quick_epochs=30, exportable=True,
                          name="gan")
     parser.set_defaults(batch_size=64)
@@ -38,7 +39,11 @@ def parse_args(argv):
                         help="epochs of the domain-FID feature classifier")
     parser.add_argument("--fid-samples", type=positive_int, default=5000,
                         help="generated images (and test images) for the domain FID")
-    return parser.parse_args(argv)
+    return parser
+
+
+def parse_args(argv):
+    return build_parser().parse_args(argv)
 
 
 SCORE_NAMES = {"d_real": "D(x)", "d_fake": "D(G(z))", "wasserstein": "Wasserstein estimate",

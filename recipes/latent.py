@@ -12,6 +12,7 @@ encoded training set, interpolations, and k-NN / linear-probe / silhouette score
 
 from __future__ import annotations
 
+import argparse
 import sys
 
 import numpy as np
@@ -20,13 +21,18 @@ from ._common import (add_model_arguments, base_parser, build_autoencoder, no_la
                       positive_int, prepare, shown_examples)
 
 
-def parse_args(argv):
+def build_parser() -> argparse.ArgumentParser:
+    """The recipe's options (`run all` routes to it only the options it takes)."""
     parser = base_parser(__doc__.splitlines()[0], epochs=10, quick_epochs=4, name="latent")
     add_model_arguments(parser, latent_dim=16)
     parser.add_argument("--tsne-points", type=positive_int, default=2000,
                         help="test points embedded by t-SNE (at most 1000 with --quick)")
     parser.add_argument("--traversal-components", type=positive_int, default=8)
-    return parser.parse_args(argv)
+    return parser
+
+
+def parse_args(argv):
+    return build_parser().parse_args(argv)
 
 
 def main(argv=None) -> list:

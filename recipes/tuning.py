@@ -14,13 +14,15 @@ search (see `zoo.tuning`): workers train trials and exit, the chief writes the r
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 
 from ._common import base_parser, non_negative_int, positive_int, prepare
 
 
-def parse_args(argv):
+def build_parser() -> argparse.ArgumentParser:
+    """The recipe's options (`run all` routes to it only the options it takes)."""
     from zoo import tuning
 
     parser = base_parser(__doc__.splitlines()[0], epochs=4, quick_epochs=2, name="tuning")
@@ -40,7 +42,11 @@ def parse_args(argv):
                         help="start the search afresh instead of resuming <out>/tuning/search")
     parser.quick_default("trials", 12, 4)
     parser.quick_default("folds", 5, 3)
-    return parser.parse_args(argv)
+    return parser
+
+
+def parse_args(argv):
+    return build_parser().parse_args(argv)
 
 
 def main(argv=None) -> dict:

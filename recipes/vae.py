@@ -20,7 +20,8 @@ from ._common import (add_model_arguments, base_parser, non_negative_float, non_
                       timed_fit)
 
 
-def parse_args(argv):
+def build_parser() -> argparse.ArgumentParser:
+    """The recipe's options (`run all` routes to it only the options it takes)."""
     parser = base_parser(__doc__.splitlines()[0], epochs=30, quick_epochs=10, exportable=True,
                          name="vae")
     parser.set_defaults(dataset="mnist")
@@ -38,7 +39,11 @@ def parse_args(argv):
                         help="epochs of the domain-FID feature classifier")
     parser.add_argument("--fid-samples", type=positive_int, default=5000,
                         help="generated images (and test images) for the domain FID")
-    return parser.parse_args(argv)
+    return parser
+
+
+def parse_args(argv):
+    return build_parser().parse_args(argv)
 
 
 def main(argv=None) -> dict:

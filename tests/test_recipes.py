@@ -275,3 +275,17 @@ def test_an_interrupted_run_all_goes_on_at_the_recipe_it_was_cut_in(tmp_path, mo
         monkeypatch.setattr(recipes.vae, "main", lambda argv: calls.append("vae"))
         assert main(command + other) == 0
         assert calls == ["autoencoder", "autoencoder", "vae"], other
+
+
+def test_run_routes_each_option_only_to_the_recipes_that_take_it(capsys):
+    from recipes.__main__ import _route, main
+
+    passthrough = ["--export", "--epochs", "2", "--data-dir", "folder", "--preset=p"]
+    assert _route(passthrough, "latent") == (["--epochs", "2", "--data-dir", "folder"],
+                                             ["--export", "--preset"])
+    assert _route(passthrough, "autoencoder") == (passthrough, [])
+    # An option no chosen recipe takes is refused before anything runs.
+    with pytest.raises(SystemExit) as stop:
+        main(["run", "latent", "tuning", "--quick", "--export"])
+    assert stop.value.code == 2 and "no recipe of ['latent', 'tuning'] takes ['--export']" \
+        in capsys.readouterr().err
