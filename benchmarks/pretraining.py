@@ -94,9 +94,9 @@ def save_candidate_preset(candidate, args, argv, dataset, study, folder) -> None
     (and std)."""
     import shutil
 
-    from zoo.presets import preset_card, preset_dir, write_card
+    from zoo.presets import preset_card, user_preset_dir, write_card
 
-    shutil.copyfile(preset_dir() / f"{candidate}.keras", folder / f"{args.preset}.keras")
+    shutil.copyfile(user_preset_dir() / f"{candidate}.keras", folder / f"{args.preset}.keras")
     card = preset_card(candidate)
     metrics = {"test images": len(dataset.x_test), **card["metrics"]}  # its pre-training
     accuracies = {}
@@ -155,10 +155,10 @@ def main(argv=None) -> str:
         args.epochs, args.steps = 1, 300
 
     from zoo.data import load_dataset
-    from zoo.presets import preset_dir
+    from zoo.presets import shipped_preset_dir
     from recipes import finetune
 
-    shipped = preset_dir()  # before ZOO_PRESET_DIR points at the candidates
+    shipped = shipped_preset_dir()  # where --preset ships the chosen candidate
 
     dataset = load_dataset(args.dataset, source="sample" if args.quick else "auto",
                            data_dir=args.data_dir)

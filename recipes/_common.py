@@ -170,6 +170,16 @@ def add_model_arguments(parser, latent_dim: int) -> None:
     parser.add_argument("--learning-rate", type=positive_float, default=1e-3)
 
 
+def add_preset_arguments(parser, what: str) -> None:
+    """``--preset NAME`` saves ``what`` as a preset, in ``--preset-dir`` (default: the
+    user's preset folder, `zoo.presets.user_preset_dir`; ``saved_models`` of a checkout
+    for a preset to ship)."""
+    parser.add_argument("--preset", default=None, help=f"also save {what} as this preset")
+    parser.add_argument("--preset-dir", type=Path, default=None,
+                        help="where --preset writes (default: $ZOO_PRESET_DIR, else the "
+                             "per-user folder zoo.presets.user_preset_dir())")
+
+
 def build_autoencoder(args, image_shape, **options):
     """A `ConvAutoencoder` from `add_model_arguments`' options, compiled with Adam and MSE."""
     import keras
@@ -213,8 +223,9 @@ def portable_command(recipe: str, argv, package: str = "recipes") -> str:
     """The command line a model card records, ``python -m <package>.<recipe> ...``,
     runnable in a fresh checkout.
 
-    The data folder becomes ``"$ZOO_DATA_DIR"`` and an absolute ``--out`` a relative
-    ``runs/<recipe>``, so no path of this machine is recorded.
+    The data folder becomes ``"$ZOO_DATA_DIR"``, an absolute ``--out`` a relative
+    ``runs/<recipe>`` and an absolute ``--preset-dir`` ``saved_models`` (the shipped
+    presets' folder in a checkout), so no path of this machine is recorded.
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     for i, (option, value) in enumerate(zip(argv, argv[1:])):
@@ -222,6 +233,8 @@ def portable_command(recipe: str, argv, package: str = "recipes") -> str:
             argv[i + 1] = '"$ZOO_DATA_DIR"'
         elif option == "--out" and Path(value).is_absolute():
             argv[i + 1] = f"runs/{recipe}"
+        elif option == "--preset-dir" and Path(value).is_absolute():
+            argv[i + 1] = "saved_models"
     return " ".join([f"python -m {package}.{recipe}", *argv])
 
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ._common import (add_model_arguments, base_parser, build_autoencoder, fraction,
-                      portable_command, prepare, save_outputs, shown_examples, timed_fit)
+from ._common import (add_model_arguments, add_preset_arguments, base_parser, build_autoencoder,
+                      fraction, portable_command, prepare, save_outputs, shown_examples,
+                      timed_fit)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -19,8 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
                          name="autoencoder")
     add_model_arguments(parser, latent_dim=36)
     parser.add_argument("--dropout", type=fraction, default=0.0)
-    parser.add_argument("--preset", default=None,
-                        help="also save the trained model as this preset in saved_models/")
+    add_preset_arguments(parser, "the trained model")
     return parser
 
 
@@ -63,7 +63,7 @@ def main(argv=None) -> dict:
     if args.preset:
         from zoo.presets import save_preset
 
-        save_preset(model, args.preset, {
+        save_preset(model, args.preset, folder=args.preset_dir, card={
             "command": portable_command("autoencoder", argv),
             "data": dataset.summary(),
             "metrics": {"test MSE": test_mse, "test images": len(dataset.x_test), "epochs": row["epochs"]},

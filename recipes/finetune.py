@@ -36,8 +36,8 @@ import time
 
 import numpy as np
 
-from ._common import (RecipeSkipped, add_model_arguments, base_parser, build_autoencoder,
-                      fraction, half_fraction, non_negative_int, portable_command,
+from ._common import (RecipeSkipped, add_model_arguments, add_preset_arguments, base_parser,
+                      build_autoencoder, fraction, half_fraction, non_negative_int, portable_command,
                       positive_float, positive_int, prepare, save_outputs)
 
 
@@ -78,8 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--pretrained", default=None,
                         help="start from this preset's encoder (a ConvAutoencoder, VAE or "
                              "ContrastiveEncoder preset) instead of pre-training a CAE")
-    parser.add_argument("--preset", default=None,
-                        help="save the fine-tuned all-labels classifier as this preset")
+    add_preset_arguments(parser, "the fine-tuned all-labels classifier")
     parser.quick_default("labels_per_class", label_counts("10,100,1000,all"), label_counts("10,100"))
     parser.quick_default("study_seeds", 3, 2)
     parser.quick_default("study_steps", 1500, 300)
@@ -287,7 +286,7 @@ def _save_classifier_preset(classifier, args, argv, dataset, results):
     from zoo.presets import save_preset
 
     encoder = f"preset {args.pretrained}" if args.pretrained else "a CAE pre-trained by this run"
-    save_preset(classifier, args.preset, {
+    save_preset(classifier, args.preset, folder=args.preset_dir, card={
         "command": portable_command("finetune", argv),
         "data": f"{dataset.summary()}; encoder: {encoder}, fine-tuned",
         "metrics": {"test accuracy": results["fine-tuned"]["test_accuracy"],

@@ -13,8 +13,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ._common import (base_parser, fraction, positive_float, positive_int, prepare, sample_scores,
-                      save_outputs, timed_fit)
+from ._common import (add_preset_arguments, base_parser, fraction, positive_float, positive_int,
+                      prepare, sample_scores, save_outputs, timed_fit)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,8 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--beta-1", type=fraction, default=0.5, help="Adam beta_1 of both networks")
     parser.add_argument("--n-critic", type=positive_int, default=5,
                         help="wgan-gp: critic steps per generator step")
-    parser.add_argument("--preset", default=None,
-                        help="also save the trained model as this preset in saved_models/")
+    add_preset_arguments(parser, "the trained model")
     parser.add_argument("--sample-epochs", type=epoch_list, default="1,5,50,200",
                         help="comma-separated epochs after which to save a fixed-noise grid "
                              "(the last epoch is always added)")
@@ -140,7 +139,7 @@ def save_gan_preset(model, args, argv, dataset, row) -> None:
 
     scores = dataset_generative_scores(model.generate(10_000, seed=0), dataset, 3, seed=0)
     shares = scores["class_shares"]
-    save_preset(model, args.preset, {
+    save_preset(model, args.preset, folder=args.preset_dir, card={
         "command": portable_command("gan", argv),
         "data": dataset.summary(),
         "metrics": {"domain FID (10,000 samples)": scores["domain_fid"],

@@ -94,7 +94,7 @@ def test_precision(case, mnist_sample, tmp_path):
                        compile_kwargs=case.sgd_kwargs, path=tmp_path)
 
 
-@pytest.mark.parametrize("name", [name for name in list_presets()
+@pytest.mark.parametrize("name", [name for name in list_presets(shipped_only=True)
                                   if preset_card(name)["class"] in zoo.models.__all__])
 def test_preset(name):
     run_preset_test(getattr(zoo.models, preset_card(name)["class"]), name)

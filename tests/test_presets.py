@@ -48,7 +48,7 @@ def test_save_preset_writes_weights_without_optimizer_and_a_card(tmp_path, monke
     with pytest.raises(TypeError, match="^card must be a dict"):
         save_preset(model, "tiny", "python -m x")
     save_preset(model, "tiny", {"command": "python -m x", "data": "random", "metrics": {"test MSE": 0.1}})
-    assert list_presets() == ["tiny"]
+    assert "tiny" in list_presets() and "tiny" not in list_presets(shipped_only=True)
     loaded = ConvAutoencoder.from_preset("tiny")
     np.testing.assert_array_equal(loaded.predict(images, verbose=0), model.predict(images, verbose=0))
     assert getattr(loaded, "optimizer", None) is None
@@ -181,9 +181,9 @@ MEASURED = {
 }
 
 
-def test_every_shipped_preset_has_a_quality_test(monkeypatch):
-    monkeypatch.delenv("ZOO_PRESET_DIR", raising=False)
-    assert list_presets() == sorted(MEASURED), "a new preset needs a test of its headline metric"
+def test_every_shipped_preset_has_a_quality_test():
+    assert list_presets(shipped_only=True) == sorted(MEASURED), \
+        "a new preset needs a test of its headline metric"
 
 
 def _full_test_metric(name: str) -> tuple:
@@ -238,3 +238,29 @@ def test_preset_cards_hold_on_the_full_test_split(name):
     card, measured = _full_test_metric(name)
     tolerance = FULL_TEST_TOLERANCE.get(preset_card(name)["class"], 0.01)
     assert measured == pytest.approx(card, rel=tolerance), (name, card, measured)
+
+
+def test_a_users_presets_live_in_a_user_folder_never_in_the_package(tmp_path, monkeypatch, images):
+    from zoo import ConvAutoencoder
+    from zoo.presets import shipped_preset_dir, user_preset_dir
+
+    card = {"command": "python -m x", "data": "random", "metrics": {"test MSE": 0.1}}
+    model = ConvAutoencoder(latent_dim=3, filters=4, dense_units=8)
+    monkeypatch.delenv("ZOO_PRESET_DIR", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    assert user_preset_dir() == tmp_path / "data" / "deepzoo" / "presets"
+    shipped = sorted(shipped_preset_dir().iterdir())
+    written = save_preset(model, "mine", card)
+    assert written == user_preset_dir() / "mine.keras" and sorted(shipped_preset_dir().iterdir()) == shipped
+    assert "mine" in list_presets() and "mine" not in list_presets(shipped_only=True)
+    np.testing.assert_array_equal(load_preset("mine").encode(images), model.encode(images))
+    # An explicit folder, and a preset loaded by its path.
+    elsewhere = save_preset(model, "there", card, folder=tmp_path / "elsewhere")
+    assert elsewhere == tmp_path / "elsewhere" / "there.keras" and "there" not in list_presets()
+    assert preset_card(str(elsewhere))["name"] == "there"
+    assert isinstance(ConvAutoencoder.from_preset(str(elsewhere)), ConvAutoencoder)
+    # The user's folder comes first: a preset of a shipped name shadows the shipped one.
+    save_preset(model, "fashion_mnist_d36", card)
+    assert load_preset("fashion_mnist_d36").latent_dim == 3
+    with pytest.raises(ValueError, match="no preset at"):
+        load_preset(str(tmp_path / "missing.keras"))

@@ -104,10 +104,10 @@ def test_finetune_from_a_preset_saves_a_classifier_preset(tmp_path, monkeypatch)
     import shutil
 
     from recipes import finetune
-    from zoo.presets import load_preset, preset_card, preset_dir
+    from zoo.presets import load_preset, preset_card, shipped_preset_dir
 
     for suffix in (".keras", ".json"):
-        shutil.copy(preset_dir() / f"fashion_mnist_d36{suffix}", tmp_path)
+        shutil.copy(shipped_preset_dir() / f"fashion_mnist_d36{suffix}", tmp_path)
     monkeypatch.setenv("ZOO_PRESET_DIR", str(tmp_path))
     rows = finetune.main(["--quick", "--epochs", "1", "--study-seeds", "0",
                           "--pretrained", "fashion_mnist_d36", "--preset", "clf",

@@ -1,9 +1,13 @@
 """Pretrained presets: small `.keras` files with model cards, loadable offline by name.
 
-Presets ship with the package (``saved_models/`` in a source checkout, installed as
-``zoo/saved_models``); ``$ZOO_PRESET_DIR`` points at presets kept elsewhere. For each name, ``<name>.keras`` (weights and config, no optimizer state) and ``<name>.json``
-(the model card: test metrics, data source, the exact training command), rendered for
-people as ``<name>.md``.
+Two folders hold presets. A user's own live in `user_preset_dir` (``$ZOO_PRESET_DIR`` if
+set, else a per-user data folder), where `save_preset` writes unless given a ``folder``;
+the shipped ones live with the package (``saved_models/`` in a source checkout, installed
+as ``zoo/saved_models``) and are written there only explicitly. A name is looked up in the
+user's folder first, then among the shipped presets; a path to a ``.keras`` file loads
+that file. For each name, ``<name>.keras`` (weights and config, no optimizer state) and
+``<name>.json`` (the model card: test metrics, data source, the exact training command),
+rendered for people as ``<name>.md``.
 """
 
 from __future__ import annotations
@@ -17,18 +21,34 @@ import keras
 from zoo.export import atomic_path, save_model
 
 
-def preset_dir() -> Path:
-    """``$ZOO_PRESET_DIR`` if set, else the presets shipped with deepzoo."""
-    if os.environ.get("ZOO_PRESET_DIR"):
-        return Path(os.environ["ZOO_PRESET_DIR"])
+def shipped_preset_dir() -> Path:
+    """The presets shipped with deepzoo (read-only for a user: an install replaces them)."""
     package = Path(__file__).resolve().parent
     installed = package / "saved_models"  # a wheel or `pip install .`
     return installed if installed.is_dir() else package.parent / "saved_models"  # a checkout
 
 
-def list_presets() -> list:
-    """Names of the presets in `preset_dir`."""
-    return sorted(p.stem for p in preset_dir().glob("*.keras"))
+def user_preset_dir() -> Path:
+    """Where a user's presets live: ``$ZOO_PRESET_DIR`` if set, else
+    ``$XDG_DATA_HOME/deepzoo/presets`` (``~/.local/share/deepzoo/presets``; on Windows
+    ``%LOCALAPPDATA%\\deepzoo\\presets``), never inside the installed package."""
+    if os.environ.get("ZOO_PRESET_DIR"):
+        return Path(os.environ["ZOO_PRESET_DIR"])
+    if os.name == "nt" and os.environ.get("LOCALAPPDATA"):
+        return Path(os.environ["LOCALAPPDATA"]) / "deepzoo" / "presets"
+    data_home = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(data_home) / "deepzoo" / "presets"
+
+
+def preset_dirs() -> list:
+    """The folders a name is looked up in, in order: the user's, then the shipped one."""
+    return [user_preset_dir(), shipped_preset_dir()]
+
+
+def list_presets(*, shipped_only: bool = False) -> list:
+    """Names of the presets in `preset_dirs` (only the shipped ones with ``shipped_only``)."""
+    folders = [shipped_preset_dir()] if shipped_only else preset_dirs()
+    return sorted({p.stem for folder in folders for p in folder.glob("*.keras")})
 
 
 def preset_card(name: str) -> dict:
@@ -44,8 +64,10 @@ def load_preset(name: str, expected_class=None) -> keras.Model:
     return model
 
 
-def save_preset(model: keras.Model, name: str, card: dict) -> Path:
-    """Save ``model`` (weights only, no optimizer state) as preset ``name`` with its card.
+def save_preset(model: keras.Model, name: str, card: dict, folder=None) -> Path:
+    """Save ``model`` (weights only, no optimizer state) as preset ``name`` with its card,
+    in ``folder`` (default: `user_preset_dir`; ``saved_models/`` of a checkout for a preset
+    to ship). Returns the ``.keras`` file written.
 
     ``card`` holds at least ``"command"`` (how it was trained), ``"data"`` and ``"metrics"``
     (a dict of test-set numbers); ``"notes"``, if given, says in prose what the command
@@ -61,7 +83,7 @@ def save_preset(model: keras.Model, name: str, card: dict) -> Path:
     # A fresh copy carries no optimizer, which would triple the file size.
     bare = type(model).from_config(model.get_config())
     bare.set_weights(model.get_weights())
-    folder = preset_dir()
+    folder = Path(folder) if folder is not None else user_preset_dir()
     save_model(bare, folder / f"{name}.keras")
     card = {"name": name, "class": type(model).__name__, "config": _plain(model.get_config()), **card}
     write_card(card, folder)
@@ -69,8 +91,9 @@ def save_preset(model: keras.Model, name: str, card: dict) -> Path:
 
 
 def write_card(card: dict, folder=None) -> None:
-    """Write ``<name>.json`` and its human-readable ``<name>.md`` into ``folder``."""
-    folder = Path(folder or preset_dir())
+    """Write ``<name>.json`` and its human-readable ``<name>.md`` into ``folder``
+    (default: `user_preset_dir`)."""
+    folder = Path(folder) if folder is not None else user_preset_dir()
     name = card["name"]
     with atomic_path(folder / f"{name}.json") as tmp:
         tmp.write_text(json.dumps(card, indent=2) + "\n")
@@ -97,12 +120,19 @@ def _check_name(name) -> None:
 
 
 def _existing(name: str, suffix: str) -> Path:
+    """The ``suffix`` file of preset ``name``: a path to its ``.keras`` file, or a name
+    looked up in `preset_dirs`."""
     _check_name(name)
-    path = preset_dir() / f"{name}{suffix}"
-    if not path.is_file():
-        raise ValueError(f"no preset {name!r} in {preset_dir()}; available: "
-                         f"{', '.join(list_presets()) or 'none'}")
-    return path
+    if name.endswith(".keras"):
+        path = Path(name).with_suffix(suffix)
+        if not path.is_file():
+            raise ValueError(f"no preset at {path}")
+        return path
+    for folder in preset_dirs():
+        if (folder / f"{name}{suffix}").is_file():
+            return folder / f"{name}{suffix}"
+    raise ValueError(f"no preset {name!r} in {' or '.join(map(str, preset_dirs()))}; "
+                     f"available: {', '.join(list_presets()) or 'none'}")
 
 
 def _plain(config: dict) -> dict:
