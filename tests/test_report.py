@@ -101,10 +101,11 @@ def test_quality_benchmark_reads_full_runs_and_never_guesses(tmp_path, capsys):
         "finished": True, "metadata": {"wall time (s)": 450.0},
         "recipes": [{"name": "autoencoder", "status": "ok", "seconds": 420.0},
                     {"name": "gan", "status": "failed", "seconds": 30.0}]}))
-    rows = {(r["metric"], r["dataset"]): r for r in quality.main(["--reports", str(tmp_path)])}
-    cae = rows[("CAE test MSE, latent 36", "fashion_mnist")]
-    assert cae["deepzoo"] == 0.007 and cae["deepzoo better?"] == "yes"  # reports: 0.00917
-    assert rows[("CAE test MSE, latent 9", "mnist")]["deepzoo"] == "not run"
+    rows = {r["metric"]: r for r in quality.main(["--reports", str(tmp_path)])}
+    cae = rows["CAE test MSE, latent 36"]
+    assert cae["Fashion-MNIST"] == "0.007" and cae["the reports"] == "0.00917 (Fashion-MNIST)"
+    assert cae["MNIST"] == "not run" and rows["VAE (30 epochs), IWAE log-likelihood, k=100, "
+                                               "1000 test images"]["Fashion-MNIST"] == "not run"
     assert quality.wall_times(tmp_path) == [
         {"recipe": "autoencoder", "fashion_mnist min": 7.0},
         {"recipe": "gan", "fashion_mnist min": "failed"},
@@ -159,3 +160,43 @@ def test_pretraining_benchmark_will_not_ship_a_quick_candidate():
 
     with pytest.raises(SystemExit):
         pretraining.main(["--quick", "--preset", "smoke"])
+
+
+def test_quality_benchmark_prints_the_readmes_tables(tmp_path, capsys):
+    """`benchmarks.quality` prints the README's table of the full runs row for row (the
+    metrics and columns) and reads every number of it from the report folders."""
+    from benchmarks import quality
+
+    tables = {
+        ("autoencoder", "metrics"): [{"latent dim": 36, "test MSE": 0.00686}],
+        ("finetune", "accuracy"): [{"labels": "all labels", "method": m, "test accuracy": a}
+                                   for m, a in (("frozen", 0.872), ("fine-tuned", 0.893),
+                                                ("from scratch", 0.907))],
+        ("denoising", "metrics"): [{"corruption": "gaussian", "level": "sigma=0.3",
+                                    "PSNR gain (dB)": 6.3}],
+        ("tuning", "cross_validation"): [{"fold": "mean ± std", "test MSE": "0.0138 ± 0.0007"}],
+        ("vae", "metrics"): [{"IWAE log-likelihood": -87.85}],
+        ("gan", "metrics"): [{"domain FID": 3.82, "domain FID real vs real": 0.28,
+                              "min class share": 0.063, "max class share": 0.14}],
+        ("latent", "scores"): [{"model": "AE", "linear probe accuracy": 0.819},
+                               {"model": "VAE", "linear probe accuracy": 0.793}],
+    }
+    for (recipe, stem), rows in tables.items():
+        (tmp_path / "full-fashion_mnist" / recipe).mkdir(parents=True)
+        (tmp_path / "full-fashion_mnist" / recipe / f"{stem}.json").write_text(json.dumps({"rows": rows}))
+    rows = quality.main(["--reports", str(tmp_path)])
+    printed = capsys.readouterr().out
+
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("What the full runs measure"):]
+    lines = section.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("|"))
+    end = next(i for i in range(start, len(lines)) if not lines[i].startswith("|"))
+    header, _, *body = lines[start:end]
+    assert printed.splitlines()[0] == header
+    assert [row["metric"] for row in rows] == [line.split(" | ")[0].lstrip("| ") for line in body]
+    fashion = {row["metric"]: row["Fashion-MNIST"] for row in rows}
+    assert "not run" not in fashion.values() and {row["MNIST"] for row in rows} == {"not run"}
+    assert fashion["MLP GAN: domain FID (real vs. real); smallest / largest class share"] == \
+        "3.82 (0.28); 6.3% / 14.0%"
+    assert fashion["linear probe on CAE / VAE codes (latent 16)"] == "0.819 / 0.793"
