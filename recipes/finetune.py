@@ -79,6 +79,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="start from this preset's encoder (a ConvAutoencoder, VAE or "
                              "ContrastiveEncoder preset) instead of pre-training a CAE")
     add_preset_arguments(parser, "the fine-tuned all-labels classifier")
+    parser.add_argument("--compare-pretrained", default="auto",
+                        help="a preset whose frozen and fine-tuned heads (on its conv features) "
+                             "join the label-efficiency study beside this run's encoder; 'auto' "
+                             "(default): <dataset>_pretrained when it is shipped; 'none': no "
+                             "comparison")
     parser.quick_default("labels_per_class", label_counts("10,100,1000,all"), label_counts("10,100"))
     parser.quick_default("study_seeds", 3, 2)
     parser.quick_default("study_steps", 1500, 300)
@@ -206,7 +211,9 @@ def _pretrained_autoencoder(args, dataset, out):
 
 def _label_efficiency(autoencoder, dataset, setup, args, out, smallest_class: int) -> list:
     """Test accuracy of each `TRANSFER_METHODS` variant against labels per class
-    (`zoo.transfer.study_runs`), each run said as it finishes.
+    (`zoo.transfer.study_runs`), each run said as it finishes; beside them the frozen and
+    fine-tuned heads on the ``--compare-pretrained`` preset's conv features (methods named
+    ``"frozen, <preset>"``), so the report shows the zoo's best pre-training too.
 
     Writes the figure and the table of mean ± std over seeds (``all`` drawn at
     ``smallest_class`` labels per class), then drops the runs' records in
@@ -214,23 +221,36 @@ def _label_efficiency(autoencoder, dataset, setup, args, out, smallest_class: in
     like a finished `fit`, starts afresh); returns the table's rows.
     """
     import shutil
+    from dataclasses import replace
 
+    from zoo.classifier import TRANSFER_METHODS
     from zoo.plotting import plot_label_efficiency
+    from zoo.presets import load_preset
     from zoo.transfer import study_runs, summarise_study
     from ._report import write_table
 
     records = out / "study"
+    studies = [(autoencoder, setup, args.pretrained, TRANSFER_METHODS, "")]
+    comparison = _comparison_preset(args, dataset)
+    if comparison:  # the zoo's best shipped pre-training, read as its card measures it
+        studies.append((load_preset(comparison), replace(setup, features="conv"), comparison,
+                        ("frozen", "fine-tuned"), f", {comparison}"))
     runs = []
-    for run in study_runs(autoencoder, dataset, setup, labels_per_class=args.labels_per_class,
-                          seeds=range(args.seed, args.seed + args.study_seeds),
-                          steps=args.study_steps, record_dir=records,
-                          context={"dataset": args.dataset, "pretrained": args.pretrained},
-                          steps_per_execution=args.steps_per_execution):
-        print(f"[finetune] study: {run['labels_per_class'] or 'all'} per class, seed "
-              f"{run['seed']}, {run['method']}: test accuracy {run['test_accuracy']:.4f}",
-              flush=True)
-        runs.append(run)
-    points = summarise_study(runs, all_labels_at=smallest_class)
+    for encoder, encoder_setup, pretrained, methods, suffix in studies:
+        for run in study_runs(encoder, dataset, encoder_setup,
+                              labels_per_class=args.labels_per_class,
+                              seeds=range(args.seed, args.seed + args.study_seeds),
+                              steps=args.study_steps, record_dir=records / (pretrained or "run"),
+                              context={"dataset": args.dataset, "pretrained": pretrained},
+                              steps_per_execution=args.steps_per_execution, methods=methods):
+            run["method"] += suffix
+            print(f"[finetune] study: {run['labels_per_class'] or 'all'} per class, seed "
+                  f"{run['seed']}, {run['method']}: test accuracy {run['test_accuracy']:.4f}",
+                  flush=True)
+            runs.append(run)
+    # Grouped by label count, each count's variants in the order they ran.
+    points = sorted(summarise_study(runs, all_labels_at=smallest_class),
+                    key=lambda point: point["labels_per_class"])
     where = (f"{dataset.name} ({dataset.source}), {len(dataset.x_test)} test images, "
              f"{args.study_steps} steps of 64 per run, mean ± std over {args.study_seeds} "
              "label subsets" + _regularisation(args, schedule=False))
@@ -243,6 +263,24 @@ def _label_efficiency(autoencoder, dataset, setup, args, out, smallest_class: in
                 f"Test accuracy against labelled images per class: {where}" + _quick_note(args))
     shutil.rmtree(records)
     return rows
+
+
+def _comparison_preset(args, dataset):
+    """The preset ``--compare-pretrained`` names for the study, or None: with ``auto``,
+    ``<dataset>_pretrained`` when it is shipped and is not already ``--pretrained``."""
+    from zoo.base import check_preset_shape
+    from zoo.presets import list_presets
+
+    if args.compare_pretrained == "none":
+        return None
+    if args.compare_pretrained == "auto":
+        name = f"{dataset.name}_pretrained"
+        return name if name in list_presets() and name != args.pretrained else None
+    try:
+        check_preset_shape(args.compare_pretrained, dataset.image_shape)
+    except ValueError as error:
+        raise SystemExit(f"finetune: error: --compare-pretrained: {error}") from None
+    return args.compare_pretrained
 
 
 def _warmup_epochs(args) -> int:

@@ -22,7 +22,12 @@ def test_finetune_recipe(tmp_path):
     assert [r["method"] for r in rows] == ["frozen", "fine-tuned", "from scratch"]
     accuracy = {r["method"]: r["test accuracy"] for r in rows}
     studied = {(r["labels per class"], r["method"]): r["test accuracy"] for r in study}
-    assert list(studied) == [(n, m) for n in ("10", "100") for m in accuracy]  # the quick grid
+    # The quick grid, then the shipped fashion_mnist_pretrained preset's heads beside it.
+    compared = ("frozen, fashion_mnist_pretrained", "fine-tuned, fashion_mnist_pretrained")
+    assert list(studied) == [(n, m) for n in ("10", "100") for m in (*accuracy, *compared)]
+    # The report's second answer: the preset's frozen heads beat scratch where this short
+    # run's CAE does not (measured: 0.742 / 0.851 against 0.675 / 0.755 at 10 / 100 per class).
+    assert all(studied[n, compared[0]] > studied[n, "from scratch"] + 0.02 for n in ("10", "100"))
     assert all(r["seeds"] == 2 and 0 <= r["± std"] < 0.2 for r in study)
     # Measured with these settings (test accuracy; chance is 0.1). All labels, 2 epochs:
     # frozen 0.70, fine-tuned 0.75, from scratch 0.75. Study (100 steps, mean of 2 seeds):

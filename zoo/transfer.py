@@ -249,7 +249,7 @@ def study_accuracy(method: str, autoencoder, dataset, chosen, seed: int, setup: 
 
 def study_runs(autoencoder, dataset, setup: TransferSetup, *, labels_per_class, seeds,
                steps: int = 1500, record_dir, context: dict | None = None,
-               steps_per_execution: int = 1):
+               steps_per_execution: int = 1, methods=TRANSFER_METHODS):
     """The runs of the label-efficiency study, each yielded as it finishes.
 
     For each count of ``labels_per_class`` and each seed, draws a stratified subset of
@@ -273,6 +273,8 @@ def study_runs(autoencoder, dataset, setup: TransferSetup, *, labels_per_class, 
         Folder of the runs' records (created).
     context, steps_per_execution
         As for `study_accuracy`.
+    methods : sequence of str, default=TRANSFER_METHODS
+        The variants to run (a second encoder's study needs no second scratch baseline).
 
     Yields
     ------
@@ -289,19 +291,20 @@ def study_runs(autoencoder, dataset, setup: TransferSetup, *, labels_per_class, 
     for count in labels_per_class:
         if count is not None:
             check_positive_int(count, "labels_per_class")
+    methods = [check_choice(method, "methods", TRANSFER_METHODS) for method in methods]
     return _runs(autoencoder, dataset, setup, labels_per_class, seeds, steps, Path(record_dir),
-                 context, steps_per_execution)
+                 context, steps_per_execution, methods)
 
 
 def _runs(autoencoder, dataset, setup, labels_per_class, seeds, steps, record_dir, context,
-          steps_per_execution):
+          steps_per_execution, methods):
     """`study_runs`' generator, once its arguments have been checked."""
     record_dir.mkdir(parents=True, exist_ok=True)
     for per_class in labels_per_class:
         for seed in seeds:
             chosen = (np.arange(len(dataset.y_train)) if per_class is None
                       else label_subset(dataset.y_train, per_class, seed))
-            for method in TRANSFER_METHODS:
+            for method in methods:
                 name = f"{per_class or 'all'}_{method.replace(' ', '_')}_seed{seed}.json"
                 accuracy = study_accuracy(method, autoencoder, dataset, chosen, seed, setup,
                                           steps=steps, record=record_dir / name, context=context,
