@@ -5,10 +5,10 @@
 Reads the metric tables that recipes write (``<reports>/full-<dataset>/<recipe>/*.json``)
 after full-data runs such as
 ``python -m recipes run all --dataset fashion_mnist --data-dir "$ZOO_DATA_DIR" --out reports/full-fashion_mnist``
-(or one recipe at a time with the same ``--out``), and prints the README's two tables: what
-the full runs measure beside the reports' numbers (one column per dataset; a number whose
-run is missing is shown as "not run", never guessed), and each recipe's wall time in
-minutes, from the ``study.json`` that ``run all`` writes.
+(or one recipe at a time with the same ``--out``), and prints the two tables of
+docs/results.md: what the full runs measure beside the reports' numbers (one column per
+dataset; a number whose run is missing is shown as "not run", never guessed), and each
+recipe's wall time in minutes, from the ``study.json`` that ``run all`` writes.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ def probes_cell(reports, dataset):
 
 
 # (metric, the reports' numbers, how to read a cell from one dataset's report folder):
-# the rows and columns of the README's table "What the full runs measure".
+# the rows and columns of the table "What the full runs measure" in docs/results.md.
 ROWS = [
     ("CAE test MSE, latent 36", "0.00917 (Fashion-MNIST)",
      number("autoencoder", "metrics", {"latent dim": 36}, "test MSE")),

@@ -162,9 +162,9 @@ def test_pretraining_benchmark_will_not_ship_a_quick_candidate():
         pretraining.main(["--quick", "--preset", "smoke"])
 
 
-def test_quality_benchmark_prints_the_readmes_tables(tmp_path, capsys):
-    """`benchmarks.quality` prints the README's table of the full runs row for row (the
-    metrics and columns) and reads every number of it from the report folders."""
+def test_quality_benchmark_prints_the_results_table(tmp_path, capsys):
+    """`benchmarks.quality` prints the table of the full runs in docs/results.md row for
+    row (the metrics and columns) and reads every number of it from the report folders."""
     from benchmarks import quality
 
     tables = {
@@ -187,8 +187,8 @@ def test_quality_benchmark_prints_the_readmes_tables(tmp_path, capsys):
     rows = quality.main(["--reports", str(tmp_path)])
     printed = capsys.readouterr().out
 
-    readme = (ROOT / "README.md").read_text()
-    section = readme[readme.index("What the full runs measure"):]
+    results = (ROOT / "docs" / "results.md").read_text()
+    section = results[results.index("What the full runs measure"):]
     lines = section.splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("|"))
     end = next(i for i in range(start, len(lines)) if not lines[i].startswith("|"))

@@ -106,6 +106,8 @@ def build_classifier(encoder, num_classes: int, hidden_units: int = 64, freeze: 
         for 28x28 images); the dense layers after them are not part of the classifier.
     name : name of the returned model.
 
+    Notes
+    -----
     The encoder is always called with ``training=False``, as in Keras' transfer-learning
     guide: its BatchNormalization statistics stay fixed and its dropout is off, frozen or
     not, so unfreezing it later does not wreck the features the head has learned. The

@@ -102,7 +102,10 @@ def cross_validate(build_fn, x, y=None, n_splits: int = 5, task: str = "autoenco
         in ``run_dir/fold_<k>`` so an interrupted fold resumes where it stopped.
     fit_kwargs : passed on to every ``fit`` (callbacks, validation_split, ...).
 
-    Returns a `CrossValidation` with the per-fold scores and held-out indices.
+    Returns
+    -------
+    CrossValidation
+        The per-fold scores and held-out indices.
     """
     check_choice(task, "task", TASKS)
     if not callable(build_fn):

@@ -147,12 +147,19 @@ def export_saved_model(model, path, version: int | None = None) -> Path:
     version : int, optional
         Write TF Serving's layout ``path/<version>/saved_model.pb`` instead of ``path/``.
 
+    Returns
+    -------
+    Path
+        The folder written.
+
+    Notes
+    -----
     Every endpoint is a signature (the first is also ``serving_default``) with named
     inputs and outputs, e.g. ``encode``: ``images`` -> ``codes``. Inside the graph it
     checks rank, shape, finiteness and, for images, the range [0, 1]; bad input raises
     ``InvalidArgumentError`` before any model op runs. Reload anywhere with
     ``tf.saved_model.load(path)`` and call ``loaded.encode(images)["codes"]``; no zoo
-    import is needed to serve it. Returns the folder written.
+    import is needed to serve it.
     """
     from zoo.base import ZooModel  # zoo.base builds on this module
 
