@@ -608,7 +608,7 @@ def _dataset(x):
 @pytest.mark.parametrize("call, error, message", [
     (lambda m: m.fit(_dataset({"images": X}), verbose=0), TypeError, "must yield float32 batches"),
     (lambda m: m.predict(_dataset(X[:0]), verbose=0), ValueError, "empty dataset"),
-    (lambda m: m.fit(_dataset(X.astype(np.float64)), verbose=0), ValueError, "float32 batches"),
+    (lambda m: m.fit(_dataset(X.astype(np.float64)), verbose=0), TypeError, "float32 batches"),
     (lambda m: m.fit(X, np.float32(0), verbose=0), ValueError, "y"),
     (lambda m: m.evaluate(X, X[:2], verbose=0), ValueError, "y"),
     (lambda m: m.decode(np.zeros((1, LATENT_DIM), np.float32), batch_size=-1), ValueError,
