@@ -50,7 +50,7 @@ def test_setup_augments_only_when_asked(images):
 def test_a_study_record_is_read_back_only_under_the_same_settings(tmp_path, dataset, autoencoder):
     record = tmp_path / "10_frozen_seed0.json"
     context = {"dataset": "arrays", "pretrained": None}
-    settings = {**context, "steps": 2, "hidden_units": 8, "head_dropout": 0.0, "features": "code",
+    settings = {**context, "method": "frozen", "seed": 0, "labels": 20, "steps": 2, "hidden_units": 8, "head_dropout": 0.0, "features": "code",
                 "learning_rate": 1e-3, "fine_tune_learning_rate": 1e-4, "flip": False, "shift": 0.0}
     record.write_text(json.dumps({"test_accuracy": 0.123, "settings": settings}))
     chosen = np.arange(20)
@@ -65,6 +65,11 @@ def test_a_study_record_is_read_back_only_under_the_same_settings(tmp_path, data
     kept = json.loads(record.read_text())
     assert measured != 0.123 and kept["test_accuracy"] == measured and kept["settings"]["flip"]
     assert accuracy(flipped) == measured  # now read back
+    # The record of another variant (or seed) under this name is not this run's.
+    other = study_accuracy("fine-tuned", autoencoder, dataset, chosen, 0, flipped, steps=2,
+                           record=record, context=context)
+    assert json.loads(record.read_text()) == {"test_accuracy": other, "settings": {
+        **settings, "method": "fine-tuned", "flip": True}}
 
 
 def test_study_runs_every_variant_on_each_subset_and_resumes(tmp_path, dataset, autoencoder):
