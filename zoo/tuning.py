@@ -48,6 +48,7 @@ every process the same ``directory`` (a shared file system) and project name, an
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
 import json
 import math
@@ -216,11 +217,14 @@ class AutoencoderHyperModel(kt.HyperModel):
 
 def accepted_fields(model_builder) -> tuple:
     """The `ARCHITECTURE_FIELDS` that ``model_builder`` (a class, function or
-    `functools.partial`) names as parameters; ``**kwargs`` does not count (a zoo model
-    passes it on to `keras.Model`, which refuses what it does not know)."""
+    `functools.partial` of one) takes: those it names, or all of them for a function with
+    ``**kwargs``. A class's ``**kwargs`` does not count: a zoo model passes it on to
+    `keras.Model`, which refuses what it does not know."""
+    target = model_builder.func if isinstance(model_builder, functools.partial) else model_builder
     parameters = inspect.signature(model_builder).parameters
-    return tuple(name for name in ARCHITECTURE_FIELDS if name in parameters
-                 and parameters[name].kind is not inspect.Parameter.VAR_KEYWORD)
+    named = [name for name, p in parameters.items() if p.kind is not inspect.Parameter.VAR_KEYWORD]
+    takes_any = not isinstance(target, type) and len(named) < len(parameters)
+    return tuple(name for name in ARCHITECTURE_FIELDS if takes_any or name in named)
 
 
 class CrossValidatedHyperModel(AutoencoderHyperModel):
