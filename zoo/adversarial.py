@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import keras
 import numpy as np
+import tensorflow as tf
 from keras import ops
 from keras.optimizers import LossScaleOptimizer
 
@@ -95,6 +96,15 @@ class AdversarialModel(GenerativeMixin, ZooModel):
     def codes_like(self, images):
         """One draw of z ~ N(0, I) per image of the batch."""
         return keras.random.normal((ops.shape(images)[0], self.latent_dim), seed=self.seed_generator)
+
+    def generator_step(self, real) -> dict:
+        """One step of G on fresh codes, one per image of ``real``: ``minimize`` its
+        ``generator_losses(fake)["g_loss"]`` (D's weights are only read); returns the terms."""
+        with tf.GradientTape() as tape:
+            g_losses = self.generator_losses(self.generator(self.codes_like(real), training=True),
+                                             training=True)
+        self.minimize(tape, g_losses["g_loss"], self.generator.trainable_weights, self.g_optimizer)
+        return g_losses
 
     def call(self, inputs, training=False):
         """Images in [0, 1] generated from codes ``(batch, latent_dim)``."""

@@ -102,10 +102,7 @@ class GAN(AdversarialModel):
         self.minimize(tape, d_losses["d_loss"], self.discriminator.trainable_weights,
                       self.d_optimizer)
 
-        with tf.GradientTape() as tape:  # new codes; D's weights only read here
-            g_losses = self.generator_losses(self.generator(self.codes_like(real), training=True),
-                                             training=True)
-        self.minimize(tape, g_losses["g_loss"], self.generator.trainable_weights, self.g_optimizer)
+        g_losses = self.generator_step(real)  # new codes; D's weights only read there
         return self.update_trackers({**d_losses, **g_losses})
 
     def get_config(self):
