@@ -7,13 +7,19 @@ encodes nothing) and scores it on the full test split with one protocol, as pyth
 reproducibility table does for its models:
 
 - parameters, and training minutes as its card records them;
-- reconstruction test MSE, where the model reconstructs;
+- reconstruction test MSE, where the model reconstructs (a conditional model is given
+  the test labels);
 - domain FID against the test images and the smallest / largest class share of
   ``--samples`` samples by the zoo's feature classifier (one classifier for every row):
-  a GAN's own samples, a VAE's prior draws, and an autoencoder's decoded draws from a
-  Gaussian mixture fitted to its training codes (`zoo.analysis.sample_codes`);
+  a GAN's own samples, a VAE's prior draws, a VQ-VAE's draws from its PixelCNN prior, a
+  conditional model's samples of uniformly drawn classes, and an autoencoder's decoded
+  draws from a Gaussian mixture fitted to its training codes (`zoo.analysis.sample_codes`);
+- conditional accuracy, for the conditional models: the share of samples drawn for
+  class c that the same classifier calls c (`zoo.metrics.conditional_accuracy`);
 - the IWAE log-likelihood a VAE's card records (``benchmarks.likelihood`` measures it);
-- a linear probe on the codes of encoders (10,000 training codes, the test codes).
+- a linear probe on the codes of encoders of vectors (10,000 training codes, the test
+  codes; not the VQ-VAE's index grids, nor a conditional model's codes, which the
+  labels were given to leave the class out of).
 
 Prints one Markdown table and writes ``<out>/<dataset>_samples.png``, ten samples per model.
 """
@@ -28,7 +34,9 @@ import numpy as np  # noqa: E402
 
 from zoo import load_dataset  # noqa: E402
 from zoo.analysis import decode_codes, encode_dataset, linear_probe_accuracy, sample_codes  # noqa: E402
-from zoo.metrics import generative_scores, train_feature_classifier  # noqa: E402
+from zoo.conditional import ConditionalMixin  # noqa: E402
+from zoo.metrics import conditional_accuracy, generative_scores, train_feature_classifier  # noqa: E402
+from zoo.models.vqvae import VQVAE  # noqa: E402
 from zoo.presets import list_presets, load_preset, preset_card  # noqa: E402
 from recipes._common import positive_int  # noqa: E402
 from recipes._report import markdown_table  # noqa: E402
@@ -51,10 +59,13 @@ def score(name: str, dataset, classifier, n: int, seed: int) -> tuple:
     seconds = card["metrics"].get("train seconds") or card["metrics"].get("pre-training seconds")
     row = {"preset": name, "model": card["class"], "parameters": model.count_params(),
            "train min": round(seconds / 60, 1) if seconds else "not recorded"}
-    encodes, decodes = hasattr(model, "encode"), hasattr(model, "decode")
+    conditional = isinstance(model, ConditionalMixin)
+    decodes = hasattr(model, "decode")
+    encodes = hasattr(model, "encode") and not conditional and not isinstance(model, VQVAE)
     train_codes = encode_dataset(model, dataset.x_train) if encodes else None
-    if encodes and decodes:
-        reconstructions = model.predict(dataset.x_test, batch_size=512, verbose=0)
+    if decodes:
+        inputs = [dataset.x_test, dataset.y_test] if conditional else dataset.x_test
+        reconstructions = model.predict(inputs, batch_size=512, verbose=0)
         row["test MSE"] = float(np.mean((reconstructions - dataset.x_test) ** 2))
     images = None
     if hasattr(model, "generate") or decodes:
@@ -64,6 +75,9 @@ def score(name: str, dataset, classifier, n: int, seed: int) -> tuple:
         row.update({"domain FID": scores["domain_fid"],
                     "min class share": min(scores["class_shares"]),
                     "max class share": max(scores["class_shares"])})
+    if conditional:
+        row["conditional accuracy"] = conditional_accuracy(model, classifier, n, seed)[
+            "conditional_accuracy"]
     iwae = [value for key, value in card["metrics"].items() if key.startswith("IWAE")]
     if iwae:
         row["IWAE log-likelihood (card)"] = min(iwae, key=abs)  # the largest k's bound

@@ -31,6 +31,8 @@ RECIPES = {
     "latent": "Latent space: AE vs. VAE",
     "vae": "Variational autoencoder",
     "gan": "Generative adversarial network",
+    "conditional": "Class-conditional generation",
+    "vqvae": "VQ-VAE with a PixelCNN prior",
     "tuning": "Hyperparameter search and cross-validation",
 }
 PACKAGES = ("deepzoo", "keras", "tensorflow", "keras-tuner", "scikit-learn", "matplotlib",

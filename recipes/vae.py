@@ -15,9 +15,9 @@ import sys
 
 import numpy as np
 
-from ._common import (add_model_arguments, base_parser, non_negative_float, non_negative_int,
-                      positive_int, prepare, sample_scores, save_outputs, shown_examples,
-                      timed_fit)
+from ._common import (add_model_arguments, add_preset_arguments, base_parser, non_negative_float,
+                      non_negative_int, positive_int, prepare, sample_scores, save_outputs,
+                      shown_examples, timed_fit)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="epochs of the domain-FID feature classifier")
     parser.add_argument("--fid-samples", type=positive_int, default=5000,
                         help="generated images (and test images) for the domain FID")
+    add_preset_arguments(parser, "the trained model")
     return parser
 
 
@@ -90,6 +91,8 @@ def main(argv=None) -> dict:
                 "log-likelihood" + (" and domain FID of samples, " if scores else ", ")
                 + computed_on(dataset, row["epochs"], args.quick))
     save_outputs(model, out, args.export)
+    if args.preset:
+        _save_preset(model, args, argv, dataset, row)
     fid = f", domain FID {row['domain FID']:.3f}" if scores else ""
     print(f"[vae] test loss {row['test loss']:.2f} (reconstruction {row['test reconstruction']:.2f}, "
           f"KL {row['test KL']:.2f}){fid}; wrote {out}", flush=True)
@@ -109,6 +112,23 @@ def _test_scores(model, args, x_test) -> dict:
                                                             seed=args.seed)
         scores.update({"IWAE k": args.iwae_k, "IWAE test images": len(scored)})
     return scores
+
+
+def _save_preset(model, args, argv, dataset, row) -> None:
+    """The trained model as preset ``args.preset``, its card holding this run's command and
+    the table's test scores."""
+    from zoo.presets import save_preset
+
+    from ._common import portable_command
+
+    metrics = {key: row[key] for key in ("test loss", "test reconstruction", "test KL",
+                                         "domain FID", "domain FID real vs real", "epochs",
+                                         "train seconds") if key in row}
+    if "IWAE log-likelihood" in row:
+        metrics[f"IWAE log-likelihood (k={row['IWAE k']}, {row['IWAE test images']} test "
+                f"images)"] = row["IWAE log-likelihood"]
+    save_preset(model, args.preset, folder=args.preset_dir, card={
+        "command": portable_command("vae", argv), "data": dataset.summary(), "metrics": metrics})
 
 
 def _write_figures(model, args, dataset, x_test, history, samples, out) -> None:

@@ -15,7 +15,8 @@ import keras
 import pytest
 
 import zoo.models
-from zoo import GAN, VAE, WGANGP, ContrastiveEncoder, ConvAutoencoder
+from zoo import (GAN, VAE, VQVAE, WGANGP, ConditionalGAN, ConditionalVAE, ContrastiveEncoder,
+                 ConvAutoencoder)
 from zoo.presets import list_presets, preset_card
 from zoo.testing import (compiled, run_export_test, run_model_test, run_precision_test,
                          run_preset_test, run_saving_test)
@@ -42,6 +43,11 @@ class Case(NamedTuple):
     compile_kwargs: dict  # for the model test
     sgd_kwargs: dict  # the precision test's SGD with momentum
     min_improvement: float  # the fall of progress_metric the model test asks of 3 epochs
+    conditional: bool = False  # trains on (images, labels)
+
+    def labels(self, y):
+        """``y`` for a conditional model, None for the others."""
+        return y if self.conditional else None
 
 
 MODELS = {name: Case(*case) for name, case in {
@@ -59,6 +65,13 @@ MODELS = {name: Case(*case) for name, case in {
                   {"d_optimizer": sgd(0.002), "g_optimizer": sgd(0.0002)}, 0.05),
     "wgan_gp": (WGANGP, {"latent_dim": 8, "filters": 8, "n_critic": 2, "seed": 0}, {},
                 {"d_optimizer": sgd(1e-3), "g_optimizer": sgd(1e-4)}, 0.2),
+    "cvae": (ConditionalVAE, {"latent_dim": 4, "filters": 8, "dense_units": 32, "seed": 0},
+             {"optimizer": keras.optimizers.Adam(2e-3)}, {"optimizer": sgd(0.01)}, 0.2, True),
+    "cgan": (ConditionalGAN, {"latent_dim": 8, "filters": 8, "seed": 0}, {},
+             {"d_optimizer": sgd(0.002), "g_optimizer": sgd(0.0002)}, 0.05, True),
+    "vqvae": (VQVAE, {"latent_dim": 4, "num_embeddings": 16, "filters": 8, "residual_blocks": 1,
+                      "prior_filters": 8, "prior_blocks": 1},
+              {"optimizer": keras.optimizers.Adam(2e-3)}, {"optimizer": sgd(0.002)}, 0.2),
     "contrastive": (ContrastiveEncoder, {"latent_dim": 8, "filters": 8, "dense_units": 32,
                                          "seed": 0},
                     {"optimizer": keras.optimizers.Adam(2e-3)}, {"optimizer": sgd(0.1)}, 0.1),
@@ -74,12 +87,14 @@ def case(request):
 
 def test_model(case, mnist_sample):
     run_model_test(case.cls, case.init_kwargs, mnist_sample.x_train[:1024],
-                   mnist_sample.x_test[:256], compile_kwargs=case.compile_kwargs,
-                   min_improvement=case.min_improvement)
+                   mnist_sample.x_test[:256], y_train=case.labels(mnist_sample.y_train[:1024]),
+                   y_test=case.labels(mnist_sample.y_test[:256]),
+                   compile_kwargs=case.compile_kwargs, min_improvement=case.min_improvement)
 
 
 def test_saving(case, mnist_sample, tmp_path):
     run_saving_test(case.cls, case.init_kwargs, tmp_path, mnist_sample.x_train[:128],
+                    y_train=case.labels(mnist_sample.y_train[:128]),
                     compile_kwargs=case.compile_kwargs)
 
 
@@ -91,7 +106,8 @@ def test_precision(case, mnist_sample, tmp_path):
     """Every model trains under mixed_float16 and mixed_bfloat16 as float32 does, its
     export serves float32 and its .keras file reloads in its policy."""
     run_precision_test(case.cls, case.init_kwargs, mnist_sample.x_train[:512],
-                       compile_kwargs=case.sgd_kwargs, path=tmp_path)
+                       y=case.labels(mnist_sample.y_train[:512]), compile_kwargs=case.sgd_kwargs,
+                       path=tmp_path)
 
 
 @pytest.mark.parametrize("name", [name for name in list_presets(shipped_only=True)

@@ -52,16 +52,36 @@ def test_idx_source_from_argument_and_environment(tmp_path, monkeypatch, caplog)
         d = load_dataset("mnist", source="idx", data_dir=tmp_path, validation_split=0.2)
     assert (len(d.x_train), len(d.x_val), len(d.x_test)) == (24, 6, 10)
     # Reports keep the kind of source; the machine's folder is only logged.
-    assert d.source == "IDX files" and str(tmp_path / "mnist") in caplog.text
+    assert d.source.startswith("IDX files") and str(tmp_path / "mnist") in caplog.text
     monkeypatch.setenv("ZOO_DATA_DIR", str(tmp_path / "mnist"))  # files directly in the folder
     auto = load_dataset("mnist")  # auto picks idx when ZOO_DATA_DIR is set
     np.testing.assert_array_equal(auto.x_test, d.x_test)
+
+
+def test_one_datasets_files_offered_as_the_others_are_refused(tmp_path):
+    """Both datasets are 28x28 grey images in ten classes: only the files' checksums tell
+    MNIST's digits from Fashion-MNIST's clothes, and the loader checks them."""
+    import shutil
+
+    from zoo.data.idx import SAMPLE_DIR
+
+    shutil.copytree(SAMPLE_DIR / "mnist", tmp_path / "digits")
+    with pytest.raises(DataError, match=r"holds MNIST files .* not Fashion-MNIST's: "
+                                        r"load_dataset\('mnist'"):
+        load_dataset("fashion_mnist", source="idx", data_dir=tmp_path / "digits")
+    # Known files load as themselves; files the zoo does not know load, and the summary says so.
+    assert load_dataset("mnist", source="idx", data_dir=tmp_path / "digits").source == "IDX files"
+    unknown = load_dataset("fashion_mnist", source="idx", data_dir=write_idx_folder(tmp_path / "mine"))
+    assert "not known by checksum: train-images-idx3-ubyte.gz" in unknown.summary()
 
 
 @pytest.mark.skipif(not SHARED.is_dir(), reason="full IDX copies not present")
 def test_full_idx_copies_load():
     d = load_dataset("fashion_mnist", source="idx", data_dir=SHARED, validation_split=0.1)
     assert (len(d.x_train), len(d.x_val), len(d.x_test)) == (54000, 6000, 10000)
+    assert d.source == "IDX files"  # known by checksum
+    with pytest.raises(DataError, match="holds Fashion-MNIST files"):
+        load_dataset("mnist", source="idx", data_dir=SHARED / "fashion_mnist")
 
 
 def test_tfds_source_through_tensorflow_datasets(monkeypatch, tmp_path):

@@ -54,20 +54,23 @@ def test_quick_report_on_an_unlabelled_folder(digits, tmp_path, capsys):
     assert set(statuses) == set(RECIPES.values())
     for name, title in RECIPES.items():
         assert f'<section id="{name}">' in page
-        expected = "skipped" if name == "finetune" else "ok"
+        expected = "skipped" if name in ("finetune", "conditional") else "ok"
         assert statuses[title][0] == expected, (name, statuses[title])
     # What needs labels is left out with one line each, the rest is written.
     assert statuses[RECIPES["finetune"]][1] == "no labels: the transfer study trains and tests " \
                                                 "classifiers on them"
-    assert 'class="skipped">skipped' in page and "1 skipped ['finetune']" in printed
+    assert statuses[RECIPES["conditional"]][1] == "class-conditional models train on labels; " \
+                                                   "this dataset has none"
+    assert 'class="skipped">skipped' in page and "2 skipped ['finetune', 'conditional']" in printed
     for recipe, skipped in [("latent", "class ellipses"), ("vae", "domain FID"),
-                            ("gan", "domain FID")]:
+                            ("gan", "domain FID"), ("vqvae", "domain FID")]:
         assert len(re.findall(rf"^\[{recipe}\] no labels: {skipped}.* skipped$", printed,
                               re.M)) == 1, recipe
     assert not list((out / "latent").glob("ellipses_*")) and not (out / "latent" / "scores.json").exists()
     assert not (out / "gan" / "class_shares.json").exists()
     for recipe, figure in [("autoencoder", "reconstructions.png"), ("denoising", "denoised_occlusion.png"),
                            ("vae", "samples.png"), ("gan", "samples_by_epoch.png"),
+                           ("vqvae", "samples.png"),
                            ("latent", "scatter_pca.png"), ("latent", "interpolation_VAE.png"),
                            ("tuning", "optimization_history.png")]:
         assert_figure(out / recipe / figure)
@@ -78,7 +81,7 @@ def test_quick_report_on_a_labelled_folder(digits, tmp_path):
     and ran on the unlabelled folder above."""
     from recipes import finetune
 
-    out, labelled = tmp_path / "report", ["latent", "vae", "gan"]
+    out, labelled = tmp_path / "report", ["latent", "vae", "gan", "conditional"]
     assert main(["run", *labelled, "--quick", "--epochs", "1", "--dataset", str(digits["tree"]),
                  "--out", str(out)]) == 0
     assert overview((out / "index.html").read_text()) == {RECIPES[n]: ("ok", "") for n in labelled}
@@ -86,6 +89,8 @@ def test_quick_report_on_a_labelled_folder(digits, tmp_path):
     assert [row["model"] for row in read_table(out / "latent" / "scores")] == ["AE", "VAE"]
     assert "domain FID" in read_table(out / "vae" / "metrics")[0]
     assert len(read_table(out / "gan" / "class_shares")) == 10
+    assert len(read_table(out / "conditional" / "per_class_accuracy")) == 10
+    assert_figure(out / "conditional" / "gan_samples_by_class.png")
     # The transfer study, out of `run` to take its own options: one short study run per method.
     tables = finetune.main(["--quick", "--epochs", "1", "--labels-per-class", "10",
                             "--study-seeds", "1", "--study-steps", "50",

@@ -119,14 +119,19 @@ def test_bad_hyperparameters(kwargs, error, message):
         tiny(**kwargs)
 
 
-def test_recipe_quick_writes_figures_metrics_and_model(tmp_path):
+def test_recipe_quick_writes_figures_metrics_model_and_preset(tmp_path, monkeypatch):
     from recipes import vae
+    from zoo.presets import preset_card
 
+    monkeypatch.setenv("ZOO_PRESET_DIR", str(tmp_path / "presets"))
     row = vae.main(["--quick", "--epochs", "2", "--latent-dim", "8", "--filters", "8",
                     "--dense-units", "64", "--learning-rate", "3e-3", "--batch-size", "32",
                     "--iwae-k", "4", "--iwae-images", "40",
                     "--classifier-epochs", "1", "--fid-samples", "200", "--out", str(tmp_path),
-                    "--export"])
+                    "--export", "--preset", "tiny_vae"])
+    card = preset_card("tiny_vae")
+    assert card["command"].startswith("python -m recipes.vae --quick") and card["class"] == "VAE"
+    assert card["metrics"]["IWAE log-likelihood (k=4, 40 test images)"] == row["IWAE log-likelihood"]
     out = tmp_path / "vae"
     assert_outputs(out, ("loss_curves.png", "reconstructions.png", "samples.png", "latent_traversal.png",
                  "metrics.md", "model.keras", "savedmodel/1/saved_model.pb"))

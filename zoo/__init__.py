@@ -1,7 +1,7 @@
 """deepzoo: a Keras 3 model zoo for unsupervised deep learning on images.
 
-Models: `ConvAutoencoder`, `VAE`, `GAN`, `WGANGP`, `ContrastiveEncoder`, each a `ZooModel` (the
-contract in `zoo.base`; CONTRIBUTING.md adds a model in one page). Data: `load_dataset` (named datasets, tfds),
+Models: `ConvAutoencoder`, `VAE`, `GAN`, `WGANGP`, `ContrastiveEncoder`, `ConditionalVAE`,
+`ConditionalGAN`, `VQVAE`, each a `ZooModel` (the contract in `zoo.base`; CONTRIBUTING.md adds a model in one page). Data: `load_dataset` (named datasets, tfds),
 `load_images` (your folder or .npz file), `from_arrays`, `make_tf_dataset`. Serving:
 `export_saved_model`. Modules for the rest of the study: `zoo.classifier` (transfer
 learning), `zoo.transfer` (the transfer study's protocol), `zoo.corruptions` (denoising), `zoo.analysis` (latent space), `zoo.metrics`
@@ -10,6 +10,8 @@ k-fold CV), `zoo.distribute` (tf.distribute strategies), `zoo.presets`.
 """
 
 from zoo.models.autoencoder import ConvAutoencoder
+from zoo.models.cgan import ConditionalGAN
+from zoo.models.cvae import ConditionalVAE
 from zoo.base import ZooModel
 from zoo.classifier import build_classifier, build_cnn_baseline, compile_classifier, fit_two_phase
 from zoo.models.contrastive import ContrastiveEncoder
@@ -23,12 +25,15 @@ from zoo.crossval import CrossValidation, cross_validate
 from zoo.training import read_history, resumable_callbacks, set_seed
 from zoo.tuning import AutoencoderHyperModel, CrossValidatedHyperModel, SearchSpace, make_tuner
 from zoo.models.vae import VAE
+from zoo.models.vqvae import VQVAE
 from zoo.models.wgan_gp import WGANGP
 
 __version__ = "0.2.0"  # the one place: setup.cfg reads it, CITATION.cff is tested against it
 
 __all__ = [
     "AutoencoderHyperModel",
+    "ConditionalGAN",
+    "ConditionalVAE",
     "ContrastiveEncoder",
     "ConvAutoencoder",
     "CrossValidatedHyperModel",
@@ -38,6 +43,7 @@ __all__ = [
     "ImageDataset",
     "SearchSpace",
     "VAE",
+    "VQVAE",
     "WGANGP",
     "ZooModel",
     "binarize",

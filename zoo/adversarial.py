@@ -22,8 +22,9 @@ class AdversarialModel(GenerativeMixin, ZooModel):
     in ``update_trackers``. The base owns ``compile(d_optimizer, g_optimizer, loss_fn)``
     (both wrapped in a `LossScaleOptimizer` under ``mixed_float16``), the codes that
     ``call``/``predict`` take, images in [0, 1] out (``generate(n, seed)``), the seeded
-    stream of codes each step draws (``real_and_codes``, ``codes_like``), and saving the
-    generator for serving.
+    stream of codes each step draws (``real_and_codes``, ``codes_like``; ``real_batch`` and
+    ``fake_batch`` say what D reads, which a conditional model extends with the labels),
+    and saving the generator for serving.
     """
 
     progress_metric = "d_loss"  # falls over the first epochs, while D learns to tell them apart
@@ -88,20 +89,28 @@ class AdversarialModel(GenerativeMixin, ZooModel):
         """
         return ops.mean(self.loss_fn.call(ops.cast(labels, "float32"), ops.cast(logits, "float32")))
 
-    def real_and_codes(self, x):
-        """Real images in G's range [-1, 1] and a fresh draw of codes z ~ N(0, I)."""
-        real = ops.cast(x, "float32") * 2.0 - 1.0
+    def real_and_codes(self, inputs):
+        """D's real batch (``real_batch``) and a fresh draw of codes for it (``codes_like``)."""
+        real = self.real_batch(inputs)
         return real, self.codes_like(real)
 
-    def codes_like(self, images):
-        """One draw of z ~ N(0, I) per image of the batch."""
-        return keras.random.normal((ops.shape(images)[0], self.latent_dim), seed=self.seed_generator)
+    def real_batch(self, images):
+        """Real images in G's range [-1, 1]: what D reads as real."""
+        return ops.cast(images, "float32") * 2.0 - 1.0
+
+    def codes_like(self, real):
+        """One draw of z ~ N(0, I) per image of the real batch: what G reads."""
+        return keras.random.normal((ops.shape(real)[0], self.latent_dim), seed=self.seed_generator)
+
+    def fake_batch(self, codes, training=False):
+        """G's images of ``codes``, as D reads them (the conditional GAN adds the labels)."""
+        return self.generator(codes, training=training)
 
     def generator_step(self, real) -> dict:
         """One step of G on fresh codes, one per image of ``real``: ``minimize`` its
         ``generator_losses(fake)["g_loss"]`` (D's weights are only read); returns the terms."""
         with tf.GradientTape() as tape:
-            g_losses = self.generator_losses(self.generator(self.codes_like(real), training=True),
+            g_losses = self.generator_losses(self.fake_batch(self.codes_like(real), training=True),
                                              training=True)
         self.minimize(tape, g_losses["g_loss"], self.generator.trainable_weights, self.g_optimizer)
         return g_losses

@@ -87,7 +87,7 @@ class ZooModel(keras.Model):
        with ``self.build(<the shape call takes>)``, so that an untrained model saves and exports.
     2. Its objective, one of two ways:
 
-       - ``compute_losses(x, training) -> dict`` of scalar tensors in float32 (cast model
+       - ``compute_losses(inputs, training) -> dict`` of scalar tensors in float32 (cast model
          outputs at the loss: under a mixed policy they are float16 or bfloat16). Key
          ``"loss"`` is what the optimizer minimises; every key is tracked by a
          `keras.metrics.Mean` of that name, which ``fit``/``evaluate`` report and
@@ -98,7 +98,9 @@ class ZooModel(keras.Model):
          trains with Keras's own step (`ConvAutoencoder`).
     3. ``get_config``: ``{**super().get_config(), <its own constructor arguments>}``.
     4. Hooks with defaults, overridden where the model differs: ``call_input()`` (what
-       ``call``/``predict`` take: images), ``export_endpoints()`` (the serving signatures,
+       ``call``/``predict`` take: images), ``loss_inputs(data)`` and ``loss_input_spec()``
+       (what ``compute_losses`` takes from a batch: images; `zoo.conditional` adds the
+       labels), ``export_endpoints()`` (the serving signatures,
        by default ``serve``: ``call_input`` -> ``outputs``), ``serving_model()`` (what an
        export saves: the model) and ``progress_metric`` (the tracked value that falls as
        the model learns: ``"loss"``).
@@ -148,8 +150,9 @@ class ZooModel(keras.Model):
 
     # ------------------------------------------------------------ the training step
 
-    def compute_losses(self, x, training=False) -> dict:
-        """``{"loss": ..., <other terms>}`` of the batch ``x``, scalar float32 tensors."""
+    def compute_losses(self, inputs, training=False) -> dict:
+        """``{"loss": ..., <other terms>}`` of the batch ``inputs`` (``loss_inputs``),
+        scalar float32 tensors."""
         raise NotImplementedError(f"{type(self).__name__} trains on its compiled loss")
 
     @property
@@ -169,9 +172,8 @@ class ZooModel(keras.Model):
         """
         if self._uses_compiled_loss:
             return
-        spec = tf.TensorSpec((None, *self.image_shape), tf.float32)
-        traced = tf.function(lambda x: self.compute_losses(x, training=False))
-        names = list(traced.get_concrete_function(spec).structured_outputs)
+        traced = tf.function(lambda inputs: self.compute_losses(inputs, training=False))
+        names = list(traced.get_concrete_function(self.loss_input_spec()).structured_outputs)
         if "loss" not in names and self.progress_metric == "loss":
             raise ValueError(f"{type(self).__name__}.compute_losses must return a 'loss' key "
                              f"(what the optimizer minimises), got {names}")
@@ -183,21 +185,30 @@ class ZooModel(keras.Model):
             return super().metrics
         return list(self._trackers.values())
 
+    def loss_inputs(self, data):
+        """What ``compute_losses`` takes from a batch of ``fit``/``evaluate`` (hook): the
+        images; a conditional model takes ``(images, labels)``."""
+        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+        return x
+
+    def loss_input_spec(self):
+        """The `tf.TensorSpec` (or tuple of them) of ``loss_inputs`` (hook)."""
+        return tf.TensorSpec((None, *self.image_shape), tf.float32)
+
     def train_step(self, data):
-        """One optimizer step on ``compute_losses(x)["loss"]``; the default of every model."""
+        """One optimizer step on ``compute_losses(inputs)["loss"]``; the default of every model."""
         if self._uses_compiled_loss:
             return super().train_step(data)
-        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+        inputs = self.loss_inputs(data)
         with tf.GradientTape() as tape:
-            losses = self.compute_losses(x, training=True)
+            losses = self.compute_losses(inputs, training=True)
         return self.apply_losses(tape, losses)
 
     def test_step(self, data):
-        """``evaluate``: the terms of ``compute_losses(x)``, tracked, with no update."""
+        """``evaluate``: the terms of ``compute_losses(inputs)``, tracked, with no update."""
         if self._uses_compiled_loss:
             return super().test_step(data)
-        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
-        return self.update_trackers(self.compute_losses(x, training=False))
+        return self.update_trackers(self.compute_losses(self.loss_inputs(data), training=False))
 
     def apply_losses(self, tape, losses: dict) -> dict:
         """Minimise ``losses["loss"]`` (recorded by ``tape``) over every trainable weight
@@ -240,7 +251,11 @@ class ZooModel(keras.Model):
 
     def _check_predict_inputs(self, x, name):
         """What ``predict`` takes: images, or codes where ``call_input()`` says so."""
-        if self.call_input().name == "codes":
+        return self._check_batches_for(self.call_input(), x, name)
+
+    def _check_batches_for(self, spec: ServingInput, x, name):
+        """``x`` checked as the batches of ``spec``: codes or images."""
+        if spec.name == "codes":
             return check_code_inputs(x, self.latent_dim, name)
         return self._check_inputs(x, name)
 
@@ -308,6 +323,14 @@ class ZooModel(keras.Model):
     def call_input(self) -> ServingInput:
         """What ``call`` and ``predict`` take (hook): images."""
         return self.image_input()
+
+    def call_shapes(self):
+        """The shape ``call`` takes, batch None (a list of them for several inputs):
+        what a model's ``__init__`` ends by building for."""
+        specs = self.call_input()
+        if isinstance(specs, ServingInput):
+            return (None, *specs.shape)
+        return [(None, *spec.shape) for spec in specs]
 
     def export_endpoints(self) -> dict:
         """``{name: zoo.export.Endpoint}`` for `zoo.export_saved_model`; the first is the

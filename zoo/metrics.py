@@ -224,15 +224,18 @@ def generative_scores(generated, real, classifier: keras.Model, reference=None) 
     return scores
 
 
-def dataset_generative_scores(generated, dataset, classifier_epochs: int = 3, seed: int = 0) -> dict:
+def dataset_generative_scores(generated, dataset, classifier_epochs: int = 3, seed: int = 0,
+                              classifier=None) -> dict:
     """`generative_scores` of ``generated`` against an `ImageDataset`.
 
-    Trains the feature classifier on ``dataset`` (`train_feature_classifier`) and returns
-    its ``classifier_test_accuracy``, then the scores of the first ``n`` generated images
-    against the first ``n`` test images (training images as the real-vs-real reference),
-    with ``n`` = ``fid_images``, the smallest of the three set sizes.
+    Trains the feature classifier on ``dataset`` (`train_feature_classifier`; or takes
+    the ``classifier`` it trained before) and returns its ``classifier_test_accuracy``,
+    then the scores of the first ``n`` generated images against the first ``n`` test
+    images (training images as the real-vs-real reference), with ``n`` = ``fid_images``,
+    the smallest of the three set sizes.
     """
-    classifier = train_feature_classifier(dataset, epochs=classifier_epochs, seed=seed)
+    if classifier is None:
+        classifier = train_feature_classifier(dataset, epochs=classifier_epochs, seed=seed)
     n = min(len(generated), len(dataset.x_test), len(dataset.x_train))
     return {
         "classifier_test_accuracy": classifier.evaluate(
@@ -241,3 +244,22 @@ def dataset_generative_scores(generated, dataset, classifier_epochs: int = 3, se
                             reference=dataset.x_train[:n]),
         "fid_images": n,
     }
+
+
+def conditional_accuracy(model, classifier: keras.Model, n: int = 10_000, seed: int = 0,
+                         batch_size: int = 512) -> dict:
+    """How often a class-conditional ``model`` draws the class it is asked for.
+
+    ``n`` samples, the classes in turn (``n / num_classes`` each), from
+    ``model.generate(n, seed, labels)``; ``classifier`` (`train_feature_classifier`)
+    names the class of each. Returns ``conditional_accuracy`` (the share of class-c
+    samples it calls c, over all samples) and ``per_class_accuracy`` (a list, one share
+    per class), both in [0, 1].
+    """
+    n = check_positive_int(n, "n")
+    labels = np.arange(n) % model.num_classes
+    images = model.generate(n, seed=seed, labels=labels)
+    predicted = classifier.predict(images, batch_size=batch_size, verbose=0).argmax(axis=1)
+    hits = predicted == labels
+    return {"conditional_accuracy": float(hits.mean()),
+            "per_class_accuracy": [float(hits[labels == c].mean()) for c in range(model.num_classes)]}

@@ -20,18 +20,29 @@ import pytest
 import tensorflow as tf
 
 from zoo.base import dtype_policy
-from zoo.export import export_saved_model
+from zoo.export import ServingInput, export_saved_model
 
 MIXED_POLICIES = ("mixed_float16", "mixed_bfloat16")
 
 
-def sample_inputs(model, n: int = 4, seed: int = 0) -> np.ndarray:
-    """``n`` inputs of what ``model.predict`` takes: images in [0, 1] or N(0, I) codes."""
-    spec = model.call_input()
+def sample_batch(spec, n: int = 4, seed: int = 0) -> np.ndarray:
+    """``n`` inputs of the `zoo.export.ServingInput` ``spec``: images in [0, 1], N(0, I)
+    codes or class labels."""
     rng = np.random.default_rng(seed)
+    if spec.classes is not None:
+        return rng.integers(spec.classes, size=(n, *spec.shape)).astype(np.int32)
     if spec.unit_range:
         return rng.random((n, *spec.shape), dtype=np.float32)
     return rng.standard_normal((n, *spec.shape)).astype(np.float32)
+
+
+def sample_inputs(model, n: int = 4, seed: int = 0):
+    """``n`` inputs of what ``model.predict`` takes: images in [0, 1] or N(0, I) codes,
+    with labels beside them (a list) for a conditional model."""
+    specs = model.call_input()
+    if isinstance(specs, ServingInput):
+        return sample_batch(specs, n, seed)
+    return [sample_batch(spec, n, seed) for spec in specs]
 
 
 def compiled(cls, init_kwargs: dict, compile_kwargs: dict | None = None, seed: int = 0):
@@ -45,16 +56,18 @@ def compiled(cls, init_kwargs: dict, compile_kwargs: dict | None = None, seed: i
     return model
 
 
-def progress(model, x, epochs: int, batch_size: int) -> tuple:
-    """``model.progress_metric`` on ``x`` before and after ``epochs`` of ``fit`` on ``x``."""
+def progress(model, x, y, epochs: int, batch_size: int) -> tuple:
+    """``model.progress_metric`` on ``x`` (labels ``y`` or None) before and after
+    ``epochs`` of ``fit`` on them."""
     key = model.progress_metric
-    before = model.evaluate(x, batch_size=batch_size, verbose=0, return_dict=True)[key]
-    model.fit(x, batch_size=batch_size, epochs=epochs, verbose=0)
-    return before, model.evaluate(x, batch_size=batch_size, verbose=0, return_dict=True)[key]
+    before = model.evaluate(x, y, batch_size=batch_size, verbose=0, return_dict=True)[key]
+    model.fit(x, y, batch_size=batch_size, epochs=epochs, verbose=0)
+    return before, model.evaluate(x, y, batch_size=batch_size, verbose=0, return_dict=True)[key]
 
 
-def run_model_test(cls, init_kwargs: dict, x_train, x_test, *, compile_kwargs=None,
-                   epochs: int = 3, batch_size: int = 64, min_improvement: float = 0.2) -> None:
+def run_model_test(cls, init_kwargs: dict, x_train, x_test, *, y_train=None, y_test=None,
+                   compile_kwargs=None, epochs: int = 3, batch_size: int = 64,
+                   min_improvement: float = 0.2) -> None:
     """``fit`` learns and reports every tracker; inputs and common fields are checked.
 
     - ``model.progress_metric`` on ``x_test`` falls by at least ``min_improvement`` of its
@@ -63,14 +76,16 @@ def run_model_test(cls, init_kwargs: dict, x_train, x_test, *, compile_kwargs=No
     - ``predict`` returns float32 and, with ``jit_compile=True``, a step still runs;
     - bad images (shape, range, dtype, NaN), batch sizes, targets and ``predict`` inputs
       fail in the zoo's checks; ``latent_dim``/``input_shape`` are validated; an
-      unknown preset is refused.
+      unknown preset is refused;
+    - with labels ``y_train``/``y_test`` (a conditional model): missing, float and
+      out-of-range labels are refused.
     """
     model = compiled(cls, init_kwargs, compile_kwargs)
     key = model.progress_metric
-    before = model.evaluate(x_test, batch_size=batch_size, verbose=0, return_dict=True)
+    before = model.evaluate(x_test, y_test, batch_size=batch_size, verbose=0, return_dict=True)
     weights = [w.copy() for w in model.get_weights()]
-    history = model.fit(x_train, batch_size=batch_size, epochs=epochs, verbose=0).history
-    after = model.evaluate(x_test, batch_size=batch_size, verbose=0, return_dict=True)
+    history = model.fit(x_train, y_train, batch_size=batch_size, epochs=epochs, verbose=0).history
+    after = model.evaluate(x_test, y_test, batch_size=batch_size, verbose=0, return_dict=True)
     assert set(history) == set(before) == set(after) and key in after, (history, after)
     assert all(len(values) == epochs for values in history.values())
     assert any(not np.array_equal(a, b) for a, b in zip(weights, model.get_weights()))
@@ -79,24 +94,33 @@ def run_model_test(cls, init_kwargs: dict, x_train, x_test, *, compile_kwargs=No
     assert model.predict(sample_inputs(model), verbose=0).dtype == np.float32
 
     jitted = compiled(cls, init_kwargs, {**(compile_kwargs or {}), "jit_compile": True})
-    jitted.fit(x_train[:2 * batch_size], batch_size=batch_size, epochs=1, verbose=0)
-    assert np.isfinite(jitted.evaluate(x_test, verbose=0, return_dict=True)[key])
+    jitted.fit(x_train[:2 * batch_size], None if y_train is None else y_train[:2 * batch_size],
+               batch_size=batch_size, epochs=1, verbose=0)
+    assert np.isfinite(jitted.evaluate(x_test, y_test, verbose=0, return_dict=True)[key])
 
-    images = x_test[:4]
+    images, labels = x_test[:4], None if y_test is None else y_test[:4]
     for bad, error, message in [(images[..., 0], ValueError, "shape"),
                                 (images * 255 + 1, ValueError, r"\[0, 1\]"),
                                 ((images * 255).astype(np.uint8), TypeError, "float"),
                                 (np.full_like(images, np.nan), ValueError, "NaN")]:
         with pytest.raises(error, match=message):
-            model.fit(bad, epochs=1, verbose=0)
+            model.fit(bad, labels, epochs=1, verbose=0)
         with pytest.raises(error, match=message):
-            model.evaluate(bad, verbose=0)
+            model.evaluate(bad, labels, verbose=0)
     with pytest.raises(ValueError, match="batch_size must be in"):
-        model.fit(images, batch_size=0, verbose=0)
-    with pytest.raises(ValueError, match="one target per image"):
-        model.fit(images, images[:2], verbose=0)
+        model.fit(images, labels, batch_size=0, verbose=0)
+    with pytest.raises(ValueError, match="one (target per image|label per example)"):
+        model.fit(images, images[:2] if labels is None else labels[:2], verbose=0)
+    if labels is not None:
+        for bad, error, message in [(None, ValueError, "class-conditional"),
+                                    (labels.astype(np.float32), TypeError, "integer class indices"),
+                                    (labels + 1000, ValueError, r"must lie in \[0, ")]:
+            with pytest.raises(error, match=message):
+                model.fit(images, bad, epochs=1, verbose=0)
+    inputs = sample_inputs(model)
     with pytest.raises(ValueError, match="shape"):
-        model.predict(sample_inputs(model)[:, :2], verbose=0)
+        model.predict([inputs[0][:, :2], inputs[1]] if labels is not None else inputs[:, :2],
+                      verbose=0)
     with pytest.raises(ValueError, match="latent_dim must be in"):
         cls(**{**init_kwargs, "latent_dim": 0})
     with pytest.raises(ValueError, match=r"input_shape must be \(height, width, channels\)"):
@@ -105,44 +129,56 @@ def run_model_test(cls, init_kwargs: dict, x_train, x_test, *, compile_kwargs=No
         cls.from_preset("clowntown")
 
 
-def run_saving_test(cls, init_kwargs: dict, path, x_train, *, compile_kwargs=None) -> None:
+def run_saving_test(cls, init_kwargs: dict, path, x_train, *, y_train=None,
+                    compile_kwargs=None) -> None:
     """A trained model's ``.keras`` file and config round-trip, and training resumes.
 
     The reloaded model has the same class, config, predictions and optimizer step count,
     and one more epoch runs on it.
     """
     model = compiled(cls, init_kwargs, compile_kwargs)
-    model.fit(x_train, batch_size=64, epochs=1, verbose=0)
+    model.fit(x_train, y_train, batch_size=64, epochs=1, verbose=0)
     model.save(path / "model.keras")
     loaded = keras.saving.load_model(path / "model.keras")
     x = sample_inputs(model)
     assert type(loaded) is cls and loaded.get_config() == model.get_config()
     np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
     assert [int(o.iterations) for o in loaded.optimizers()] == [int(o.iterations) for o in model.optimizers()]
-    loaded.fit(x_train, batch_size=64, epochs=1, verbose=0)
+    loaded.fit(x_train, y_train, batch_size=64, epochs=1, verbose=0)
     rebuilt = cls.from_config(model.get_config())
     assert rebuilt.image_shape == model.image_shape and rebuilt.latent_dim == model.latent_dim
 
 
 def run_export_test(model, path) -> None:
-    """``model``'s SavedModel serves every endpoint float32 -> float32 with no zoo code,
-    matches the model, and refuses NaNs inside the graph."""
+    """``model``'s SavedModel serves every endpoint with no zoo code, float32 out (integer
+    outputs stay int32), matches the model, and refuses inside the graph NaNs, integers
+    out of range (labels, code indices) and inputs of different batch sizes."""
     served = tf.saved_model.load(str(export_saved_model(model, path, version=1)))
     for name, endpoint in model.export_endpoints().items():
-        spec = endpoint.input
-        x = np.random.default_rng(0).random((4, *spec.shape), dtype=np.float32)
-        outputs = getattr(served, name)(x)
-        expected = endpoint.fn(tf.constant(x))
+        batches = [sample_batch(spec) for spec in endpoint.inputs]
+        outputs = getattr(served, name)(*batches)
+        expected = endpoint.fn(*map(tf.constant, batches))
         assert set(outputs) == set(expected), name
         for key, value in outputs.items():
-            assert value.dtype == tf.float32, f"{name}/{key} serves {value.dtype.name}"
+            wanted_dtype = tf.float32 if expected[key].dtype.is_floating else tf.int32
+            assert value.dtype == wanted_dtype, f"{name}/{key} serves {value.dtype.name}"
             wanted = np.asarray(expected[key], np.float32)
             # float16 and bfloat16 keep 3 or 2 significant digits, relative to the largest
             # value a sum ran through; the graph may sum in another order than eager code.
             scale = 1e-5 if model.compute_dtype == "float32" else 3e-2 * np.abs(wanted).max()
-            np.testing.assert_allclose(value.numpy(), wanted, rtol=0, atol=scale + 1e-6)
-        with pytest.raises(tf.errors.InvalidArgumentError, match="NaN or infinite"):
-            getattr(served, name)(np.full_like(x, np.nan))
+            np.testing.assert_allclose(np.asarray(value, np.float32), wanted, rtol=0,
+                                       atol=scale + 1e-6)
+        for i, spec in enumerate(endpoint.inputs):
+            bad = list(batches)
+            if spec.classes is None:
+                bad[i], message = np.full_like(batches[i], np.nan), "NaN or infinite"
+            else:
+                bad[i], message = batches[i] + 1000, r"integers in \[0, "
+            with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+                getattr(served, name)(*bad)
+        if len(batches) > 1:  # a conditional model's labels
+            with pytest.raises(tf.errors.InvalidArgumentError, match="one row per example"):
+                getattr(served, name)(*batches[:-1], batches[-1][:2])
 
 
 def run_preset_test(cls, name: str) -> None:
@@ -158,7 +194,7 @@ def run_preset_test(cls, name: str) -> None:
     assert prediction.dtype == np.float32 and np.all(np.isfinite(prediction))
 
 
-def run_precision_test(cls, init_kwargs: dict, x, *, compile_kwargs, path=None,
+def run_precision_test(cls, init_kwargs: dict, x, *, y=None, compile_kwargs, path=None,
                        policies=MIXED_POLICIES, epochs: int = 3, batch_size: int = 32) -> dict:
     """Under each mixed policy, ``fit`` moves the loss at least half as far as float32.
 
@@ -166,7 +202,8 @@ def run_precision_test(cls, init_kwargs: dict, x, *, compile_kwargs, path=None,
     hides a loss that was never multiplied by the loss scale. Under ``mixed_float16``
     every optimizer must be a `LossScaleOptimizer`. With ``path``, each mixed model's
     export must serve float32 (`run_export_test`) and its ``.keras`` file reload in its
-    own policy under the float32 one, returning float32. Returns ``{policy: (before, after)}``
+    own policy under the float32 one, returning float32. ``y``: a conditional model's
+    labels. Returns ``{policy: (before, after)}``
     of ``progress_metric`` on ``x``, float32 included.
     """
     results = {}
@@ -176,7 +213,7 @@ def run_precision_test(cls, init_kwargs: dict, x, *, compile_kwargs, path=None,
             if policy == "mixed_float16":
                 scaled = [isinstance(o, keras.optimizers.LossScaleOptimizer) for o in model.optimizers()]
                 assert all(scaled), model.optimizers()
-            results[policy] = progress(model, x, epochs, batch_size)
+            results[policy] = progress(model, x, y, epochs, batch_size)
         if path is not None and policy != "float32":
             run_export_test(model, path / policy)
             model.save(path / f"{policy}.keras")  # reloaded under the float32 policy

@@ -255,3 +255,25 @@ def check_code_inputs(x, latent_dim: int, name: str = "x"):
     """`check_batches` of codes ``(N, latent_dim)`` (arrays by `check_codes`)."""
     return check_batches(x, (latent_dim,), name,
                          check_array=lambda array: check_codes(array, latent_dim, name))
+
+
+def check_labels(labels, num_classes: int, n=None, name: str = "labels") -> np.ndarray:
+    """Class labels as an int32 array ``(N,)`` of values in ``[0, num_classes)``.
+
+    ``labels`` must be integers (`TypeError` otherwise: float labels are a sign of one-hot
+    or probability targets), one per example (``n`` of them when given), in range.
+    """
+    try:
+        array = np.asarray(labels)
+    except ValueError as e:  # ragged lists
+        raise TypeError(f"{name} must be an array of class indices, got {type(labels).__name__}") from e
+    if not np.issubdtype(array.dtype, np.integer) or array.dtype == bool:
+        raise TypeError(f"{name} must be integer class indices in [0, {num_classes}), got dtype "
+                        f"{array.dtype} (one-hot labels: {name}.argmax(axis=1))")
+    if array.ndim != 1 or array.size == 0 or (n is not None and len(array) != n):
+        wanted = "a non-empty (N,) array" if n is None else f"({n},): one label per example"
+        raise ValueError(f"{name} must have shape {wanted}, got {array.shape}")
+    if array.min() < 0 or array.max() >= num_classes:
+        raise ValueError(f"{name} must lie in [0, {num_classes}), got values from "
+                         f"{array.min()} to {array.max()}")
+    return array.astype(np.int32, copy=False)

@@ -22,6 +22,9 @@ Sources of the named datasets
     A folder of the standard IDX ``.gz`` files (``train-images-idx3-ubyte.gz`` ...),
     given as ``data_dir`` or the ``ZOO_DATA_DIR`` environment variable. The folder
     may hold the files directly or one sub-folder per dataset (``<dir>/mnist/...``).
+    The files are checked by checksum (`zoo.data.idx.KNOWN_IDX_FILES`): one dataset's
+    files offered as the other's raise `DataError`; files the zoo does not know load,
+    and ``summary()`` names them.
 ``"sample"``
     A small class-balanced real sample shipped inside the package, for quick runs
     and tests.
@@ -47,7 +50,7 @@ import os
 
 from zoo.data.files import IMAGE_SUFFIXES, NPZ_KEYS, from_arrays, load_images
 from zoo.data.idx import (CLASS_NAMES, IDX_FILES, SAMPLE_DIR, _idx_folder, _read_idx_split,
-                          make_sample, read_idx, write_idx)
+                          check_idx_files, make_sample, read_idx, write_idx)
 from zoo.data.pipeline import make_tf_dataset
 from zoo.data.splits import DataError, ImageDataset, _check_options, _finish
 from zoo.data.tfds import _load_tfds
@@ -135,6 +138,8 @@ def load_dataset(
             raise DataError("source='idx' needs data_dir=<folder> or ZOO_DATA_DIR")
         else:
             folder, origin = _idx_folder(name, data_dir), "IDX files"
+            if unknown := check_idx_files(name, folder):
+                origin += f" (not known by checksum: {', '.join(unknown)})"
         train, test = (_read_idx_split(folder, split) for split in ("train", "test"))
         class_names, where = CLASS_NAMES[name], folder
     return _finish(name, origin, where, *train, *(test or (None, None)),

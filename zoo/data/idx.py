@@ -4,6 +4,7 @@ folder, and the class-balanced sample shipped inside the package."""
 from __future__ import annotations
 
 import gzip
+import hashlib
 import math
 import os
 import struct
@@ -26,6 +27,63 @@ IDX_FILES = {
     "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
 }
 SAMPLE_DIR = Path(__file__).parents[1] / "sample_data"
+
+# The IDX files the loader knows, so that it can refuse one dataset's files offered as the
+# other's (both are 28x28 grey images with ten classes: nothing else tells them apart).
+# Keys: the MD5 of a gzip file as published (the digests torchvision and
+# tensorflow-datasets check), or the SHA-256 (first 32 hex digits) of a file's
+# decompressed bytes, which a copy compressed again keeps.
+KNOWN_IDX_FILES = {
+    # The official releases (yann.lecun.com; zalandoresearch/fashion-mnist), as published.
+    "f68b3c2dcbeaaa9fbdd348bbdeb94873": "mnist", "d53e105ee54ea40749a09fcbcd1e9432": "mnist",
+    "9fb629c4189551a2d022fa330f9573f3": "mnist", "ec29112dd5afa0611ce80d1b7f02629c": "mnist",
+    "8d4fb7e6c68d591d4c3dfef9ec88bf0d": "fashion_mnist",
+    "25c81989df183df01b3e8a0aad5dffbe": "fashion_mnist",
+    "bef4ecab320f06d8554ea6380940ec79": "fashion_mnist",
+    "bb300cfdad3c16e7a12a480ee83cd310": "fashion_mnist",
+    # The offline copies the presets were trained on (their provenance: docs/data.md).
+    "ba891046e6505d7aadcbbe25680a0738": "mnist", "65a50cbbf4e906d70832878ad85ccda5": "mnist",
+    "0fa7898d509279e482958e8ce81c8e77": "mnist", "ff7bcfd416de33731a308c3f266cc351": "mnist",
+    "78af20091c5d087c418fa52c91e53862": "fashion_mnist",
+    "7cd88f551e93510030f93325e39e5d81": "fashion_mnist",
+    "30270969a8ba48240e771468112d9ad6": "fashion_mnist",
+    "59df6c6ad638dc43879f10a8c5b516aa": "fashion_mnist",
+    # The embedded samples.
+    "43bab6e3e0320c9c0ac7879abd0f0b53": "mnist", "10144bd0e325e06ff335f728c346539a": "mnist",
+    "691b411f244e3c4c1b85ba29123eb60d": "mnist", "e08808015ee5f25d262ea42b41a2c5ce": "mnist",
+    "1879d37f710def52e825c525fa455993": "fashion_mnist",
+    "08d58109d89b01c2154d64f8cdb24587": "fashion_mnist",
+    "e7dfce5545428a645bba99e862ccde8e": "fashion_mnist",
+    "4b42e39d2b57cdfaf059e52e1317a3e8": "fashion_mnist",
+}
+DATASET_TITLES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}
+
+
+def identify_idx_file(path) -> str | None:
+    """The dataset (``"mnist"`` or ``"fashion_mnist"``) whose file ``path`` is, by
+    `KNOWN_IDX_FILES`; None for a file the zoo does not know."""
+    data = Path(path).read_bytes()
+    known = KNOWN_IDX_FILES.get(hashlib.md5(data).hexdigest())
+    if known is None:
+        try:
+            known = KNOWN_IDX_FILES.get(hashlib.sha256(gzip.decompress(data)).hexdigest()[:32])
+        except (OSError, EOFError, zlib.error):
+            return None  # read_idx names the broken file
+    return known
+
+
+def check_idx_files(name: str, folder) -> list:
+    """The IDX files of ``folder`` the zoo does not know (their names); `DataError` if any
+    is known to be the other dataset's, naming both datasets."""
+    found = {f: identify_idx_file(Path(folder) / f) for pair in IDX_FILES.values() for f in pair}
+    others = sorted({dataset for dataset in found.values() if dataset not in (None, name)})
+    if others:
+        theirs = [f for f, dataset in found.items() if dataset == others[0]]
+        raise DataError(
+            f"{folder} holds {DATASET_TITLES[others[0]]} files ({', '.join(theirs)}), not "
+            f"{DATASET_TITLES[name]}'s: load_dataset({others[0]!r}, ...) reads them, or point "
+            f"data_dir at the {name} files (a folder with an {name}/ sub-folder works for both)")
+    return [f for f, dataset in found.items() if dataset is None]
 _IDX_UBYTE = 0x08
 
 

@@ -48,25 +48,34 @@ class GAN(AdversarialModel):
         self.architecture = check_choice(architecture, "architecture", ARCHITECTURES)
         self.filters = filters
 
-        images = keras.Input(self.image_shape, name="images")
-        if architecture == "mlp":
-            self.generator = self._mlp_generator()
-            x = mlp(layers.Flatten(name="flatten")(images), MLP_UNITS, "leaky_relu")
-        else:
-            self.generator = conv_decoder(latent_dim, self.image_shape, filters, 0,
-                                          output_activation="tanh", batch_norm=True,
-                                          name="generator")
-            x = conv_encoder_features(images, filters, 0, batch_norm=True, activation="leaky_relu")
-        self.discriminator = keras.Model(images, layers.Dense(1, name="logit")(x),
-                                         name="discriminator")
-        self.build((None, latent_dim))
+        self.generator, self.discriminator = self.networks()
+        self.build(self.call_shapes())
 
-    def _mlp_generator(self) -> keras.Model:
-        codes = keras.Input((self.latent_dim,), name="latent")
+    def networks(self) -> tuple:
+        """``(generator, discriminator)``: codes -> images in [-1, 1], images -> logits."""
+        generator = self.generator_network(self.latent_dim, name="generator")
+        images = keras.Input(self.image_shape, name="images")
+        features = self.discriminator_features(images)  # before the logit layer: the order
+        logits = layers.Dense(1, name="logit")(features)  # of creation fixes seeded weights
+        return generator, keras.Model(images, logits, name="discriminator")
+
+    def generator_network(self, code_dim: int, name: str) -> keras.Model:
+        """G, ``(batch, code_dim)`` -> images in [-1, 1]: the MLP (ReLU, tanh out) or
+        DCGAN's (the `zoo.blocks` decoder with batch norm and a tanh)."""
+        if self.architecture == "dcgan":
+            return conv_decoder(code_dim, self.image_shape, self.filters, 0,
+                                output_activation="tanh", batch_norm=True, name=name)
+        codes = keras.Input((code_dim,), name="latent")
         x = layers.Dense(math.prod(self.image_shape), activation="tanh", name="pixels")(
             mlp(codes, MLP_UNITS, "relu"))
-        return keras.Model(codes, layers.Reshape(self.image_shape, name="to_image")(x),
-                           name="generator")
+        return keras.Model(codes, layers.Reshape(self.image_shape, name="to_image")(x), name=name)
+
+    def discriminator_features(self, images):
+        """D before its logit, LeakyReLU 0.2: the MLP, or DCGAN's conv trunk with batch norm."""
+        if self.architecture == "dcgan":
+            return conv_encoder_features(images, self.filters, 0, batch_norm=True,
+                                         activation="leaky_relu")
+        return mlp(layers.Flatten(name="flatten")(images), MLP_UNITS, "leaky_relu")
 
     def discriminator_losses(self, real, fake, training=False) -> dict:
         """D's loss on a real batch (label 1) and a fake one (label 0), the sum of both
@@ -86,17 +95,16 @@ class GAN(AdversarialModel):
         logits = self.discriminator(fake, training=training)
         return {"g_loss": self.mean_loss(ops.ones_like(logits), logits)}
 
-    def compute_losses(self, x, training=False) -> dict:
-        """Both networks' terms on real images ``x`` and fresh fakes (``evaluate``)."""
-        real, z = self.real_and_codes(x)
-        fake = self.generator(z, training=training)
+    def compute_losses(self, inputs, training=False) -> dict:
+        """Both networks' terms on a real batch and fresh fakes (``evaluate``)."""
+        real, z = self.real_and_codes(inputs)
+        fake = self.fake_batch(z, training=training)
         return {**self.discriminator_losses(real, fake, training),
                 **self.generator_losses(fake, training)}
 
     def train_step(self, data):
-        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
-        real, z = self.real_and_codes(x)
-        fake = self.generator(z, training=True)  # outside D's tape: G is not updated there
+        real, z = self.real_and_codes(self.loss_inputs(data))
+        fake = self.fake_batch(z, training=True)  # outside D's tape: G is not updated there
         with tf.GradientTape() as tape:
             d_losses = self.discriminator_losses(real, fake, training=True)
         self.minimize(tape, d_losses["d_loss"], self.discriminator.trainable_weights,

@@ -42,6 +42,14 @@ class Sampling(layers.Layer):
         return {**super().get_config(), "seed": self.seed}
 
 
+def with_sigmoid(logits_network: keras.Model) -> keras.Model:
+    """``logits_network`` then a sigmoid, as the model ``decoder``: images in [0, 1]."""
+    inputs = [keras.Input(t.shape[1:], dtype=t.dtype, name=t.name) for t in logits_network.inputs]
+    inputs = inputs[0] if len(inputs) == 1 else inputs
+    pixels = layers.Activation("sigmoid", name="pixels")(logits_network(inputs))
+    return keras.Model(inputs, pixels, name="decoder")
+
+
 @keras.saving.register_keras_serializable(package="zoo")
 class VAE(EncoderDecoderMixin, GenerativeMixin, ZooModel):
     """Variational autoencoder: images -> q(z|x) = N(mean, diag(exp(log_var))) -> images.
@@ -95,30 +103,43 @@ class VAE(EncoderDecoderMixin, GenerativeMixin, ZooModel):
         self.filters = filters
         self.dense_units = dense_units
 
+        encoder, decoder_logits = self.networks()
+        # Tracked in this order, as the shipped presets were: it sets the order of the
+        # weights (and of the optimizer's slots) in the saved files.
+        self.decoder_logits, self.encoder = decoder_logits, encoder
+        self.decoder = with_sigmoid(self.decoder_logits)
+        self.build(self.call_shapes())
+
+    def networks(self) -> tuple:
+        """``(encoder, decoder_logits)``: images -> ``[z_mean, z_log_var, z]`` and codes ->
+        Bernoulli logits (the conditional VAE gives both networks the labels too)."""
         images = keras.Input(self.image_shape, name="images")
-        if architecture == "conv":
-            features = conv_encoder_features(images, filters, dense_units)
-            self.decoder_logits = conv_decoder(latent_dim, self.image_shape, filters, dense_units,
-                                               output_activation=None, name="decoder_logits")
-        else:
-            features = mlp(layers.Flatten(name="flatten")(images), MLP_UNITS, "relu")
-            self.decoder_logits = self._mlp_decoder_logits()
-        z_mean = layers.Dense(latent_dim, name="z_mean")(features)
-        z_log_var = layers.Dense(latent_dim, name="z_log_var")(features)
-        z = Sampling(self.seed, name="sampling")([z_mean, z_log_var])
-        self.encoder = keras.Model(images, [z_mean, z_log_var, z], name="encoder")
+        features = self.features(images)
+        # Created in this order so that a seed gives the weights it gave before this split.
+        decoder_logits = self.logits_network(self.latent_dim, name="decoder_logits")
+        return keras.Model(images, self.posterior(features), name="encoder"), decoder_logits
 
-        codes = keras.Input((latent_dim,), name="latent")
-        pixels = layers.Activation("sigmoid", name="pixels")(self.decoder_logits(codes))
-        self.decoder = keras.Model(codes, pixels, name="decoder")
-        self.build((None, *self.image_shape))
+    def features(self, images):
+        """The encoder's flat features of ``images``: the conv trunk or the dense layers."""
+        if self.architecture == "conv":
+            return conv_encoder_features(images, self.filters, self.dense_units)
+        return mlp(layers.Flatten(name="flatten")(images), MLP_UNITS, "relu")
 
-    def _mlp_decoder_logits(self) -> keras.Model:
-        codes = keras.Input((self.latent_dim,), name="latent")
+    def posterior(self, features) -> list:
+        """``[z_mean, z_log_var, z]``: q(z|x) from the encoder's ``features``, and a draw."""
+        z_mean = layers.Dense(self.latent_dim, name="z_mean")(features)
+        z_log_var = layers.Dense(self.latent_dim, name="z_log_var")(features)
+        return [z_mean, z_log_var, Sampling(self.seed, name="sampling")([z_mean, z_log_var])]
+
+    def logits_network(self, code_dim: int, name: str) -> keras.Model:
+        """A network ``(batch, code_dim)`` -> logits ``(batch,) + image_shape``."""
+        if self.architecture == "conv":
+            return conv_decoder(code_dim, self.image_shape, self.filters, self.dense_units,
+                                output_activation=None, name=name)
+        codes = keras.Input((code_dim,), name="latent")
         x = mlp(codes, MLP_UNITS[::-1], "relu")
         x = layers.Dense(math.prod(self.image_shape), name="logits")(x)
-        x = layers.Reshape(self.image_shape, name="to_image")(x)
-        return keras.Model(codes, x, name="decoder_logits")
+        return keras.Model(codes, layers.Reshape(self.image_shape, name="to_image")(x), name=name)
 
     def call(self, inputs, training=False):
         """Deterministic reconstruction: the decoded posterior mean."""
@@ -129,7 +150,11 @@ class VAE(EncoderDecoderMixin, GenerativeMixin, ZooModel):
         """``loss``, ``reconstruction_loss`` and ``kl_loss`` in nats (bce) per image,
         averaged over the batch ``x``; float32 under any dtype policy."""
         z_mean, z_log_var, z = self.encoder(x, training=training)
-        logits = ops.cast(self.decoder_logits(z, training=training), "float32")
+        return self.elbo_terms(x, self.decoder_logits(z, training=training), z_mean, z_log_var)
+
+    def elbo_terms(self, x, logits, z_mean, z_log_var) -> dict:
+        """The loss terms of images ``x`` from the decoder's ``logits`` and q(z|x)."""
+        logits = ops.cast(logits, "float32")
         z_mean, z_log_var = ops.cast(z_mean, "float32"), ops.cast(z_log_var, "float32")
         if self.reconstruction_loss == "bce":
             per_pixel = ops.binary_crossentropy(x, logits, from_logits=True)
@@ -144,9 +169,9 @@ class VAE(EncoderDecoderMixin, GenerativeMixin, ZooModel):
     def train_step(self, data):
         # keras-io's shape: the ELBO's terms under the tape, then one step of the base
         # (replica and loss scaling, the update, the trackers).
-        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+        inputs = self.loss_inputs(data)
         with tf.GradientTape() as tape:
-            losses = self.compute_losses(x, training=True)
+            losses = self.compute_losses(inputs, training=True)
         return self.apply_losses(tape, losses)
 
     def encode(self, x, batch_size: int = 256) -> np.ndarray:

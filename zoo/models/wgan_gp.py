@@ -101,18 +101,17 @@ class WGANGP(AdversarialModel):
         """G's loss ``-E[D(fake)]``: G raises the critic's score of its images."""
         return {"g_loss": -ops.mean(self.score(fake, training))}
 
-    def compute_losses(self, x, training=False) -> dict:
-        """Both networks' terms on real images ``x`` and fresh fakes (``evaluate``)."""
-        real, z = self.real_and_codes(x)
-        fake = self.generator(z, training=training)
+    def compute_losses(self, images, training=False) -> dict:
+        """Both networks' terms on real ``images`` and fresh fakes (``evaluate``)."""
+        real, z = self.real_and_codes(images)
+        fake = self.fake_batch(z, training=training)
         return {**self.critic_losses(real, fake, training),
                 **self.generator_losses(fake, training)}
 
     def train_step(self, data):
-        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
-        real, _ = self.real_and_codes(x)
+        real = self.real_batch(self.loss_inputs(data))
         for _ in range(self.n_critic):  # unrolled in the graph: n_critic is a Python int
-            fake = self.generator(self.codes_like(real), training=True)
+            fake = self.fake_batch(self.codes_like(real), training=True)
             with tf.GradientTape() as tape:
                 d_losses = self.critic_losses(real, fake, training=True)
             self.minimize(tape, d_losses["d_loss"], self.discriminator.trainable_weights,
