@@ -34,6 +34,7 @@ RECIPES = {
     "conditional": "Class-conditional generation",
     "vqvae": "VQ-VAE with a PixelCNN prior",
     "tuning": "Hyperparameter search and cross-validation",
+    "compare": "Every shipped preset side by side",
 }
 PACKAGES = ("deepzoo", "keras", "tensorflow", "keras-tuner", "scikit-learn", "matplotlib",
             "tensorflow-datasets", "numpy")

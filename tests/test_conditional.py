@@ -133,3 +133,17 @@ def test_recipe_trains_a_model_and_saves_it_as_a_preset(tmp_path, monkeypatch):
     assert (tmp_path / "conditional" / "vae_samples_by_class.png").is_file()
     loaded = ConditionalVAE.from_preset("tiny_cvae")
     np.testing.assert_allclose(loaded.generate(4, seed=0), loaded.generate(4, seed=0))
+
+
+def test_compare_recipe_scores_every_preset_of_the_dataset_by_one_protocol(tmp_path):
+    from recipes import compare
+
+    rows = {row["preset"]: row for row in compare.main(
+        ["--quick", "--samples", "200", "--epochs", "1", "--out", str(tmp_path)])}
+    assert "fashion_mnist_d36_classifier" not in rows and "mnist_d9" not in rows
+    assert {"fashion_mnist_cgan", "fashion_mnist_vqvae", "fashion_mnist_d36"} <= set(rows)
+    assert 0 < rows["fashion_mnist_cgan"]["conditional accuracy"] <= 1
+    assert rows["fashion_mnist_vqvae"]["test MSE"] < rows["fashion_mnist_d36"]["test MSE"]
+    assert "domain FID" not in rows["fashion_mnist_pretrained"]
+    assert rows["fashion_mnist_pretrained"]["linear probe"] > 0.5
+    assert (tmp_path / "compare" / "samples.png").stat().st_size > 10_000

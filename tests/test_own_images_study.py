@@ -54,14 +54,16 @@ def test_quick_report_on_an_unlabelled_folder(digits, tmp_path, capsys):
     assert set(statuses) == set(RECIPES.values())
     for name, title in RECIPES.items():
         assert f'<section id="{name}">' in page
-        expected = "skipped" if name in ("finetune", "conditional") else "ok"
+        expected = "skipped" if name in ("finetune", "conditional", "compare") else "ok"
         assert statuses[title][0] == expected, (name, statuses[title])
     # What needs labels is left out with one line each, the rest is written.
     assert statuses[RECIPES["finetune"]][1] == "no labels: the transfer study trains and tests " \
                                                 "classifiers on them"
     assert statuses[RECIPES["conditional"]][1] == "class-conditional models train on labels; " \
                                                    "this dataset has none"
-    assert 'class="skipped">skipped' in page and "2 skipped ['finetune', 'conditional']" in printed
+    assert statuses[RECIPES["compare"]][1].startswith("no shipped preset was trained on")
+    assert 'class="skipped">skipped' in page
+    assert "3 skipped ['finetune', 'conditional', 'compare']" in printed
     for recipe, skipped in [("latent", "class ellipses"), ("vae", "domain FID"),
                             ("gan", "domain FID"), ("vqvae", "domain FID")]:
         assert len(re.findall(rf"^\[{recipe}\] no labels: {skipped}.* skipped$", printed,
