@@ -20,8 +20,8 @@ from functools import partial
 
 import numpy as np
 
-from ._common import (add_model_arguments, base_parser, build_autoencoder, positive_float,
-                      prepare, shown_examples)
+from ._common import (add_model_arguments, add_preset_arguments, base_parser, build_autoencoder,
+                      portable_command, positive_float, prepare, shown_examples)
 
 SIGMAS = (0.1, 0.2, 0.3, 0.5)
 FRACTIONS = (0.05, 0.1, 0.2)
@@ -40,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_model_arguments(parser, latent_dim=36)
     parser.add_argument("--max-sigma", type=positive_float, default=0.5,
                         help="training noise: sigma drawn per image in [0, max-sigma]")
+    add_preset_arguments(parser, "the denoising autoencoder")
     return parser
 
 
@@ -87,6 +88,13 @@ def main(argv=None) -> list:
     write_table(rows, out / "metrics",
                 "Test MSE and PSNR (dB) vs. noise level, "
                 + computed_on(dataset, args.epochs, args.quick))
+    if args.preset:
+        from zoo.presets import save_preset
+
+        save_preset(models["denoising AE"], args.preset, folder=args.preset_dir, card={
+            "command": portable_command("denoising", argv), "data": dataset.summary(),
+            "metrics": {f"test PSNR (dB), {r['corruption']} {r['level']}": r["denoising AE PSNR"]
+                        for r in rows}})
     print(f"[denoising] wrote {out}", flush=True)
     return rows
 

@@ -50,12 +50,18 @@ def test_finetune_recipe(tmp_path):
                        "--out", str(tmp_path / "too_many")])
 
 
-def test_denoising_recipe(tmp_path):
+def test_denoising_recipe(tmp_path, monkeypatch):
     from recipes import denoising
+    from zoo.presets import load_preset, preset_card
 
+    monkeypatch.setenv("ZOO_PRESET_DIR", str(tmp_path / "presets"))
     rows = denoising.main(["--quick", "--epochs", "3", "--filters", "8", "--dense-units", "64",
                            "--latent-dim", "16", "--batch-size", "64", "--learning-rate", "3e-3",
-                           "--out", str(tmp_path)])
+                           "--out", str(tmp_path), "--preset", "tiny_denoiser"])
+    card = preset_card("tiny_denoiser")
+    assert card["class"] == "ConvAutoencoder" and "--preset tiny_denoiser" in card["command"]
+    assert card["metrics"]["test PSNR (dB), gaussian sigma=0.5"] == rows[3]["denoising AE PSNR"]
+    assert load_preset("tiny_denoiser").latent_dim == 16
     out = tmp_path / "denoising"
     assert_outputs(out, ("denoised_gaussian.png", "denoised_salt_and_pepper.png",
                          "denoised_occlusion.png", "metrics.md"))
