@@ -54,9 +54,10 @@ def main(argv=None) -> list:
     from zoo.presets import list_presets, preset_card
     from ._report import computed_on, write_table
 
-    names = [name for name in list_presets(shipped_only=True)
-             if name.startswith(f"{dataset.name}_") and preset_card(name)["class"] != "Functional"
-             and tuple(preset_card(name)["config"]["input_shape"]) == dataset.image_shape]
+    cards = {name: preset_card(name) for name in list_presets(shipped_only=True)
+             if name.startswith(f"{dataset.name}_")}
+    names = [name for name, card in cards.items() if card["class"] != "Functional"
+             and tuple(card["config"]["input_shape"]) == dataset.image_shape]
     if not names or not dataset.labelled:
         raise RecipeSkipped("compare", f"no shipped preset was trained on {dataset.name} "
                             "images of this shape" if not names else

@@ -45,9 +45,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def parse_args(argv):
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     if args.preset and args.model == "both":
-        build_parser().error("--preset saves one model: add --model vae or --model gan")
+        parser.error("--preset saves one model: add --model vae or --model gan")
     return args
 
 

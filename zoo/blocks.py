@@ -125,8 +125,14 @@ def conv_decoder(latent_dim: int, output_shape, filters: int, dense_units: int,
         x = layers.Activation("relu", name=f"deconv{i + 1}_act")(x)
     x = layers.Conv2DTranspose(output_shape[2], 3, strides=2, padding="same",
                                activation=output_activation, name="to_image")(x)
-    extra_h, extra_w = height * 8 - output_shape[0], width * 8 - output_shape[1]
+    return keras.Model(codes, crop_to(x, output_shape[0], output_shape[1]), name=name)
+
+
+def crop_to(x, height: int, width: int):
+    """``x`` ``(batch, H, W, C)`` centre-cropped to ``height`` x ``width`` by a layer named
+    ``crop`` (decoders grow a feature map past odd image sizes); unchanged if it fits."""
+    extra_h, extra_w = x.shape[1] - height, x.shape[2] - width
     if extra_h or extra_w:
         x = layers.Cropping2D(((extra_h // 2, extra_h - extra_h // 2),
                                (extra_w // 2, extra_w - extra_w // 2)), name="crop")(x)
-    return keras.Model(codes, x, name=name)
+    return x

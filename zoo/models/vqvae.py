@@ -11,6 +11,7 @@ import numpy as np
 from keras import layers, ops
 
 from zoo.base import ZooModel, as_float32
+from zoo.blocks import crop_to
 from zoo.export import Endpoint, ServingInput
 from zoo.validation import (check_batch_size, check_images, check_labels, check_positive_int,
                             check_scalar, check_seed)
@@ -198,12 +199,7 @@ class VQVAE(ZooModel):
                                    activation="relu", name="up1")(x)
         x = layers.Conv2DTranspose(self.image_shape[2], 4, strides=2, padding="same",
                                    activation="sigmoid", name="to_image")(x)
-        extra_h = x.shape[1] - self.image_shape[0]
-        extra_w = x.shape[2] - self.image_shape[1]
-        if extra_h or extra_w:
-            x = layers.Cropping2D(((extra_h // 2, extra_h - extra_h // 2),
-                                   (extra_w // 2, extra_w - extra_w // 2)), name="crop")(x)
-        return keras.Model(grid, x, name="decoder")
+        return keras.Model(grid, crop_to(x, *self.image_shape[:2]), name="decoder")
 
     def _prior(self) -> keras.Model:
         """PixelCNN: an index grid ``(N, H, W)`` -> logits ``(N, H, W, K)`` of each position
