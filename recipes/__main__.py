@@ -154,7 +154,7 @@ def _parser() -> argparse.ArgumentParser:
 def _write_record(path: Path, arguments: list, results: list, metadata=None) -> None:
     """``study.json``: the run for programs (benchmarks.quality tables its wall times) and
     for a rerun. Written after each recipe, with ``finished`` false until the report is."""
-    from zoo.export import atomic_path
+    from zoo.saving import atomic_path
 
     path.parent.mkdir(parents=True, exist_ok=True)
     record = {"finished": metadata is not None, "arguments": arguments,

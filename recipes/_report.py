@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from zoo.export import atomic_path
+from zoo.saving import atomic_path
 
 
 # Display names of the library's identifier keys, chosen here, where tables are rendered.

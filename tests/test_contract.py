@@ -80,8 +80,21 @@ MODELS = {name: Case(*case) for name, case in {
 }.items()}
 
 
+# What does not hold yet, per backend, test and model: a strict xfail, so that the test
+# says so once it does.
+KNOWN_GAPS = {
+    ("jax", "test_precision", "cae"): "Keras's own compiled-loss step on JAX: under "
+    "mixed_bfloat16 the loss moves about 0.14x as far as in float32",
+    ("jax", "test_precision", "cvae"): "under mixed_float16 on JAX the conditional VAE "
+    "diverges with SGD (the unconditional VAE does not)",
+}
+
+
 @pytest.fixture(params=sorted(MODELS))
 def case(request):
+    gap = KNOWN_GAPS.get((keras.backend.backend(), request.function.__name__, request.param))
+    if gap:
+        request.applymarker(pytest.mark.xfail(reason=gap, strict=True))
     return MODELS[request.param]
 
 
@@ -116,8 +129,8 @@ def test_preset(name):
     run_preset_test(getattr(zoo.models, preset_card(name)["class"]), name)
 
 
-def test_contributing_walks_through_the_gans_own_step():
-    """CONTRIBUTING.md's two-optimizer walkthrough is `GAN.train_step`, word for word."""
+def test_contributing_walks_through_the_two_optimizer_step():
+    """CONTRIBUTING.md's two-optimizer walkthrough is the GAN's step, word for word."""
     import inspect
 
     text = (ROOT / "CONTRIBUTING.md").read_text()

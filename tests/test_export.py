@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from zoo import ConvAutoencoder, export_saved_model, save_model
-from zoo.export import atomic_path
+from zoo.saving import atomic_path
 
 
 def test_atomic_path_keeps_the_old_file_when_the_write_fails(tmp_path):

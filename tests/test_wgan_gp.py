@@ -32,7 +32,7 @@ def test_penalty_is_the_squared_distance_of_the_critics_gradient_norm_from_one(i
     norms = np.sqrt(np.sum(np.square(tape.gradient(scores, real).numpy()), axis=(1, 2, 3)))
     expected = np.mean((norms - 1) ** 2)
     assert float(model.gradient_penalty(real, real)) == pytest.approx(expected, rel=1e-4)
-    losses = {name: float(value) for name, value in model.critic_losses(real, real).items()}
+    losses = {name: float(value) for name, value in model.discriminator_losses(real, real).items()}
     assert losses["wasserstein"] == pytest.approx(0.0, abs=1e-6)  # the same images on both sides
     assert losses["d_loss"] == pytest.approx(7.0 * expected, rel=1e-4)
 
@@ -41,7 +41,7 @@ def test_critic_loss_is_the_negated_wasserstein_estimate_plus_the_penalty(images
     model = tiny()
     real = tf.constant(images * 2 - 1)
     fake = model.generator(np.random.default_rng(0).standard_normal((8, 8)).astype(np.float32))
-    losses = {name: float(value) for name, value in model.critic_losses(real, fake).items()}
+    losses = {name: float(value) for name, value in model.discriminator_losses(real, fake).items()}
     d_real = float(np.mean(model.discriminator(real)))
     d_fake = float(np.mean(model.discriminator(fake)))
     assert losses["wasserstein"] == pytest.approx(d_real - d_fake, rel=1e-4, abs=1e-6)

@@ -18,7 +18,8 @@ from zoo.models.contrastive import ContrastiveEncoder
 from zoo.distribute import get_strategy
 from zoo.data import (DataError, ImageDataset, check_images, from_arrays, load_dataset, load_images,
                       make_tf_dataset)
-from zoo.export import export_saved_model, save_model
+from zoo.export import export_saved_model
+from zoo.saving import save_model
 from zoo.models.gan import GAN
 from zoo.metrics import binarize, domain_fid, iwae_log_likelihood, sample_diversity, train_feature_classifier
 from zoo.crossval import CrossValidation, cross_validate

@@ -4,22 +4,40 @@ from __future__ import annotations
 
 import keras
 import numpy as np
-import tensorflow as tf
 from keras import ops
 from keras.optimizers import LossScaleOptimizer
 
 from zoo.base import GenerativeMixin, ZooModel
-from zoo.export import Endpoint, ServingInput
+from zoo.serving import Endpoint, ServingInput
 from zoo.validation import check_codes, check_seed
+
+
+class OptimizerPair:
+    """D's and G's optimizers, where Keras's trainer looks for the one optimizer of a model:
+    its ``variables`` are both optimizers' (the state JAX carries through a step)."""
+
+    def __init__(self, d_optimizer, g_optimizer):
+        self.optimizers = (d_optimizer, g_optimizer)
+
+    @property
+    def variables(self) -> list:
+        return [v for optimizer in self.optimizers for v in optimizer.variables]
+
+    @property
+    def built(self) -> bool:
+        return all(optimizer.built for optimizer in self.optimizers)
 
 
 class AdversarialModel(GenerativeMixin, ZooModel):
     """The base of models trained by two optimizers: a generator and a critic.
 
     A subclass creates ``generator`` (codes -> images in [-1, 1]) and ``discriminator``
-    (images -> one logit or score per image), writes ``compute_losses`` (every term, for
-    ``evaluate``) and a ``train_step`` that steps each network with ``minimize`` and ends
-    in ``update_trackers``. The base owns ``compile(d_optimizer, g_optimizer, loss_fn)``
+    (images -> one logit or score per image) and writes the losses of each,
+    ``discriminator_losses(real, fake, training)`` (key ``"d_loss"``) and
+    ``generator_losses(fake, training)`` (key ``"g_loss"``). The base owns the step, on
+    every backend: ``critic_steps`` steps of D, each on a fresh fake batch, then one of G
+    (`train_step`); ``evaluate`` reports every term. It also owns
+    ``compile(d_optimizer, g_optimizer, loss_fn)``
     (both wrapped in a `LossScaleOptimizer` under ``mixed_float16``), the codes that
     ``call``/``predict`` take, images in [0, 1] out (``generate(n, seed)``), the seeded
     stream of codes each step draws (``real_and_codes``, ``codes_like``; ``real_batch`` and
@@ -28,6 +46,7 @@ class AdversarialModel(GenerativeMixin, ZooModel):
     """
 
     progress_metric = "d_loss"  # falls over the first epochs, while D learns to tell them apart
+    critic_steps = 1  # D's steps per step of G
 
     def __init__(self, *, seed=None, **kwargs):
         super().__init__(**kwargs)
@@ -63,10 +82,41 @@ class AdversarialModel(GenerativeMixin, ZooModel):
         super().compile(optimizer=None, **kwargs)
         self.d_optimizer.build(self.discriminator.trainable_variables)
         self.g_optimizer.build(self.generator.trainable_variables)
+        # What Keras's trainer reads as the optimizer: JAX carries its variables through
+        # each stateless step, which for this model are both optimizers'.
+        self.optimizer = OptimizerPair(self.d_optimizer, self.g_optimizer)
 
     def train_step(self, data):
-        raise NotImplementedError(f"{type(self).__name__} must write its train_step: one tape "
-                                  "per network, each ending in minimize (see CONTRIBUTING.md)")
+        real = self.real_batch(self.loss_inputs(data))
+        for _ in range(self.critic_steps):  # unrolled in the graph: a Python int
+            # G's images are constants in D's step: only D moves.
+            fake = keras.tree.map_structure(
+                ops.stop_gradient, self.fake_batch(self.codes_like(real), training=True))
+            d_losses = self.minimize(lambda: self.discriminator_losses(real, fake, training=True),
+                                     self.discriminator.trainable_weights, self.d_optimizer,
+                                     key="d_loss")
+
+        g_losses = self.minimize(  # new codes; D's weights are only read here
+            lambda: self.generator_losses(self.fake_batch(self.codes_like(real), training=True),
+                                          training=True),
+            self.generator.trainable_weights, self.g_optimizer, key="g_loss")
+        return self.update_trackers({**d_losses, **g_losses})
+
+    def compute_losses(self, inputs, training=False) -> dict:
+        """Both networks' terms on a real batch and fresh fakes (``evaluate``)."""
+        real, z = self.real_and_codes(inputs)
+        fake = self.fake_batch(z, training=training)
+        return {**self.discriminator_losses(real, fake, training),
+                **self.generator_losses(fake, training)}
+
+    def discriminator_losses(self, real, fake, training=False) -> dict:
+        """D's terms on a batch of ``real`` and one of ``fake`` images; ``"d_loss"`` is
+        minimised."""
+        raise NotImplementedError(f"{type(self).__name__} must define discriminator_losses")
+
+    def generator_losses(self, fake, training=False) -> dict:
+        """G's terms on its ``fake`` batch, as D judges it; ``"g_loss"`` is minimised."""
+        raise NotImplementedError(f"{type(self).__name__} must define generator_losses")
 
     def get_compile_config(self):
         if not self.compiled:
@@ -105,15 +155,6 @@ class AdversarialModel(GenerativeMixin, ZooModel):
     def fake_batch(self, codes, training=False):
         """G's images of ``codes``, as D reads them (the conditional GAN adds the labels)."""
         return self.generator(codes, training=training)
-
-    def generator_step(self, real) -> dict:
-        """One step of G on fresh codes, one per image of ``real``: ``minimize`` its
-        ``generator_losses(fake)["g_loss"]`` (D's weights are only read); returns the terms."""
-        with tf.GradientTape() as tape:
-            g_losses = self.generator_losses(self.fake_batch(self.codes_like(real), training=True),
-                                             training=True)
-        self.minimize(tape, g_losses["g_loss"], self.generator.trainable_weights, self.g_optimizer)
-        return g_losses
 
     def call(self, inputs, training=False):
         """Images in [0, 1] generated from codes ``(batch, latent_dim)``."""

@@ -2,9 +2,10 @@
 share (the base of models with two optimizers is `zoo.adversarial.AdversarialModel`).
 
 The training mechanics live here once: a model says what its losses are
-(``compute_losses``), the base turns them into gradient steps that are right under a
-`tf.distribute` strategy and under every Keras dtype policy (``mixed_float16`` scales the
-loss, ``mixed_bfloat16`` needs no scaling, both compute the losses in float32).
+(``compute_losses``), the base turns them into gradient steps (`zoo.backends`, once per Keras
+backend) that are right on TensorFlow, JAX and PyTorch, under a `tf.distribute` strategy
+and under every Keras dtype policy (``mixed_float16`` scales the loss, ``mixed_bfloat16``
+needs no scaling, both compute the losses in float32).
 """
 
 from __future__ import annotations
@@ -13,25 +14,17 @@ import contextlib
 
 import keras
 import numpy as np
-import tensorflow as tf
 
-from zoo.export import Endpoint, ServingInput
+from zoo import backends
+from zoo.serving import Endpoint, ServingInput
 from zoo.validation import (check_batch_size, check_code_inputs, check_codes, check_image_inputs,
-                            check_image_shape, check_images, check_positive_int, check_seed)
+                            check_image_shape, check_images, check_positive_int, check_seed,
+                            is_tf_dataset)
 
 def gaussian_codes(n: int, latent_dim: int, seed=None) -> np.ndarray:
     """``n`` draws from N(0, I) of shape ``(n, latent_dim)``; the same ``seed``, the same codes."""
     n = check_positive_int(n, "n")
     return np.random.default_rng(check_seed(seed)).standard_normal((n, latent_dim)).astype(np.float32)
-
-
-def replica_scaled(loss):
-    """``loss / num_replicas_in_sync``: what a custom ``train_step`` differentiates.
-
-    A distribution strategy sums gradients across replicas, so each replica's mean loss
-    is divided by the replica count to make the update that of the global batch mean.
-    """
-    return loss / tf.distribute.get_strategy().num_replicas_in_sync
 
 
 @contextlib.contextmanager
@@ -77,6 +70,18 @@ def check_preset_shape(name: str, input_shape, model=None) -> None:
                          "model on these images instead of starting from the preset")
 
 
+class SymbolicCall(keras.Operation):
+    """``fn`` as a Keras operation: called on `keras.KerasTensor` inputs, it returns the
+    structure of ``fn``'s outputs as KerasTensors, on any backend, computing nothing."""
+
+    def __init__(self, fn):
+        super().__init__()
+        self.fn = fn
+
+    def call(self, inputs):
+        return self.fn(inputs)
+
+
 class ZooModel(keras.Model):
     """The contract of every zoo model: a `keras.Model` trained with ``compile``/``fit``.
 
@@ -93,7 +98,7 @@ class ZooModel(keras.Model):
          `keras.metrics.Mean` of that name, which ``fit``/``evaluate`` report and
          ``metrics`` lists (so Keras resets them each epoch). The base's ``train_step``
          and ``test_step`` do the rest; a model whose step has more to it (the VAE, the
-         GAN) writes a short ``train_step`` that ends in ``apply_losses``/``minimize``.
+         GAN) writes a short ``train_step`` that calls ``minimize`` and ``update_trackers``.
        - or no ``compute_losses`` at all: a plain ``loss(y, y_pred)`` passed to ``compile``
          trains with Keras's own step (`ConvAutoencoder`).
     3. ``get_config``: ``{**super().get_config(), <its own constructor arguments>}``.
@@ -167,13 +172,14 @@ class ZooModel(keras.Model):
     def _create_trackers(self) -> None:
         """One `keras.metrics.Mean` per key of ``compute_losses``, named after it.
 
-        The keys are read by tracing ``compute_losses`` on a symbolic batch (nothing runs);
-        this happens in ``build``, the last moment Keras lets a model create state.
+        The keys are read by running ``compute_losses`` on a symbolic batch (nothing is
+        computed); this happens in ``build``, the last moment Keras lets a model create
+        state.
         """
         if self._uses_compiled_loss:
             return
-        traced = tf.function(lambda inputs: self.compute_losses(inputs, training=False))
-        names = list(traced.get_concrete_function(self.loss_input_spec()).structured_outputs)
+        names = list(SymbolicCall(lambda inputs: self.compute_losses(inputs, training=False))(
+            self.loss_input_spec()))
         if "loss" not in names and self.progress_metric == "loss":
             raise ValueError(f"{type(self).__name__}.compute_losses must return a 'loss' key "
                              f"(what the optimizer minimises), got {names}")
@@ -192,17 +198,15 @@ class ZooModel(keras.Model):
         return x
 
     def loss_input_spec(self):
-        """The `tf.TensorSpec` (or tuple of them) of ``loss_inputs`` (hook)."""
-        return tf.TensorSpec((None, *self.image_shape), tf.float32)
+        """The `keras.KerasTensor` (or tuple of them) of ``loss_inputs`` (hook)."""
+        return keras.KerasTensor((None, *self.image_shape), "float32")
 
     def train_step(self, data):
         """One optimizer step on ``compute_losses(inputs)["loss"]``; the default of every model."""
         if self._uses_compiled_loss:
             return super().train_step(data)
         inputs = self.loss_inputs(data)
-        with tf.GradientTape() as tape:
-            losses = self.compute_losses(inputs, training=True)
-        return self.apply_losses(tape, losses)
+        return self.update_trackers(self.minimize(lambda: self.compute_losses(inputs, training=True)))
 
     def test_step(self, data):
         """``evaluate``: the terms of ``compute_losses(inputs)``, tracked, with no update."""
@@ -210,25 +214,20 @@ class ZooModel(keras.Model):
             return super().test_step(data)
         return self.update_trackers(self.compute_losses(self.loss_inputs(data), training=False))
 
-    def apply_losses(self, tape, losses: dict) -> dict:
-        """Minimise ``losses["loss"]`` (recorded by ``tape``) over every trainable weight
-        with ``self.optimizer``, then track every term; what ``train_step`` returns."""
-        self.minimize(tape, losses["loss"], self.trainable_weights, self.optimizer)
-        return self.update_trackers(losses)
+    def minimize(self, loss_fn, weights=None, optimizer=None, key: str = "loss") -> dict:
+        """One gradient step of ``optimizer`` on ``loss_fn()[key]``; returns every term.
 
-    def minimize(self, tape, loss, weights, optimizer) -> None:
-        """One gradient step of ``optimizer`` on ``loss``, which ``tape`` recorded.
-
-        The loss is divided by the replica count (`replica_scaled`) and multiplied by the
-        optimizer's loss scale (a `LossScaleOptimizer` under ``mixed_float16``; 1
-        otherwise) inside the tape, so that small float16 gradients do not underflow;
-        ``apply_gradients`` divides the scale out again and skips steps whose gradients
-        overflowed.
+        ``loss_fn`` is ``() -> dict`` of float32 losses, run inside the step so that each
+        backend can differentiate it (`zoo.backends.minimize`). ``weights`` defaults to every
+        trainable weight and ``optimizer`` to the compiled one. The loss is divided by the
+        replica count under a `tf.distribute` strategy and multiplied by the optimizer's
+        loss scale (a `LossScaleOptimizer` under ``mixed_float16``; 1 otherwise) before the
+        gradient, so that small float16 gradients do not underflow; the update divides
+        the scale out again and skips steps whose gradients overflowed.
         """
-        with tape:  # re-entered: the scaling must be recorded to reach the gradients
-            scaled = optimizer.scale_loss(replica_scaled(loss))
-        gradients = tape.gradient(scaled, weights)
-        optimizer.apply_gradients(zip(gradients, weights))
+        weights = self.trainable_weights if weights is None else weights
+        return backends.minimize(loss_fn, weights, optimizer or self.optimizer, key,
+                              self.state_variables())
 
     def update_trackers(self, values: dict) -> dict:
         """Update each tracker from ``values`` by name; return every tracker's result."""
@@ -242,6 +241,37 @@ class ZooModel(keras.Model):
         A method, not a property: Keras's saving walks a model's properties.
         """
         return [self.optimizer]
+
+    def state_variables(self) -> list:
+        """Every variable a training step reads or writes: the model's, its optimizers'
+        and its trackers' (what JAX's stateless steps carry)."""
+        return [*self.variables, *(v for o in self.optimizers() for v in o.variables),
+                *self.metrics_variables]
+
+    # JAX calls train_step(state, data) and test_step(state, data); a zoo step is written
+    # once, statefully, and run there by `zoo.backends.stateless`. Keras's own step (the
+    # compiled loss of the CAE) is already stateless.
+    def make_train_function(self, force=False):
+        if backends.backend() != "jax":
+            return super().make_train_function(force)
+        variables = (self.trainable_variables, self.non_trainable_variables,
+                     self.optimizer.variables, self.metrics_variables)
+        return self._with_step("train_step", variables, super().make_train_function, force)
+
+    def make_test_function(self, force=False):
+        if backends.backend() != "jax":
+            return super().make_test_function(force)
+        variables = (self.trainable_variables, self.non_trainable_variables, self.metrics_variables)
+        return self._with_step("test_step", variables, super().make_test_function, force)
+
+    def _with_step(self, name, variables, make, force):
+        keras_step = getattr(keras.Model, name).__get__(self)
+        step = keras_step if self._uses_compiled_loss else backends.stateless(getattr(self, name), variables)
+        self.__dict__[name] = step  # what Keras's JAX trainer compiles, for this call
+        try:
+            return make(force)
+        finally:
+            del self.__dict__[name]
 
     # ----------------------------------------------------------- input checks (hooks)
 
@@ -277,7 +307,7 @@ class ZooModel(keras.Model):
             validation_batch_size=None, validation_freq=1):
         x = self._check_inputs(x, "x")
         y = self._check_targets(y, x)
-        if isinstance(x, tf.data.Dataset):
+        if is_tf_dataset(x):
             shuffle = False  # the dataset shuffles itself; Keras warns about shuffle=True
         if isinstance(validation_data, tuple):
             val_x, *rest = validation_data

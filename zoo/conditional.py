@@ -12,12 +12,12 @@ import numbers
 
 import keras
 import numpy as np
-import tensorflow as tf
 from keras import layers, ops
 
 from zoo.base import gaussian_codes
-from zoo.export import ServingInput
-from zoo.validation import check_labels, check_positive_int, check_scalar, check_seed
+from zoo.serving import ServingInput
+from zoo.validation import (check_labels, check_positive_int, check_scalar, check_seed,
+                            is_tf_dataset)
 
 
 def one_hot(labels, num_classes: int):
@@ -54,10 +54,10 @@ class ConditionalMixin:
         return x, ops.cast(labels, "int32")
 
     def loss_input_spec(self):
-        return super().loss_input_spec(), tf.TensorSpec((None,), tf.int32)
+        return super().loss_input_spec(), keras.KerasTensor((None,), "int32")
 
     def _check_targets(self, y, x, name="y"):
-        if isinstance(x, tf.data.Dataset):
+        if is_tf_dataset(x):
             spec = x.element_spec
             if not (isinstance(spec, tuple) and len(spec) >= 2 and spec[1].dtype.is_integer):
                 raise TypeError(f"{type(self).__name__} trains on (images, labels): the dataset "

@@ -35,15 +35,15 @@ import json
 import os
 
 import keras
-import tensorflow as tf
 
+from zoo.backends import backend, require_tensorflow
 from zoo.validation import check_positive_int
 
 STRATEGIES = ("default", "mirrored", "multiworker")
 ENV_VAR = "ZOO_STRATEGY"
 
 
-def get_strategy(name: str | None = None, devices=None) -> tf.distribute.Strategy:
+def get_strategy(name: str | None = None, devices=None):
     """The `tf.distribute.Strategy` called ``name`` (default: ``$ZOO_STRATEGY``, else ``"default"``).
 
     Parameters
@@ -54,10 +54,17 @@ def get_strategy(name: str | None = None, devices=None) -> tf.distribute.Strateg
     devices : devices for ``"mirrored"`` (e.g. ``["/cpu:0", "/cpu:1"]``); default: all
         GPUs, or the CPU when there is none.
 
+    On JAX, ``"default"`` and ``"mirrored"`` are `keras.distribution.DataParallel` over
+    the local devices (or those given), which has the same ``scope()``; on PyTorch,
+    ``"default"`` is None (one device). Any other pair raises `ValueError`.
+
     Raises `ValueError` for an unknown name, or devices given to another strategy.
     """
-    if isinstance(name, tf.distribute.Strategy):
-        return name
+    if backend() == "tensorflow":
+        import tensorflow as tf
+
+        if isinstance(name, tf.distribute.Strategy):
+            return name
     if name is None:
         name = os.environ.get(ENV_VAR) or "default"
     if not isinstance(name, str):
@@ -74,6 +81,14 @@ def get_strategy(name: str | None = None, devices=None) -> tf.distribute.Strateg
         devices = [d.strip() for d in device_text.split(",") if d.strip()]
     if devices is not None and kind != "mirrored":
         raise ValueError(f"only the 'mirrored' strategy takes devices, not {kind!r}")
+    if backend() == "jax" and kind != "multiworker":
+        return keras.distribution.DataParallel(devices=devices or keras.distribution.list_devices())
+    if backend() == "torch" and kind == "default":
+        return None  # one device, nothing to distribute
+    if backend() != "tensorflow":
+        raise ValueError(f"the {kind!r} strategy runs on the TensorFlow backend (and "
+                         f"'mirrored' on JAX), not on {backend()!r}: set KERAS_BACKEND")
+    tf = require_tensorflow("tf.distribute strategies")
     if kind == "mirrored":
         return tf.distribute.MirroredStrategy(devices=devices)
     if kind == "multiworker":
@@ -81,7 +96,7 @@ def get_strategy(name: str | None = None, devices=None) -> tf.distribute.Strateg
     return tf.distribute.get_strategy()
 
 
-def _multi_worker_strategy() -> tf.distribute.Strategy:
+def _multi_worker_strategy():
     config = os.environ.get("TF_CONFIG")
     if config:
         try:
@@ -93,6 +108,7 @@ def _multi_worker_strategy() -> tf.distribute.Strategy:
             ) from e
         if not isinstance(cluster, dict) or not cluster.get("worker"):
             raise ValueError(f"TF_CONFIG names no workers: {config!r}")
+    tf = require_tensorflow("the 'multiworker' strategy")
     try:
         strategy = tf.distribute.MultiWorkerMirroredStrategy()
     except RuntimeError as e:
@@ -140,6 +156,7 @@ def split_cpu(num_devices: int) -> list:
     other TensorFlow op; a later call raises `RuntimeError`.
     """
     num_devices = check_positive_int(num_devices, "num_devices")
+    tf = require_tensorflow("split_cpu")
     cpu = tf.config.list_physical_devices("CPU")[0]
     try:
         tf.config.set_logical_device_configuration(

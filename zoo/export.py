@@ -1,147 +1,16 @@
-"""Saving without half-written files, and SavedModel export with guarded serving endpoints."""
+"""SavedModel export with guarded serving endpoints (`export_saved_model`)."""
 
 from __future__ import annotations
 
-import contextlib
-import os
-import shutil
-import uuid
 from pathlib import Path
-from typing import Callable, NamedTuple
 
 import keras
-import tensorflow as tf
 
+from zoo.backends import backend
+from zoo.base import ZooModel
+from zoo.saving import atomic_path
+from zoo.serving import Endpoint, ServingInput
 from zoo.validation import check_positive_int
-
-
-@contextlib.contextmanager
-def atomic_path(path):
-    """Yield a temporary sibling of ``path``; move it onto ``path`` only on success.
-
-    Works for files and folders. A crash or kill inside the block leaves the old
-    ``path`` untouched (plus, at worst, a stray ``.tmp-`` sibling), never a half-written one.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Keep the suffix: keras.saving insists on ".keras".
-    tmp = path.with_name(f".{path.stem}.tmp-{uuid.uuid4().hex[:8]}{path.suffix}")
-    try:
-        yield tmp
-        if tmp.is_dir() and path.exists():
-            old = path.with_name(f".{path.name}.old-{uuid.uuid4().hex[:8]}")
-            os.replace(path, old)
-            os.replace(tmp, path)
-            shutil.rmtree(old) if old.is_dir() else old.unlink()
-        else:
-            os.replace(tmp, path)
-    finally:
-        if tmp.is_dir():
-            shutil.rmtree(tmp, ignore_errors=True)
-        elif tmp.exists():
-            tmp.unlink()
-
-
-def save_model(model: keras.Model, path) -> Path:
-    """`model.save(path)` for a ``.keras`` file, atomically."""
-    path = Path(path)
-    if path.suffix != ".keras":
-        raise ValueError(f"save_model writes .keras files, got {path}")
-    with atomic_path(path) as tmp:
-        model.save(tmp)
-    return path
-
-
-class ServingInput(NamedTuple):
-    """What one input of a serving endpoint accepts: a batch ``(N,) + shape``.
-
-    ``name`` is the signature's input key (``"images"``, ``"codes"`` or ``"labels"``).
-    Float32 and finite, unless ``classes`` is set: then int32 class labels in
-    ``[0, classes)``. ``unit_range`` adds the check that every value lies in [0, 1], as
-    zoo images do.
-    """
-
-    name: str
-    shape: tuple
-    unit_range: bool = False
-    classes: int | None = None
-
-    @property
-    def dtype(self) -> tf.DType:
-        return tf.float32 if self.classes is None else tf.int32
-
-    def spec(self) -> tf.TensorSpec:
-        # Unknown rank on purpose: with a static rank TensorFlow folds a rank check away
-        # at trace time, and a served rank-3 batch would reach the convolutions (where
-        # oneDNN aborts the whole process) instead of failing the check.
-        return tf.TensorSpec(None, self.dtype, name=self.name)
-
-    def checked(self, x):
-        """``x`` reshaped to ``(-1,) + shape`` once in-graph checks pass.
-
-        A failing check raises ``InvalidArgumentError`` naming what was expected; the
-        model's ops depend on the checks, so they never run on bad input.
-        """
-        expected = f"{self.dtype.name} {self.name} of shape (N{''.join(f', {d}' for d in self.shape)})"
-        shape_ok = tf.cond(tf.equal(tf.rank(x), len(self.shape) + 1),
-                           lambda: tf.reduce_all(tf.equal(tf.shape(x)[1:], self.shape)),
-                           lambda: tf.constant(False))
-        checks = [tf.debugging.Assert(shape_ok, [f"expected {expected}; got shape", tf.shape(x)])]
-        if self.classes is not None:
-            checks.append(tf.debugging.Assert(
-                tf.reduce_all((x >= 0) & (x < self.classes)),
-                [f"{self.name} must be integers in [0, {self.classes}); got min",
-                 tf.reduce_min(x), "max", tf.reduce_max(x)]))
-        else:
-            checks.append(tf.debugging.Assert(
-                tf.reduce_all(tf.math.is_finite(x)),
-                [f"{self.name} hold NaN or infinite values; expected finite {expected}"]))
-        if self.unit_range:
-            checks.append(tf.debugging.Assert(
-                tf.reduce_all((x >= 0.0) & (x <= 1.0)),
-                [f"{self.name} must lie in [0, 1] (for uint8 pixels send x / 255); got min",
-                 tf.reduce_min(x), "max", tf.reduce_max(x)]))
-        with tf.control_dependencies(checks):
-            # Reshape, not ensure_shape: TFLite converts it (and then drops the asserts).
-            return tf.reshape(x, (-1, *self.shape))
-
-
-class Endpoint(NamedTuple):
-    """A serving endpoint: ``fn`` maps checked input batches to ``{output name: tensor}``.
-
-    ``input`` is one `ServingInput` or a tuple of them (a conditional model's codes and
-    labels); ``fn`` takes one argument per input, in that order.
-    """
-
-    input: ServingInput | tuple
-    fn: Callable
-
-    @property
-    def inputs(self) -> tuple:
-        return (self.input,) if isinstance(self.input, ServingInput) else tuple(self.input)
-
-    def guarded(self) -> Callable:
-        """``fn`` behind the inputs' checks, float32 out: what the SavedModel serves.
-
-        A model trained under a mixed dtype policy computes in float16 or bfloat16; a
-        server sees float32 in and out whatever the policy was (integer outputs, such as
-        code indices, stay integers). Several inputs must hold
-        one row per example each.
-        """
-        def serve(*batches):
-            checked = [spec.checked(batch) for spec, batch in zip(self.inputs, batches)]
-            if len(checked) > 1:
-                sizes = tf.stack([tf.shape(batch)[0] for batch in checked])
-                agree = tf.debugging.Assert(
-                    tf.reduce_all(tf.equal(sizes, sizes[0])),
-                    [f"{', '.join(spec.name for spec in self.inputs)} must hold one row per "
-                     "example each; got batch sizes", sizes])
-                with tf.control_dependencies([agree]):
-                    checked = [tf.identity(batch) for batch in checked]
-            return {name: tf.cast(value, tf.float32) if value.dtype.is_floating else value
-                    for name, value in self.fn(*checked).items()}
-
-        return serve
 
 
 def default_endpoints(model: keras.Model) -> dict:
@@ -195,8 +64,10 @@ def export_saved_model(model, path, version: int | None = None) -> Path:
     ``tf.saved_model.load(path)`` and call ``loaded.encode(images)["codes"]``; no zoo
     import is needed to serve it.
     """
-    from zoo.base import ZooModel  # zoo.base builds on this module
-
+    if backend() != "tensorflow":
+        raise NotImplementedError(
+            f"export_saved_model runs on the TensorFlow backend, not {backend()!r}: set "
+            "KERAS_BACKEND=tensorflow, load the .keras file and export there")
     if version is not None:
         check_positive_int(version, "version")
 

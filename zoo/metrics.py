@@ -22,10 +22,10 @@ import math
 
 import keras
 import numpy as np
-import tensorflow as tf
 from keras import layers, ops
 from scipy import linalg
 
+from zoo.backends import backend, require_tensorflow
 from zoo.blocks import conv_encoder_features
 from zoo.data import make_tf_dataset
 from zoo.validation import check_batch_size, check_images, check_positive_int
@@ -44,6 +44,7 @@ def dynamic_binarization(seed=None):
 
     Inputs and targets of each ``(inputs, targets)`` batch become the same binary draw.
     """
+    tf = require_tensorflow("dynamic_binarization (a tf.data map_fn)")
     # A generator object keeps its state across passes; an op-level seed would restart
     # the same draws at every epoch.
     generator = (tf.random.Generator.from_non_deterministic_state() if seed is None
@@ -122,9 +123,13 @@ def train_feature_classifier(dataset, epochs: int = 3, seed: int = 0, batch_size
     classifier = keras.Model(images, probs, name="feature_classifier")
     classifier.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
                        metrics=["accuracy"])
-    classifier.fit(make_tf_dataset(dataset.x_train, dataset.y_train, batch_size=batch_size,
-                                   seed=seed),
-                   epochs=epochs, verbose=verbose, shuffle=False)  # the dataset shuffles itself
+    if backend() == "tensorflow":  # the tf.data order every published figure was scored with
+        classifier.fit(make_tf_dataset(dataset.x_train, dataset.y_train, batch_size=batch_size,
+                                       seed=seed),
+                       epochs=epochs, verbose=verbose, shuffle=False)  # it shuffles itself
+    else:  # no TensorFlow needed: Keras shuffles the arrays, seeded above
+        classifier.fit(dataset.x_train, dataset.y_train, batch_size=batch_size, epochs=epochs,
+                       verbose=verbose)
     return classifier
 
 

@@ -22,7 +22,7 @@ from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from zoo.export import atomic_path
+from zoo.saving import atomic_path
 
 
 def subplots(nrows: int = 1, ncols: int = 1, **kwargs):

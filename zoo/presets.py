@@ -18,7 +18,7 @@ from pathlib import Path
 
 import keras
 
-from zoo.export import atomic_path, save_model
+from zoo.saving import atomic_path, save_model
 
 
 def shipped_preset_dir() -> Path:

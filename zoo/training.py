@@ -7,22 +7,34 @@ import math
 import time
 from pathlib import Path
 
-import keras
-import tensorflow as tf
+import sys
 
+import keras
+
+from zoo.backends import backend
 from zoo.validation import check_bool, check_seed
 
 
 def set_seed(seed: int, deterministic: bool = True) -> None:
-    """Seed Python, NumPy and TensorFlow; optionally make TF ops deterministic on CPU/GPU.
+    """Seed Python, NumPy and the Keras backend; optionally make its ops deterministic.
+
+    ``deterministic`` turns on TensorFlow's op determinism when TensorFlow runs (the
+    backend, or the `tf.data` pipelines of another) and PyTorch's deterministic
+    algorithms on PyTorch; JAX on one device is deterministic already.
 
     ``seed`` is an integer in [0, 2**32), the range every seed of the zoo takes.
     """
     seed = check_seed(seed, allow_none=False)
     deterministic = check_bool(deterministic, "deterministic")
     keras.utils.set_random_seed(seed)
-    if deterministic:
+    if deterministic and (backend() == "tensorflow" or "tensorflow" in sys.modules):
+        import tensorflow as tf
+
         tf.config.experimental.enable_op_determinism()
+    if deterministic and backend() == "torch":
+        import torch
+
+        torch.use_deterministic_algorithms(True, warn_only=True)
 
 
 class StopOnNaN(keras.callbacks.Callback):

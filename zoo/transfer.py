@@ -35,7 +35,7 @@ from zoo.classifier import (FEATURES, SCHEDULES, TRANSFER_METHODS, augment_input
                             check_learning_rate, compile_classifier, cosine_decay, fit_transfer,
                             fit_two_phase, label_subset, transfer_classifier)
 from zoo.data import make_tf_dataset
-from zoo.export import atomic_path
+from zoo.saving import atomic_path
 from zoo.training import EpochTimer, read_history, resumable_callbacks
 from zoo.validation import (check_bool, check_choice, check_fraction, check_positive_int,
                             check_scalar, check_seed)

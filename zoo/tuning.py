@@ -62,7 +62,7 @@ import numpy as np
 
 from zoo.models.autoencoder import ConvAutoencoder
 from zoo.crossval import kfold_splits
-from zoo.export import atomic_path
+from zoo.saving import atomic_path
 from zoo.validation import check_choice, check_positive_int, check_range, check_scalar
 
 ARCHITECTURE_FIELDS = ("filters", "latent_dim", "dense_units", "dropout")

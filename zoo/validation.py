@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import math
 import numbers
+import sys
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 SEED_RANGE = (0, 2**32 - 1)  # what NumPy's legacy RandomState and tf.random accept alike
 _BOUNDARIES = {"both": ("[", "]"), "left": ("[", ")"), "right": ("(", "]"), "neither": ("(", ")")}
@@ -217,6 +217,13 @@ def check_codes(z, latent_dim: int, name: str = "z") -> np.ndarray:
     return array.astype(np.float32, copy=False)
 
 
+def is_tf_dataset(x) -> bool:
+    """Whether ``x`` is a `tf.data.Dataset`, without importing TensorFlow (a process that
+    never imported it holds none)."""
+    tf = sys.modules.get("tensorflow")
+    return tf is not None and hasattr(tf, "data") and isinstance(x, tf.data.Dataset)
+
+
 def check_batches(x, shape, name: str = "x", *, check_array):
     """Check what `fit`/`evaluate`/`predict` receive: batches of ``(N,) + shape``.
 
@@ -226,7 +233,9 @@ def check_batches(x, shape, name: str = "x", *, check_array):
     shape or an empty dataset a `ValueError`); generators, `keras.utils.PyDataset` and
     ``None`` pass unchecked.
     """
-    if isinstance(x, tf.data.Dataset):
+    if is_tf_dataset(x):
+        import tensorflow as tf
+
         spec = x.element_spec
         spec = spec[0] if isinstance(spec, tuple) else spec
         # float32 like the arrays: a train_step mixing float64 inputs with float32 outputs

@@ -20,8 +20,9 @@ def make_tf_dataset(
     seams), for a `fit` counted in ``steps_per_epoch``. ``seed`` (an integer in
     [0, 2**32), or None for a fresh order each run) fixes the shuffling.
     """
-    import tensorflow as tf
+    from zoo.backends import require_tensorflow
 
+    tf = require_tensorflow("make_tf_dataset (a tf.data pipeline)")
     batch_size = check_batch_size(batch_size, allow_none=False)
     shuffle, repeat = check_bool(shuffle, "shuffle"), check_bool(repeat, "repeat")
     seed = check_seed(seed)

@@ -7,7 +7,7 @@ from keras import layers
 
 from zoo.base import EncoderDecoderMixin, ZooModel
 from zoo.blocks import check_trunk, conv_decoder, conv_encoder_features
-from zoo.export import Endpoint
+from zoo.serving import Endpoint
 from zoo.validation import check_images
 
 

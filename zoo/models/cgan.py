@@ -8,7 +8,7 @@ import numpy as np
 from keras import layers
 
 from zoo.conditional import ConditionalMixin, one_hot
-from zoo.export import Endpoint
+from zoo.serving import Endpoint
 from zoo.models.gan import GAN
 from zoo.validation import check_codes
 

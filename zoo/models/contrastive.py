@@ -9,7 +9,7 @@ from keras import layers, ops
 
 from zoo.base import EncoderMixin, ZooModel
 from zoo.blocks import augmentation, check_trunk, conv_encoder_features
-from zoo.export import Endpoint
+from zoo.serving import Endpoint
 from zoo.validation import check_bool, check_positive_int, check_scalar, check_seed
 
 

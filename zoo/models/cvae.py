@@ -8,7 +8,7 @@ from keras import layers
 
 from zoo.base import as_float32
 from zoo.conditional import ConditionalMixin, one_hot
-from zoo.export import Endpoint
+from zoo.serving import Endpoint
 from zoo.models.vae import VAE
 from zoo.validation import check_batch_size, check_codes, check_images
 

@@ -1,11 +1,10 @@
-"""Generative adversarial network (Goodfellow et al., 2014) with a custom ``train_step``."""
+"""Generative adversarial network (Goodfellow et al., 2014)."""
 
 from __future__ import annotations
 
 import math
 
 import keras
-import tensorflow as tf
 from keras import layers, ops
 
 from zoo.adversarial import AdversarialModel
@@ -94,24 +93,6 @@ class GAN(AdversarialModel):
         """G's non-saturating loss: D should call its ``fake`` batch real (label 1)."""
         logits = self.discriminator(fake, training=training)
         return {"g_loss": self.mean_loss(ops.ones_like(logits), logits)}
-
-    def compute_losses(self, inputs, training=False) -> dict:
-        """Both networks' terms on a real batch and fresh fakes (``evaluate``)."""
-        real, z = self.real_and_codes(inputs)
-        fake = self.fake_batch(z, training=training)
-        return {**self.discriminator_losses(real, fake, training),
-                **self.generator_losses(fake, training)}
-
-    def train_step(self, data):
-        real, z = self.real_and_codes(self.loss_inputs(data))
-        fake = self.fake_batch(z, training=True)  # outside D's tape: G is not updated there
-        with tf.GradientTape() as tape:
-            d_losses = self.discriminator_losses(real, fake, training=True)
-        self.minimize(tape, d_losses["d_loss"], self.discriminator.trainable_weights,
-                      self.d_optimizer)
-
-        g_losses = self.generator_step(real)  # new codes; D's weights only read there
-        return self.update_trackers({**d_losses, **g_losses})
 
     def get_config(self):
         return {

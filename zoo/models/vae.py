@@ -7,12 +7,11 @@ import numbers
 
 import keras
 import numpy as np
-import tensorflow as tf
 from keras import layers, ops
 
 from zoo.base import EncoderDecoderMixin, GenerativeMixin, ZooModel
 from zoo.blocks import check_trunk, conv_decoder, conv_encoder_features, mlp
-from zoo.export import Endpoint
+from zoo.serving import Endpoint
 from zoo.validation import check_choice, check_scalar, check_seed
 
 ARCHITECTURES = ("conv", "mlp")
@@ -167,12 +166,11 @@ class VAE(EncoderDecoderMixin, GenerativeMixin, ZooModel):
                 "kl_loss": kl}
 
     def train_step(self, data):
-        # keras-io's shape: the ELBO's terms under the tape, then one step of the base
-        # (replica and loss scaling, the update, the trackers).
+        # keras-io's shape, on every backend: the ELBO's terms, one step of the base
+        # on their "loss" (the gradient, replica and loss scaling, the update), the trackers.
         inputs = self.loss_inputs(data)
-        with tf.GradientTape() as tape:
-            losses = self.compute_losses(inputs, training=True)
-        return self.apply_losses(tape, losses)
+        losses = self.minimize(lambda: self.compute_losses(inputs, training=True))
+        return self.update_trackers(losses)
 
     def encode(self, x, batch_size: int = 256) -> np.ndarray:
         """Posterior means ``(N, latent_dim)`` of images ``(N,) + image_shape``."""

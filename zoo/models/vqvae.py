@@ -12,7 +12,7 @@ from keras import layers, ops
 
 from zoo.base import ZooModel, as_float32
 from zoo.blocks import crop_to
-from zoo.export import Endpoint, ServingInput
+from zoo.serving import Endpoint, ServingInput
 from zoo.validation import (check_batch_size, check_images, check_labels, check_positive_int,
                             check_scalar, check_seed)
 

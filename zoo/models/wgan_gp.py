@@ -5,10 +5,10 @@ from __future__ import annotations
 import numbers
 
 import keras
-import tensorflow as tf
 from keras import layers, ops
 
 from zoo.adversarial import AdversarialModel
+from zoo.backends import input_gradient
 from zoo.blocks import check_trunk, conv_decoder, conv_encoder_features
 from zoo.validation import check_positive_int, check_scalar
 
@@ -56,6 +56,7 @@ class WGANGP(AdversarialModel):
         check_trunk(filters, 0, 0.0)
         self.filters = filters
         self.n_critic = check_positive_int(n_critic, "n_critic")
+        self.critic_steps = self.n_critic
         self.gp_weight = check_scalar(gp_weight, "gp_weight", numbers.Real, min_val=0.0)
         self.generator = conv_decoder(latent_dim, self.image_shape, filters, 0,
                                       output_activation="tanh", batch_norm=True, name="generator")
@@ -83,14 +84,11 @@ class WGANGP(AdversarialModel):
         ``u ~ U(0, 1)`` per image (the paper's eq. 3)."""
         u = keras.random.uniform((ops.shape(real)[0], 1, 1, 1), seed=self.seed_generator)
         between = real + u * (ops.cast(fake, "float32") - real)
-        with tf.GradientTape() as tape:
-            tape.watch(between)
-            scores = self.score(between, training=True)
-        gradients = tape.gradient(scores, between)
+        gradients = input_gradient(lambda x: self.score(x, training=True), between)
         norms = ops.sqrt(ops.sum(ops.square(gradients), axis=(1, 2, 3)) + 1e-12)
         return ops.mean(ops.square(norms - 1.0))
 
-    def critic_losses(self, real, fake, training=False) -> dict:
+    def discriminator_losses(self, real, fake, training=False) -> dict:
         """The critic's loss ``E[D(fake)] - E[D(real)] + gp_weight * penalty`` and its parts."""
         wasserstein = ops.mean(self.score(real, training)) - ops.mean(self.score(fake, training))
         penalty = self.gradient_penalty(real, fake)
@@ -100,25 +98,6 @@ class WGANGP(AdversarialModel):
     def generator_losses(self, fake, training=False) -> dict:
         """G's loss ``-E[D(fake)]``: G raises the critic's score of its images."""
         return {"g_loss": -ops.mean(self.score(fake, training))}
-
-    def compute_losses(self, images, training=False) -> dict:
-        """Both networks' terms on real ``images`` and fresh fakes (``evaluate``)."""
-        real, z = self.real_and_codes(images)
-        fake = self.fake_batch(z, training=training)
-        return {**self.critic_losses(real, fake, training),
-                **self.generator_losses(fake, training)}
-
-    def train_step(self, data):
-        real = self.real_batch(self.loss_inputs(data))
-        for _ in range(self.n_critic):  # unrolled in the graph: n_critic is a Python int
-            fake = self.fake_batch(self.codes_like(real), training=True)
-            with tf.GradientTape() as tape:
-                d_losses = self.critic_losses(real, fake, training=True)
-            self.minimize(tape, d_losses["d_loss"], self.discriminator.trainable_weights,
-                          self.d_optimizer)
-
-        g_losses = self.generator_step(real)  # new codes; D's weights only read there
-        return self.update_trackers({**d_losses, **g_losses})
 
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "n_critic": self.n_critic,

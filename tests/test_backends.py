@@ -1,0 +1,92 @@
+"""The zoo on JAX and PyTorch: the contract kit, and training with no TensorFlow installed.
+
+Keras picks its backend once, at import, so each backend runs in a process of its own;
+this process (TensorFlow, the default) runs the rest of the suite.
+"""
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+BACKENDS = ("jax", "torch")
+
+
+def run_on(backend: str, args: list, timeout: int = 900) -> subprocess.CompletedProcess:
+    """``python <args>`` with ``KERAS_BACKEND=backend``, from the repository root."""
+    env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    return subprocess.run([sys.executable, *args], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_contract_kit_passes_on(backend):
+    """Every model fits, evaluates, predicts, saves and reloads, trains under both mixed
+    policies, and every shipped preset loads, on ``backend`` (SavedModel export is the
+    TensorFlow backend's: see test_export_is_refused_clearly_off_tensorflow)."""
+    # The contrastive encoder's augmentation layers are slow off TensorFlow on a CPU
+    # (four minutes of the kit on PyTorch): it runs in the TensorFlow suite alone.
+    result = run_on(backend, ["-m", "pytest", "tests/test_contract.py", "-q", "-p",
+                              "no:cacheprovider", "-k", "not export and not contrastive", "-x"])
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
+    assert " passed" in result.stdout.splitlines()[-1], result.stdout[-2000:]
+
+
+# None in sys.modules: importing these fails and find_spec finds nothing, as if they were
+# not installed.
+NO_TENSORFLOW = textwrap.dedent("""
+    import sys
+
+    for name in ("tensorflow", "tensorflow_datasets", "tf_keras"):
+        sys.modules[name] = None
+""")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_the_zoo_imports_and_trains_with_no_tensorflow(backend):
+    """``import zoo`` finds the embedded sample and a CAE, a VAE and a GAN train one epoch
+    on it, with TensorFlow and tensorflow-datasets unimportable; a feature that needs
+    TensorFlow says so."""
+    script = NO_TENSORFLOW + textwrap.dedent("""
+        import numpy as np
+        import zoo
+        from zoo.data import load_dataset
+
+        x = load_dataset("mnist", source="sample").x_train[:256]
+        for model, compile_kwargs in [
+                (zoo.ConvAutoencoder(latent_dim=8, filters=8, dense_units=32),
+                 {"optimizer": "adam", "loss": "mse"}),
+                (zoo.VAE(latent_dim=4, filters=8, dense_units=32, seed=0), {"optimizer": "adam"}),
+                (zoo.GAN(latent_dim=8, seed=0), {})]:
+            model.compile(**compile_kwargs)
+            history = model.fit(x, x if "loss" in compile_kwargs else None, epochs=1,
+                                batch_size=64, verbose=0).history
+            assert all(np.isfinite(v[-1]) for v in history.values()), history
+        try:
+            zoo.make_tf_dataset(x)
+        except ImportError as error:
+            assert "make_tf_dataset" in str(error) and "pip install tensorflow" in str(error)
+        else:
+            raise AssertionError("make_tf_dataset ran with no TensorFlow")
+        assert sys.modules["tensorflow"] is None  # never imported
+        print("trained without TensorFlow")
+    """)
+    result = run_on(backend, ["-c", script], timeout=300)
+    assert result.returncode == 0 and "trained without TensorFlow" in result.stdout, \
+        result.stdout[-3000:] + result.stderr[-3000:]
+
+
+def test_export_is_refused_clearly_off_tensorflow(tmp_path):
+    result = run_on("torch", ["-c", textwrap.dedent(f"""
+        import zoo
+        try:
+            zoo.export_saved_model(zoo.ConvAutoencoder(latent_dim=4, filters=8, dense_units=16),
+                                   {str(tmp_path / "served")!r})
+        except NotImplementedError as error:
+            print(error)
+    """)], timeout=120)
+    assert "runs on the TensorFlow backend, not 'torch'" in result.stdout, result.stderr[-2000:]
