@@ -90,3 +90,40 @@ def test_export_is_refused_clearly_off_tensorflow(tmp_path):
             print(error)
     """)], timeout=120)
     assert "runs on the TensorFlow backend, not 'torch'" in result.stdout, result.stderr[-2000:]
+
+
+PREDICT_EVERY_PRESET = textwrap.dedent("""
+    import sys
+
+    import numpy as np
+
+    import zoo.models
+    from zoo.presets import list_presets, preset_card
+    from zoo.testing import sample_inputs
+
+    outputs = {}
+    for name in list_presets(shipped_only=True):
+        cls = getattr(zoo.models, preset_card(name)["class"], None)
+        if cls is not None:
+            model = cls.from_preset(name)
+            outputs[name] = model.predict(sample_inputs(model, n=8), verbose=0)
+    np.savez(sys.argv[1], **outputs)
+""")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_every_preset_gives_the_same_outputs_as_on_tensorflow(backend, tmp_path):
+    """A preset is the same function on every backend, to float32 tolerance."""
+    import numpy as np
+
+    outputs = {}
+    for name in ("tensorflow", backend):
+        script = tmp_path / "predict.py"
+        script.write_text(PREDICT_EVERY_PRESET)
+        result = run_on(name, [str(script), str(tmp_path / f"{name}.npz")], timeout=300)
+        assert result.returncode == 0, result.stderr[-3000:]
+        outputs[name] = np.load(tmp_path / f"{name}.npz")
+    assert len(outputs[backend].files) >= 10
+    for preset in outputs["tensorflow"].files:
+        np.testing.assert_allclose(outputs[backend][preset], outputs["tensorflow"][preset],
+                                   atol=2e-4, rtol=1e-3, err_msg=preset)
