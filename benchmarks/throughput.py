@@ -1,7 +1,12 @@
-"""Training throughput of zoo models vs. the same layers in plain Keras.
+"""Training throughput of zoo models vs. the same layers in plain Keras, per Keras backend.
 
     python -m benchmarks.throughput [--steps 150] [--repeats 5] [--batch-size 128]
                                     [--dtype-policy float32,mixed_float16,mixed_bfloat16]
+                                    [--backend tensorflow,jax,torch]
+
+Each ``--backend`` runs in a process of its own (Keras picks its backend at import) and
+gets its own rows; the default is this process's backend. Every zoo model gets a row; the
+CAE, the VAE and, on TensorFlow, the GAN also get a plain-Keras side.
 
 Both sides train on the same in-memory float32 images with `fit`, the same optimizer and
 batch size, on fresh copies of the zoo model's own layers, so the ratio measures what the
@@ -21,16 +26,23 @@ are not worth reading). Goal: zoo/plain >= 0.95.
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import subprocess
+import sys
 import time
 
 from recipes._common import DTYPE_POLICIES  # first: it quiets TensorFlow's start-up lines
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
 from keras import ops  # noqa: E402
 
-from zoo import GAN, VAE, ConvAutoencoder, load_dataset  # noqa: E402
+from zoo import (GAN, VAE, VQVAE, WGANGP, ConditionalGAN, ConditionalVAE,  # noqa: E402
+                 ContrastiveEncoder, ConvAutoencoder, load_dataset)
+from zoo.backends import accelerator, backend  # noqa: E402
 from recipes._report import markdown_table  # noqa: E402
+
+BACKENDS = ("tensorflow", "jax", "torch")
 
 
 def plain_copy(*models) -> keras.Sequential:
@@ -40,8 +52,9 @@ def plain_copy(*models) -> keras.Sequential:
     return keras.Sequential([keras.Input(models[0].input_shape[1:]), *layers])
 
 
-def cases(image_shape, batch_size):
-    """(name, zoo step, plain step) for each zoo model; a step trains on images (N, ...)."""
+def cases(image_shape, batch_size, labels):
+    """(name, zoo step, plain step or None) for each zoo model; a step trains on images
+    ``(N, ...)`` (and ``labels``, cycled to N, for the conditional models)."""
     cae = ConvAutoencoder(latent_dim=36, input_shape=image_shape)
     cae.compile(optimizer="adam", loss="mse")
     plain = plain_copy(cae.encoder, cae.decoder)
@@ -59,15 +72,31 @@ def cases(image_shape, batch_size):
 
     gan = GAN(architecture="mlp", input_shape=image_shape)
     gan.compile()
-    plain = PlainGAN(plain_copy(gan.generator), plain_copy(gan.discriminator), gan.latent_dim)
-    plain.compile()
-    yield "GAN (mlp)", fit_step(gan, autoencode=False, batch_size=batch_size), \
-        fit_step(plain, autoencode=False, batch_size=batch_size)
+    plain = None
+    if backend() == "tensorflow":  # keras-io's step opens a tf.GradientTape
+        plain = PlainGAN(plain_copy(gan.generator), plain_copy(gan.discriminator), gan.latent_dim)
+        plain.compile()
+        plain = fit_step(plain, autoencode=False, batch_size=batch_size)
+    yield "GAN (mlp)", fit_step(gan, autoencode=False, batch_size=batch_size), plain
+
+    adam = {"optimizer": "adam"}  # the two-optimizer models compile with their defaults
+    for name, model, compile_kwargs, conditional in [
+            ("GAN (dcgan)", GAN(architecture="dcgan", input_shape=image_shape), {}, False),
+            ("WGANGP", WGANGP(input_shape=image_shape), {}, False),
+            ("ConditionalVAE", ConditionalVAE(input_shape=image_shape), adam, True),
+            ("ConditionalGAN", ConditionalGAN(input_shape=image_shape), {}, True),
+            ("VQVAE", VQVAE(input_shape=image_shape), adam, False),
+            ("ContrastiveEncoder", ContrastiveEncoder(input_shape=image_shape), adam, False)]:
+        model.compile(**compile_kwargs)
+        yield name, fit_step(model, autoencode=False, batch_size=batch_size,
+                             labels=labels if conditional else None), None
 
 
-def fit_step(model, autoencode, batch_size):
-    return lambda x: model.fit(x, x if autoencode else None, batch_size=batch_size, epochs=1,
-                               shuffle=False, verbose=0)
+def fit_step(model, autoencode, batch_size, labels=None):
+    def step(x):
+        y = x if autoencode else None if labels is None else np.resize(labels, len(x))
+        return model.fit(x, y, batch_size=batch_size, epochs=1, shuffle=False, verbose=0)
+    return step
 
 
 class PlainGAN(keras.Model):
@@ -107,6 +136,8 @@ class PlainGAN(keras.Model):
         z = keras.random.normal((n, self.latent_dim), seed=self.seed_generator)
         images = ops.concatenate([real, ops.cast(self.generator(z), "float32")], axis=0)
         labels = ops.concatenate([ops.ones((n, 1)), ops.zeros((n, 1))], axis=0)
+        import tensorflow as tf
+
         with tf.GradientTape() as tape:
             d_loss = self.loss_fn(labels, self.discriminator(images))
             scaled = self.d_optimizer.scale_loss(d_loss)  # identity unless loss-scaled
@@ -141,14 +172,30 @@ def dtype_policies(text: str) -> list:
 
 
 def best_rates(zoo_step, plain_step, x, batch_size, repeats) -> dict:
-    """The best images/s of each side over ``repeats`` alternating runs, after a warm-up."""
-    for step in (zoo_step, plain_step):  # warm-up: trace the train functions
+    """The best images/s of each side over ``repeats`` alternating runs, after a warm-up;
+    a side that is None is left out."""
+    steps = {side: step for side, step in (("zoo", zoo_step), ("plain", plain_step)) if step}
+    for step in steps.values():  # warm-up: trace the train functions
         step(x[:2 * batch_size])
-    best = {"zoo": 0.0, "plain": 0.0}
+    best = dict.fromkeys(steps, 0.0)
     for _ in range(repeats):
-        best["zoo"] = max(best["zoo"], images_per_second(zoo_step, x))
-        best["plain"] = max(best["plain"], images_per_second(plain_step, x))
+        for side, step in steps.items():
+            best[side] = max(best[side], images_per_second(step, x))
     return best
+
+
+def on_backends(backends, argv) -> list:
+    """The rows of this benchmark run by ``python -m benchmarks.throughput`` on each of
+    ``backends``, in a process of its own."""
+    rows = []
+    for name in backends:
+        result = subprocess.run([sys.executable, "-m", "benchmarks.throughput", *argv, "--json"],
+                                env={**os.environ, "KERAS_BACKEND": name}, capture_output=True,
+                                text=True, check=False)
+        if result.returncode:
+            raise SystemExit(f"the {name} run failed:\n{result.stderr[-3000:]}")
+        rows += json.loads(result.stdout.strip().splitlines()[-1])
+    return rows
 
 
 def main(argv=None):
@@ -159,9 +206,22 @@ def main(argv=None):
     parser.add_argument("--dtype-policy", type=dtype_policies, action="extend", default=None,
                         help=f"Keras dtype policies to build both sides under, comma-separated "
                              f"or repeated ({', '.join(DTYPE_POLICIES)}; default float32)")
+    parser.add_argument("--backend", type=lambda text: [b.strip() for b in text.split(",")],
+                        action="extend", default=None,
+                        help=f"Keras backends, each in its own process ({', '.join(BACKENDS)}; "
+                             "default: this process's)")
+    parser.add_argument("--json", action="store_true", help="print the rows as JSON")
     args = parser.parse_args(argv)
+    if args.backend and args.backend != [backend()]:
+        if set(args.backend) - set(BACKENDS):
+            parser.error(f"--backend must name {', '.join(BACKENDS)}; got {args.backend}")
+        passed_on = [a for a in _without_option(list(argv or sys.argv[1:]), "--backend")
+                     if a != "--json"]
+        rows = on_backends(list(dict.fromkeys(args.backend)), passed_on)
+        print(json.dumps(rows) if args.json else markdown_table(rows))
+        return rows
     policies = list(dict.fromkeys(args.dtype_policy or ["float32"]))
-    device = "GPU" if tf.config.list_physical_devices("GPU") else "CPU"
+    device = accelerator()
     if device == "CPU" and policies != ["float32"]:
         print("Note: on CPU, float16 and bfloat16 are emulated and slow; mixed-precision rows "
               "measure that emulation, not what an accelerator would gain.", flush=True)
@@ -172,18 +232,33 @@ def main(argv=None):
     for policy in policies:
         keras.config.set_dtype_policy(policy)  # both sides' layers take it when built
         try:
-            for name, zoo_step, plain_step in cases(data.image_shape, args.batch_size):
+            for name, zoo_step, plain_step in cases(data.image_shape, args.batch_size, data.y_train):
                 best = best_rates(zoo_step, plain_step, x, args.batch_size, args.repeats)
+                plain = best.get("plain")
                 rows.append({
-                    "model": name, "dtype policy": policy, "device": device,
-                    "batch": args.batch_size, "zoo images/s": round(best["zoo"], 1),
-                    "plain Keras images/s": round(best["plain"], 1),
-                    "zoo / plain": round(best["zoo"] / best["plain"], 3),
+                    "model": name, "backend": backend(), "dtype policy": policy,
+                    "device": device, "batch": args.batch_size,
+                    "zoo images/s": round(best["zoo"], 1),
+                    "plain Keras images/s": round(plain, 1) if plain else "",
+                    "zoo / plain": round(best["zoo"] / plain, 3) if plain else "",
                 })
         finally:
             keras.config.set_dtype_policy("float32")
-    print(markdown_table(rows))
+    print(json.dumps(rows) if args.json else markdown_table(rows))
     return rows
+
+
+def _without_option(argv: list, option: str) -> list:
+    """``argv`` less ``option`` and its value (``--opt v`` or ``--opt=v``)."""
+    kept, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == option:
+            skip = True
+        elif not arg.startswith(f"{option}="):
+            kept.append(arg)
+    return kept
 
 
 if __name__ == "__main__":

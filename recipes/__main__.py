@@ -36,8 +36,8 @@ RECIPES = {
     "tuning": "Hyperparameter search and cross-validation",
     "compare": "Every shipped preset side by side",
 }
-PACKAGES = ("deepzoo", "keras", "tensorflow", "keras-tuner", "scikit-learn", "matplotlib",
-            "tensorflow-datasets", "numpy")
+PACKAGES = ("deepzoo", "keras", "tensorflow", "jax", "torch", "keras-tuner", "scikit-learn",
+            "matplotlib", "tensorflow-datasets", "numpy")
 
 
 def main(argv=None) -> int:
@@ -93,6 +93,7 @@ def main(argv=None) -> int:
         "dataset": args.dataset,
         "mode": f"quick{sample}" if args.quick else "full",
         "seed": args.seed,
+        "backend": _backend(),
         "dtype policy": args.dtype_policy,
         "steps per execution": args.steps_per_execution,
         "wall time (s)": round(total, 1),  # the recipes' own seconds, summed over restarts
@@ -181,10 +182,9 @@ def _run_recipe(name: str, argv: list, position: str) -> dict:
     """Run one recipe; its ``status`` is "ok", "skipped" with the ``reason`` (it cannot
     run on this data) or "failed" with the ``error``, and ``seconds``."""
     import keras
-    import tensorflow as tf
 
     print(f"\n=== [{position}] {name}: {RECIPES[name]} ===", flush=True)
-    if not tf.distribute.has_strategy():
+    if not _common.distributed():
         # Under a strategy, clearing would reuse collective-op keys of the last
         # recipe's (differently shaped) all-reduces.
         keras.backend.clear_session()
@@ -204,6 +204,12 @@ def _run_recipe(name: str, argv: list, position: str) -> dict:
     result["seconds"] = time.perf_counter() - started
     print(f"=== {name}: {result['status']} in {result['seconds']:.0f} s ===", flush=True)
     return result
+
+
+def _backend() -> str:
+    import keras
+
+    return keras.backend.backend()
 
 
 def _version(package: str) -> str:

@@ -43,17 +43,21 @@ def native_stderr_without(noise: tuple):
 
 
 # Recipes are programs, so they (not the library) quiet TensorFlow: its C++ log level
-# (cuInit, NodeDef attributes) must be set before it is imported; real errors still raise.
+# (cuInit, NodeDef attributes) must be set before it is imported (with Keras, on its
+# backend); real errors still raise.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 with native_stderr_without(STARTUP_NOISE):
-    import tensorflow as tf
+    import keras
 
     from zoo import data as zoo_data
     from zoo.distribute import get_strategy
     from zoo.training import set_seed
 
-# Python-side warnings such as tf.function retracing notes repeat once per model.
-tf.get_logger().setLevel("ERROR")
+if keras.backend.backend() == "tensorflow":
+    import tensorflow as tf
+
+    # Python-side warnings such as tf.function retracing notes repeat once per model.
+    tf.get_logger().setLevel("ERROR")
 
 
 # Holds the strategy scope a recipe enters: a scope object that is garbage-collected
@@ -266,17 +270,7 @@ def prepare(args, recipe: str):
     Returns ``(dataset, out_dir)``; says which data source was used.
     """
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    if tf.distribute.has_strategy():  # an earlier recipe of this process set it up
-        strategy = tf.distribute.get_strategy()
-    else:
-        # The multi-worker strategy must exist before TensorFlow runs anything.
-        strategy = get_strategy(args.strategy)
-        if strategy is not tf.distribute.get_strategy():
-            # Everything built from here on lives under the strategy, as in the body of
-            # a `with strategy.scope():` that lasts for the rest of the process.
-            _PROCESS_SCOPES.enter_context(strategy.scope())
-    import keras
-
+    worker = enter_strategy(args.strategy)
     # Global, for every model built from here on: a program's choice, never the library's.
     keras.config.set_dtype_policy(args.dtype_policy)
     set_seed(args.seed)
@@ -293,7 +287,6 @@ def prepare(args, recipe: str):
         except ValueError as error:
             raise SystemExit(f"{command_name()} {recipe}: error: --pretrained {error}") from None
     out_dir = Path(args.out) / recipe
-    worker = getattr(strategy.cluster_resolver, "task_id", None) or 0
     if worker:  # only the chief writes the report; other workers keep their files apart
         out_dir = out_dir / f"worker{worker}"
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -301,6 +294,33 @@ def prepare(args, recipe: str):
            "arguments": {k: str(v) for k, v in vars(args).items()}}
     (out_dir / "run.json").write_text(json.dumps(run, indent=2))
     return dataset, out_dir
+
+
+def distributed() -> bool:
+    """Whether an earlier recipe of this process set up a distribution (`enter_strategy`)."""
+    if keras.backend.backend() == "tensorflow":
+        return tf.distribute.has_strategy()
+    return keras.distribution.distribution() is not None
+
+
+def enter_strategy(name: str) -> int:
+    """Set up the strategy ``name`` (`zoo.get_strategy`) for the rest of the process, once;
+    return this worker's index (0 but on the other workers of a multi-worker run)."""
+    if keras.backend.backend() != "tensorflow":
+        strategy = None if distributed() else get_strategy(name)
+        if strategy is not None and len(strategy.device_mesh.devices.flat) > 1:
+            keras.distribution.set_distribution(strategy)
+        return 0
+    if tf.distribute.has_strategy():  # an earlier recipe of this process set it up
+        strategy = tf.distribute.get_strategy()
+    else:
+        # The multi-worker strategy must exist before TensorFlow runs anything.
+        strategy = get_strategy(name)
+        if strategy is not tf.distribute.get_strategy():
+            # Everything built from here on lives under the strategy, as in the body of
+            # a `with strategy.scope():` that lasts for the rest of the process.
+            _PROCESS_SCOPES.enter_context(strategy.scope())
+    return getattr(strategy.cluster_resolver, "task_id", None) or 0
 
 
 def dataset_spec(text: str) -> str:

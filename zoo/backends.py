@@ -29,6 +29,22 @@ def backend() -> str:
     return keras.backend.backend()
 
 
+def accelerator() -> str:
+    """``"GPU"`` when the backend sees one, else ``"CPU"``."""
+    name = backend()
+    if name == "tensorflow":
+        import tensorflow as tf
+
+        return "GPU" if tf.config.list_physical_devices("GPU") else "CPU"
+    if name == "jax":
+        import jax
+
+        return "GPU" if any(d.platform == "gpu" for d in jax.devices()) else "CPU"
+    import torch
+
+    return "GPU" if torch.cuda.is_available() else "CPU"
+
+
 def require_tensorflow(feature: str):
     """The ``tensorflow`` module, for ``feature``; `ImportError` naming it and the fix
     when TensorFlow is not installed (``pip install deepzoo`` installs it)."""

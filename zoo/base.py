@@ -107,8 +107,10 @@ class ZooModel(keras.Model):
        (what ``compute_losses`` takes from a batch: images; `zoo.conditional` adds the
        labels), ``export_endpoints()`` (the serving signatures,
        by default ``serve``: ``call_input`` -> ``outputs``), ``serving_model()`` (what an
-       export saves: the model) and ``progress_metric`` (the tracked value that falls as
-       the model learns: ``"loss"``).
+       export saves: the model), ``progress_metric`` (the tracked value that falls as
+       the model learns: ``"loss"``) and the input checks ``check_inputs(x, name)``
+       (what ``fit``/``evaluate`` take), ``check_targets(y, x, name)`` and
+       ``check_predict_inputs(x, name)``.
 
     It gets for free: ``fit``/``evaluate``/``predict`` that check arrays and `tf.data`
     datasets before TensorFlow sees them (one clear error instead of a failure deep in a
@@ -275,22 +277,25 @@ class ZooModel(keras.Model):
 
     # ----------------------------------------------------------- input checks (hooks)
 
-    def _check_inputs(self, x, name):
-        """What ``fit`` and ``evaluate`` train or score on: images ``(N,) + image_shape``."""
+    def check_inputs(self, x, name):
+        """What ``fit`` and ``evaluate`` train or score on (hook): images
+        ``(N,) + image_shape`` (arrays or a `tf.data.Dataset`), returned checked."""
         return check_image_inputs(x, self.image_shape, name)
 
-    def _check_predict_inputs(self, x, name):
-        """What ``predict`` takes: images, or codes where ``call_input()`` says so."""
-        return self._check_batches_for(self.call_input(), x, name)
+    def check_predict_inputs(self, x, name):
+        """What ``predict`` takes (hook): images, or codes where ``call_input()`` says so;
+        a conditional model adds the labels."""
+        return self.check_batches_for(self.call_input(), x, name)
 
-    def _check_batches_for(self, spec: ServingInput, x, name):
+    def check_batches_for(self, spec: ServingInput, x, name):
         """``x`` checked as the batches of ``spec``: codes or images."""
         if spec.name == "codes":
             return check_code_inputs(x, self.latent_dim, name)
-        return self._check_inputs(x, name)
+        return self.check_inputs(x, name)
 
-    def _check_targets(self, y, x, name="y"):
-        """``y`` checked against the inputs ``x`` it belongs to; subclasses check more.
+    def check_targets(self, y, x, name="y"):
+        """``y`` checked against the inputs ``x`` it belongs to (hook); the CAE checks
+        target images, a conditional model its labels.
 
         Here: one target per input when the inputs are an array (Keras fails obscurely else).
         """
@@ -305,18 +310,18 @@ class ZooModel(keras.Model):
             validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
             sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
             validation_batch_size=None, validation_freq=1):
-        x = self._check_inputs(x, "x")
-        y = self._check_targets(y, x)
+        x = self.check_inputs(x, "x")
+        y = self.check_targets(y, x)
         if is_tf_dataset(x):
             shuffle = False  # the dataset shuffles itself; Keras warns about shuffle=True
         if isinstance(validation_data, tuple):
             val_x, *rest = validation_data
-            val_x = self._check_inputs(val_x, "validation_data[0]")
+            val_x = self.check_inputs(val_x, "validation_data[0]")
             if rest:
-                rest[0] = self._check_targets(rest[0], val_x, "validation_data[1]")
+                rest[0] = self.check_targets(rest[0], val_x, "validation_data[1]")
             validation_data = (val_x, *rest)
         elif validation_data is not None:
-            validation_data = self._check_inputs(validation_data, "validation_data")
+            validation_data = self.check_inputs(validation_data, "validation_data")
         return super().fit(
             x, y, batch_size=check_batch_size(batch_size),
             epochs=check_positive_int(epochs, "epochs"), verbose=verbose,
@@ -330,14 +335,14 @@ class ZooModel(keras.Model):
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
                  steps=None, callbacks=None, return_dict=False, **kwargs):
         # **kwargs: Keras's own fit passes a private caching flag here.
-        x = self._check_inputs(x, "x")
-        return super().evaluate(x, self._check_targets(y, x), batch_size=check_batch_size(batch_size),
+        x = self.check_inputs(x, "x")
+        return super().evaluate(x, self.check_targets(y, x), batch_size=check_batch_size(batch_size),
                                 verbose=verbose, sample_weight=sample_weight, steps=steps,
                                 callbacks=callbacks, return_dict=return_dict, **kwargs)
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         return as_float32(super().predict(
-            self._check_predict_inputs(x, "x"), batch_size=check_batch_size(batch_size),
+            self.check_predict_inputs(x, "x"), batch_size=check_batch_size(batch_size),
             verbose=verbose, steps=steps, callbacks=callbacks))
 
     # ------------------------------------------------------------- serving and config

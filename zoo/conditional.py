@@ -56,7 +56,7 @@ class ConditionalMixin:
     def loss_input_spec(self):
         return super().loss_input_spec(), keras.KerasTensor((None,), "int32")
 
-    def _check_targets(self, y, x, name="y"):
+    def check_targets(self, y, x, name="y"):
         if is_tf_dataset(x):
             spec = x.element_spec
             if not (isinstance(spec, tuple) and len(spec) >= 2 and spec[1].dtype.is_integer):
@@ -70,12 +70,12 @@ class ConditionalMixin:
                              f"as y, e.g. fit(x, y=labels) with labels in [0, {self.num_classes})")
         return check_labels(y, self.num_classes, len(x), name)
 
-    def _check_predict_inputs(self, x, name):
+    def check_predict_inputs(self, x, name):
         spec, _ = self.call_input()
         if not isinstance(x, (list, tuple)) or len(x) != 2:
             raise ValueError(f"{name} must be [{spec.name}, labels] for "
                              f"{type(self).__name__}, got {type(x).__name__}")
-        inputs = self._check_batches_for(spec, x[0], f"{name}[0]")
+        inputs = self.check_batches_for(spec, x[0], f"{name}[0]")
         return [inputs, check_labels(x[1], self.num_classes, len(inputs), f"{name}[1]")]
 
     def checked_labels(self, labels, n: int) -> np.ndarray:

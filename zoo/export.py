@@ -6,7 +6,7 @@ from pathlib import Path
 
 import keras
 
-from zoo.backends import backend
+from zoo.backends import backend, require_tensorflow
 from zoo.base import ZooModel
 from zoo.saving import atomic_path
 from zoo.serving import Endpoint, ServingInput
@@ -33,6 +33,19 @@ def default_endpoints(model: keras.Model) -> dict:
     serving_input = ServingInput(input_name, shape, unit_range=input_name == "images")
     endpoint = "classify" if output_name == "probabilities" else "serve"
     return {endpoint: Endpoint(serving_input, lambda x: {output_name: model(x, training=False)})}
+
+
+def jax_function(archive, name: str, endpoint: Endpoint):
+    """``endpoint.fn`` converted to a `tf.function` by Keras (``jax2tf``), tracked by
+    ``archive`` but not served: only its guarded caller becomes a signature."""
+    raw = f"{name}_unguarded"
+    # Batches of fixed rank: jax2tf needs the shapes its guarded caller has checked.
+    function = archive.add_endpoint(
+        raw, endpoint.fn, is_static=False,  # the VAE's encoder advances its noise stream
+        input_signature=[keras.InputSpec(shape=(None, *spec.shape), dtype=spec.dtype)
+                         for spec in endpoint.inputs])
+    archive._endpoint_names.remove(raw)  # Keras makes every endpoint a signature
+    return function
 
 
 def export_saved_model(model, path, version: int | None = None) -> Path:
@@ -63,11 +76,15 @@ def export_saved_model(model, path, version: int | None = None) -> Path:
     ``InvalidArgumentError`` before any model op runs. Reload anywhere with
     ``tf.saved_model.load(path)`` and call ``loaded.encode(images)["codes"]``; no zoo
     import is needed to serve it.
+
+    Needs TensorFlow, on the TensorFlow or the JAX backend (Keras converts JAX functions
+    with ``jax2tf``); PyTorch raises `NotImplementedError`.
     """
-    if backend() != "tensorflow":
+    if backend() == "torch":
         raise NotImplementedError(
-            f"export_saved_model runs on the TensorFlow backend, not {backend()!r}: set "
-            "KERAS_BACKEND=tensorflow, load the .keras file and export there")
+            "export_saved_model runs on the TensorFlow and JAX backends, not 'torch': set "
+            "KERAS_BACKEND=tensorflow (or jax), load the .keras file and export there")
+    tf = require_tensorflow("export_saved_model (a TensorFlow SavedModel)")
     if version is not None:
         check_positive_int(version, "version")
 
@@ -76,8 +93,12 @@ def export_saved_model(model, path, version: int | None = None) -> Path:
     archive = keras.export.ExportArchive()
     archive.track(model.serving_model() if zoo_model else model)
     for name, endpoint in endpoints.items():
-        archive.add_endpoint(name, endpoint.guarded(),
-                             input_signature=[spec.spec() for spec in endpoint.inputs])
+        signature = [spec.spec() for spec in endpoint.inputs]
+        if backend() == "jax":
+            endpoint = Endpoint(endpoint.input, jax_function(archive, name, endpoint))
+        served = tf.function(endpoint.guarded(), input_signature=signature)
+        served.get_concrete_function()  # traced: Keras takes a tf.function as it is
+        archive.add_endpoint(name, served)
     path = Path(path) if version is None else Path(path) / str(version)
     with atomic_path(path) as tmp:
         archive.write_out(str(tmp), verbose=False)

@@ -61,8 +61,8 @@ class ConvAutoencoder(EncoderDecoderMixin, ZooModel):
 
     # A target other than the input (a denoising autoencoder's clean images) is an image
     # batch too: checking it here stops a wrong one before it fails inside the loss.
-    def _check_targets(self, y, x, name="y"):
-        y = super()._check_targets(y, x, name)
+    def check_targets(self, y, x, name="y"):
+        y = super().check_targets(y, x, name)
         return y if y is None else check_images(y, self.image_shape, name)
 
     # The reconstruction target is the input unless the caller gives another
