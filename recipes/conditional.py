@@ -38,9 +38,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_preset_arguments(parser, "the trained model (with --model vae or gan)")
     parser.add_argument("--classifier-epochs", type=positive_int, default=3,
                         help="epochs of the feature classifier")
-    parser.add_argument("--samples", type=positive_int, default=10_000,
+    parser.add_argument("--samples", type=positive_int, default=None,
                         help="samples for conditional accuracy and domain FID (at most the "
-                             "test set's size for the FID)")
+                             "test set's size for the FID; default 10,000, 1,000 with --quick)")
+    parser.quick_default("samples", 10_000, 1_000)
     return parser
 
 

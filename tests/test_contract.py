@@ -86,8 +86,9 @@ KNOWN_GAPS = {
     ("jax", "test_precision", "cae"): "under mixed_bfloat16 on JAX's CPU the CAE's loss "
     "moves about 0.14x as far as in float32; a plain keras.Model of the same encoder and "
     "decoder does the same (the backend's bfloat16 convolutions, not the zoo's step)",
-    ("jax", "test_precision", "cvae"): "under mixed_float16 on JAX the conditional VAE "
-    "diverges with SGD (the unconditional VAE does not)",
+    ("torch", "test_precision", "cvae"): "under mixed_float16 on PyTorch the conditional "
+    "VAE's loss rises over the first epoch with SGD (the loss scale falls from 2**15 to "
+    "64; the unconditional VAE learns as in float32)",
 }
 
 

@@ -44,15 +44,21 @@ def overview(page: str) -> dict:
     return {title: (status, note) for title, status, note in rows}
 
 
+# The recipes that read labels, or say they have none. The autoencoder, denoising and
+# tuning recipes never read labels (test_recipes runs them).
+LABEL_AWARE = ["finetune", "latent", "vae", "gan", "conditional", "vqvae", "compare"]
+
+
 def test_quick_report_on_an_unlabelled_folder(digits, tmp_path, capsys):
     out = tmp_path / "report"
-    assert main(["run", "all", "--quick", "--epochs", "1", "--dataset", str(digits["flat"]),
-                 "--out", str(out)]) == 0
+    assert main(["run", *LABEL_AWARE, "--quick", "--epochs", "1", "--dataset",
+                 str(digits["flat"]), "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     page = (out / "index.html").read_text()
     statuses = overview(page)
-    assert set(statuses) == set(RECIPES.values())
-    for name, title in RECIPES.items():
+    assert set(statuses) == {RECIPES[name] for name in LABEL_AWARE}
+    for name in LABEL_AWARE:
+        title = RECIPES[name]
         assert f'<section id="{name}">' in page
         expected = "skipped" if name in ("finetune", "conditional", "compare") else "ok"
         assert statuses[title][0] == expected, (name, statuses[title])
@@ -70,11 +76,9 @@ def test_quick_report_on_an_unlabelled_folder(digits, tmp_path, capsys):
                               re.M)) == 1, recipe
     assert not list((out / "latent").glob("ellipses_*")) and not (out / "latent" / "scores.json").exists()
     assert not (out / "gan" / "class_shares.json").exists()
-    for recipe, figure in [("autoencoder", "reconstructions.png"), ("denoising", "denoised_occlusion.png"),
-                           ("vae", "samples.png"), ("gan", "samples_by_epoch.png"),
+    for recipe, figure in [("vae", "samples.png"), ("gan", "samples_by_epoch.png"),
                            ("vqvae", "samples.png"),
-                           ("latent", "scatter_pca.png"), ("latent", "interpolation_VAE.png"),
-                           ("tuning", "optimization_history.png")]:
+                           ("latent", "scatter_pca.png"), ("latent", "interpolation_VAE.png")]:
         assert_figure(out / recipe / figure)
 
 
