@@ -109,6 +109,7 @@ sys.exit(code)
 """
 
 
+@pytest.mark.slow  # 42 s; test_distribute trains under the mirrored strategy in the default run
 def test_recipes_train_under_a_mirrored_strategy(tmp_path):
     result = subprocess.run([sys.executable, "-c", MIRRORED_RECIPE, str(tmp_path)], cwd=ROOT,
                             capture_output=True, text=True, timeout=300)

@@ -7,6 +7,7 @@ import pytest
 from helpers import assert_outputs, read_table
 
 
+@pytest.mark.slow  # 56 s; the labelled own-images report runs the finetune study by default
 def test_finetune_recipe(tmp_path):
     from recipes import finetune
 

@@ -123,7 +123,9 @@ def test_make_tuner_rejects_bad_arguments(tmp_path):
 # ------------------------------------------------------------------------ search
 
 
-@pytest.mark.parametrize("kind", sorted(tuning.TUNERS))
+# Random search in the default run; the other kinds, 72 s more, with -m slow.
+@pytest.mark.parametrize("kind", [kind if kind == "random" else pytest.param(kind, marks=pytest.mark.slow)
+                                  for kind in sorted(tuning.TUNERS)])
 def test_search_of_each_kind_logs_trials_and_draws_figures(kind, tiny_data, tmp_path):
     x, x_val = tiny_data
     extra = {"factor": 2} if kind == "hyperband" else {}
@@ -273,6 +275,7 @@ def _wait_for_port(port, process, timeout):
     return False
 
 
+@pytest.mark.slow  # 35 s; test_distribute holds the multi-worker set-up in the default run
 def test_distributed_search_chief_and_two_workers_share_one_oracle(tmp_path, monkeypatch):
     script = tmp_path / "search.py"
     script.write_text(WORKER_SCRIPT)
