@@ -170,3 +170,21 @@ def test_every_preset_gives_the_same_outputs_as_on_tensorflow(backend, tensorflo
     for preset in outputs.files:
         np.testing.assert_allclose(outputs[preset], tensorflow_outputs[preset],
                                    atol=2e-4, rtol=1e-3, err_msg=preset)
+
+
+@pytest.mark.parametrize("backend, expected", [
+    ("jax", "DataParallel ValueError"),  # mirrored: data parallel over the local devices
+    ("torch", "NoneType ValueError"),  # default: one device; anything else: one clear error
+])
+def test_get_strategy_per_backend(backend, expected):
+    result = run_on(backend, ["-c", textwrap.dedent("""
+        from zoo import get_strategy
+
+        strategy = get_strategy("mirrored" if get_strategy() is not None else "default")
+        try:
+            get_strategy("multiworker")
+        except ValueError as error:
+            assert "runs on the TensorFlow backend" in str(error), error
+            print(type(strategy).__name__, "ValueError")
+    """)], timeout=120)
+    assert result.stdout.strip().endswith(expected), result.stdout + result.stderr[-2000:]
