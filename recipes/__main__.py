@@ -33,6 +33,7 @@ RECIPES = {
     "gan": "Generative adversarial network",
     "conditional": "Class-conditional generation",
     "vqvae": "VQ-VAE with a PixelCNN prior",
+    "diffusion": "Guided diffusion",
     "tuning": "Hyperparameter search and cross-validation",
     "compare": "Every shipped preset side by side",
 }

@@ -16,7 +16,7 @@ import pytest
 
 import zoo.models
 from zoo import (GAN, VAE, VQVAE, WGANGP, ConditionalGAN, ConditionalVAE, ContrastiveEncoder,
-                 ConvAutoencoder)
+                 ConvAutoencoder, Diffusion)
 from zoo.presets import list_presets, preset_card
 from zoo.testing import (compiled, run_export_test, run_model_test, run_precision_test,
                          run_preset_test, run_saving_test)
@@ -75,6 +75,8 @@ MODELS = {name: Case(*case) for name, case in {
     "contrastive": (ContrastiveEncoder, {"latent_dim": 8, "filters": 8, "dense_units": 32,
                                          "seed": 0},
                     {"optimizer": keras.optimizers.Adam(2e-3)}, {"optimizer": sgd(0.1)}, 0.1),
+    "diffusion": (Diffusion, {"widths": [8, 16], "sampling_steps": 2, "seed": 0},
+                  {"optimizer": keras.optimizers.Adam(2e-3)}, {"optimizer": sgd(0.05)}, 0.2, True),
     "sparse": (contributed_module().SparseAutoencoder, {"latent_dim": 16, "l1": 1e-4},
                {"optimizer": keras.optimizers.Adam(2e-3)}, {"optimizer": sgd(0.5)}, 0.2),
 }.items()}

@@ -46,7 +46,7 @@ def overview(page: str) -> dict:
 
 # The recipes that read labels, or say they have none. The autoencoder, denoising and
 # tuning recipes never read labels (test_recipes runs them).
-LABEL_AWARE = ["finetune", "latent", "vae", "gan", "conditional", "vqvae", "compare"]
+LABEL_AWARE = ["finetune", "latent", "vae", "gan", "conditional", "vqvae", "diffusion", "compare"]
 
 
 def test_quick_report_on_an_unlabelled_folder(digits, tmp_path, capsys):
@@ -60,16 +60,18 @@ def test_quick_report_on_an_unlabelled_folder(digits, tmp_path, capsys):
     for name in LABEL_AWARE:
         title = RECIPES[name]
         assert f'<section id="{name}">' in page
-        expected = "skipped" if name in ("finetune", "conditional", "compare") else "ok"
+        expected = "skipped" if name in ("finetune", "conditional", "diffusion", "compare") else "ok"
         assert statuses[title][0] == expected, (name, statuses[title])
     # What needs labels is left out with one line each, the rest is written.
     assert statuses[RECIPES["finetune"]][1] == "no labels: the transfer study trains and tests " \
                                                 "classifiers on them"
     assert statuses[RECIPES["conditional"]][1] == "class-conditional models train on labels; " \
                                                    "this dataset has none"
+    assert statuses[RECIPES["diffusion"]][1] == "the guided diffusion model trains on labels; " \
+                                                 "this dataset has none"
     assert statuses[RECIPES["compare"]][1].startswith("no shipped preset was trained on")
     assert 'class="skipped">skipped' in page
-    assert "3 skipped ['finetune', 'conditional', 'compare']" in printed
+    assert "4 skipped ['finetune', 'conditional', 'diffusion', 'compare']" in printed
     for recipe, skipped in [("latent", "class ellipses"), ("vae", "domain FID"),
                             ("gan", "domain FID"), ("vqvae", "domain FID")]:
         assert len(re.findall(rf"^\[{recipe}\] no labels: {skipped}.* skipped$", printed,
@@ -87,7 +89,7 @@ def test_quick_report_on_a_labelled_folder(digits, tmp_path):
     and ran on the unlabelled folder above."""
     from recipes import finetune
 
-    out, labelled = tmp_path / "report", ["latent", "vae", "gan", "conditional"]
+    out, labelled = tmp_path / "report", ["latent", "vae", "gan", "conditional", "diffusion"]
     assert main(["run", *labelled, "--quick", "--epochs", "1", "--dataset", str(digits["tree"]),
                  "--out", str(out)]) == 0
     assert overview((out / "index.html").read_text()) == {RECIPES[n]: ("ok", "") for n in labelled}
@@ -97,6 +99,10 @@ def test_quick_report_on_a_labelled_folder(digits, tmp_path):
     assert len(read_table(out / "gan" / "class_shares")) == 10
     assert len(read_table(out / "conditional" / "per_class_accuracy")) == 10
     assert_figure(out / "conditional" / "gan_samples_by_class.png")
+    for figure in ("samples_by_class", "trajectory", "fid_by_steps", "fid_by_guidance"):
+        assert_figure(out / "diffusion" / f"{figure}.png")
+    assert {"conditional accuracy", "domain FID", "sampling images/s"} <= set(
+        read_table(out / "diffusion" / "metrics")[0])
     # The transfer study, out of `run` to take its own options: one short study run per method.
     tables = finetune.main(["--quick", "--epochs", "1", "--labels-per-class", "10",
                             "--study-seeds", "1", "--study-steps", "50",

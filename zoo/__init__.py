@@ -1,7 +1,7 @@
 """deepzoo: a Keras 3 model zoo for unsupervised deep learning on images.
 
 Models: `ConvAutoencoder`, `VAE`, `GAN`, `WGANGP`, `ContrastiveEncoder`, `ConditionalVAE`,
-`ConditionalGAN`, `VQVAE`, each a `ZooModel` (the contract in `zoo.base`; CONTRIBUTING.md adds a model in one page). Data: `load_dataset` (named datasets, tfds),
+`ConditionalGAN`, `VQVAE`, `Diffusion`, each a `ZooModel` (the contract in `zoo.base`; CONTRIBUTING.md adds a model in one page). Data: `load_dataset` (named datasets, tfds),
 `load_images` (your folder or .npz file), `from_arrays`, `make_tf_dataset`. Serving:
 `export_saved_model`. Modules for the rest of the study: `zoo.classifier` (transfer
 learning), `zoo.transfer` (the transfer study's protocol), `zoo.corruptions` (denoising), `zoo.analysis` (latent space), `zoo.metrics`
@@ -12,6 +12,7 @@ k-fold CV), `zoo.distribute` (tf.distribute strategies), `zoo.presets`.
 from zoo.models.autoencoder import ConvAutoencoder
 from zoo.models.cgan import ConditionalGAN
 from zoo.models.cvae import ConditionalVAE
+from zoo.models.diffusion import Diffusion
 from zoo.base import ZooModel
 from zoo.classifier import build_classifier, build_cnn_baseline, compile_classifier, fit_two_phase
 from zoo.models.contrastive import ContrastiveEncoder
@@ -40,6 +41,7 @@ __all__ = [
     "CrossValidatedHyperModel",
     "CrossValidation",
     "DataError",
+    "Diffusion",
     "GAN",
     "ImageDataset",
     "SearchSpace",

@@ -149,6 +149,24 @@ def _minimize_jax(loss_fn, weights, optimizer, key, state_variables):
 _MINIMIZE = {"tensorflow": _minimize_tensorflow, "jax": _minimize_jax, "torch": _minimize_torch}
 
 
+def compiled(fn):
+    """``fn`` (tensors in, tensors out, no training) compiled by the backend: a
+    `tf.function`, `jax.jit` (the variables it reads are taken as constants: compile anew
+    after training), or PyTorch without autograd."""
+    name = backend()
+    if name == "tensorflow":
+        import tensorflow as tf
+
+        return tf.function(fn)
+    if name == "jax":
+        import jax
+
+        return jax.jit(fn)
+    import torch
+
+    return torch.no_grad()(fn)
+
+
 def input_gradient(fn, x):
     """The gradient of ``sum(fn(x))`` with respect to ``x``, itself differentiable with
     respect to the weights ``fn`` reads (a penalty on it trains them)."""

@@ -14,6 +14,7 @@ import contextlib
 
 import keras
 import numpy as np
+from keras import ops
 
 from zoo import backends
 from zoo.serving import Endpoint, ServingInput
@@ -25,6 +26,30 @@ def gaussian_codes(n: int, latent_dim: int, seed=None) -> np.ndarray:
     """``n`` draws from N(0, I) of shape ``(n, latent_dim)``; the same ``seed``, the same codes."""
     n = check_positive_int(n, "n")
     return np.random.default_rng(check_seed(seed)).standard_normal((n, latent_dim)).astype(np.float32)
+
+
+def moving_average_of(model: keras.Model, name: str) -> keras.Model:
+    """A frozen copy of ``model`` (same weights, not trainable), to hold the exponential
+    moving average of its weights (`update_moving_average`)."""
+    average = keras.models.clone_model(model)
+    average.name = name
+    average.set_weights(model.get_weights())
+    average.trainable = False
+    return average
+
+
+def update_moving_average(average: keras.Model, model: keras.Model, momentum: float, step) -> None:
+    """``average``'s weights move towards ``model``'s: ``a <- m a + (1 - m) w``.
+
+    ``m`` is ``momentum``, or less over the first steps, ``(1 + step) / (10 + step)``, so
+    the average forgets the untrained weights quickly (the warm-up of TensorFlow's
+    ``ExponentialMovingAverage``). ``step`` counts the optimizer's updates. Called inside
+    a training step, it runs on every backend.
+    """
+    step = ops.cast(step, "float32")
+    m = ops.minimum(momentum, (1.0 + step) / (10.0 + step))
+    for a, w in zip(average.weights, model.weights):
+        a.assign(m * a + (1.0 - m) * ops.stop_gradient(ops.cast(w, a.dtype)))
 
 
 @contextlib.contextmanager

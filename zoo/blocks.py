@@ -12,7 +12,7 @@ import math
 import numbers
 
 import keras
-from keras import layers
+from keras import layers, ops
 
 from zoo.validation import (check_bool, check_fraction, check_image_shape, check_positive_int,
                             check_scalar, check_seed)
@@ -136,3 +136,119 @@ def crop_to(x, height: int, width: int):
         x = layers.Cropping2D(((extra_h // 2, extra_h - extra_h // 2),
                                (extra_w // 2, extra_w - extra_w // 2)), name="crop")(x)
     return x
+
+
+# ----------------------------------------------------------------- the diffusion U-Net
+
+@keras.saving.register_keras_serializable(package="zoo")
+class SinusoidalEmbedding(layers.Layer):
+    """Noise levels ``t`` ``(batch,)`` in [0, 1] -> ``(batch, dim)`` sines and cosines of
+    ``1000 t`` at geometric frequencies (the transformer's position code, as in Ho et al.,
+    2020), so that the network tells nearby noise levels apart."""
+
+    def __init__(self, dim: int, **kwargs):
+        super().__init__(**kwargs)
+        self.dim = check_scalar(dim, "dim", numbers.Integral, min_val=2)
+
+    def call(self, t):
+        half = self.dim // 2
+        frequencies = ops.exp(-math.log(10_000.0) * ops.arange(half, dtype="float32") / half)
+        angles = 1000.0 * ops.cast(ops.reshape(t, (-1, 1)), "float32") * frequencies[None, :]
+        return ops.cast(ops.concatenate([ops.sin(angles), ops.cos(angles)], axis=-1),
+                        self.compute_dtype)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.dim // 2 * 2)
+
+    def get_config(self):
+        return {**super().get_config(), "dim": self.dim}
+
+
+def group_norm(width: int, name: str):
+    """Group normalisation with up to 8 groups (the batch-independent norm of U-Nets)."""
+    return layers.GroupNormalization(math.gcd(8, width), name=name)
+
+
+def residual_block(x, embedding, width: int, name: str):
+    """``x`` + two 3x3 convolutions (norm, swish, conv), the embedding of the noise level
+    and class added between them as one bias per channel (Ho et al., 2020)."""
+    skip = x if x.shape[-1] == width else layers.Conv2D(width, 1, name=f"{name}_skip")(x)
+    h = layers.Activation("swish", name=f"{name}_act1")(group_norm(x.shape[-1], f"{name}_norm1")(x))
+    h = layers.Conv2D(width, 3, padding="same", name=f"{name}_conv1")(h)
+    bias = layers.Reshape((1, 1, width), name=f"{name}_bias")(
+        layers.Dense(width, name=f"{name}_embedding")(embedding))
+    h = layers.Add(name=f"{name}_conditioned")([h, bias])
+    h = layers.Activation("swish", name=f"{name}_act2")(group_norm(width, f"{name}_norm2")(h))
+    h = layers.Conv2D(width, 3, padding="same", name=f"{name}_conv2")(h)
+    return layers.Add(name=f"{name}_out")([skip, h])
+
+
+def attention_block(x, name: str, heads: int = 4):
+    """Self-attention over the positions of a feature map, residual (the U-Net's
+    lowest resolution, where it is cheap: 7 x 7 = 49 positions for 28 x 28 images)."""
+    height, width, channels = x.shape[1:]
+    h = layers.Reshape((height * width, channels), name=f"{name}_tokens")(
+        group_norm(channels, f"{name}_norm")(x))
+    h = layers.MultiHeadAttention(heads, max(channels // heads, 1), name=f"{name}_mha")(h, h)
+    return layers.Add(name=f"{name}_out")([x, layers.Reshape((height, width, channels),
+                                                             name=f"{name}_grid")(h)])
+
+
+def unet(image_shape, widths, num_classes: int, *, attention: bool = True,
+         name: str = "denoiser") -> keras.Model:
+    """The denoiser of `zoo.models.diffusion`: ``[noisy images, t, labels]`` -> one image
+    of predictions (noise, velocity or ``v``), shaped as the images.
+
+    Parameters
+    ----------
+    image_shape : tuple
+        ``(H, W, C)``; any size: the input is zero-padded to a multiple of
+        ``2 ** (len(widths) - 1)`` and the output cropped back.
+    widths : sequence of int
+        Channels per resolution, full size first; each level halves the size. One residual
+        block per level on the way down and one (after the skip connection) on the way up.
+    num_classes : int
+        Labels are ints in ``[0, num_classes]``: ``num_classes`` is the null label that
+        classifier-free guidance trains with and samples from.
+    attention : bool, default=True
+        Self-attention between two residual blocks at the lowest resolution.
+    """
+    image_shape = check_image_shape(image_shape)
+    widths = [check_positive_int(w, "widths[i]") for w in widths]
+    scale = 2 ** (len(widths) - 1)
+    height, width, channels = image_shape
+    images = keras.Input(image_shape, name="noisy_images")
+    t = keras.Input((), name="t")
+    labels = keras.Input((), dtype="int32", name="labels")
+
+    embedding_dim = 4 * widths[0]
+    embedding = layers.Dense(embedding_dim, activation="swish", name="time_mlp1")(
+        SinusoidalEmbedding(widths[0], name="time_features")(t))
+    embedding = layers.Dense(embedding_dim, name="time_mlp2")(embedding)
+    class_embedding = layers.Embedding(num_classes + 1, embedding_dim, name="class_embedding")(labels)
+    embedding = layers.Activation("swish", name="embedding")(
+        layers.Add(name="time_and_class")([embedding, class_embedding]))
+
+    pad_h, pad_w = -height % scale, -width % scale
+    padding = ((pad_h // 2, pad_h - pad_h // 2), (pad_w // 2, pad_w - pad_w // 2))  # as crop_to crops
+    x = layers.ZeroPadding2D(padding, name="pad")(images) if pad_h or pad_w else images
+    x = layers.Conv2D(widths[0], 3, padding="same", name="stem")(x)
+    skips = []
+    for level, level_width in enumerate(widths[:-1]):
+        x = residual_block(x, embedding, level_width, f"down{level}")
+        skips.append(x)
+        x = layers.Conv2D(level_width, 3, strides=2, padding="same", name=f"downsample{level}")(x)
+    x = residual_block(x, embedding, widths[-1], "middle1")
+    if attention:
+        x = attention_block(x, "middle_attention")
+    x = residual_block(x, embedding, widths[-1], "middle2")
+    for level in reversed(range(len(widths) - 1)):
+        x = layers.UpSampling2D(2, name=f"upsample{level}")(x)
+        x = layers.Conv2D(widths[level], 3, padding="same", name=f"upsample{level}_conv")(x)
+        x = layers.Concatenate(name=f"skip{level}")([x, skips[level]])
+        x = residual_block(x, embedding, widths[level], f"up{level}")
+    x = layers.Activation("swish", name="head_act")(group_norm(widths[0], "head_norm")(x))
+    # Zero-initialised: the untrained network predicts 0, a calm start for every objective.
+    x = layers.Conv2D(channels, 3, padding="same", kernel_initializer="zeros", name="head")(x)
+    x = crop_to(x, height, width) if pad_h or pad_w else x
+    return keras.Model([images, t, labels], x, name=name)

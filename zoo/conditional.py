@@ -87,11 +87,16 @@ class ConditionalMixin:
         uniformly), from z ~ N(0, I); the same ``seed``, the same images."""
         n = check_positive_int(n, "n")
         seed = check_seed(seed)
-        if labels is None:  # a stream of its own, so the codes are those of generate(n, seed)
+        return self.generate_from(gaussian_codes(n, self.latent_dim, seed),
+                                  self.generation_labels(labels, n, seed), batch_size)
+
+    def generation_labels(self, labels, n: int, seed) -> np.ndarray:
+        """``labels`` checked for ``n`` samples; None: ``n`` drawn uniformly from ``seed``'s
+        own stream, so that the codes stay those of ``generate(n, seed)``."""
+        if labels is None:
             labels = np.random.default_rng(None if seed is None else (seed, 1)).integers(
                 self.num_classes, size=n)
-        return self.generate_from(gaussian_codes(n, self.latent_dim, seed),
-                                  self.checked_labels(labels, n), batch_size)
+        return self.checked_labels(labels, n)
 
     def get_config(self):
         return {**super().get_config(), "num_classes": self.num_classes}

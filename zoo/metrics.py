@@ -263,8 +263,16 @@ def conditional_accuracy(model, classifier: keras.Model, n: int = 10_000, seed: 
     """
     n = check_positive_int(n, "n")
     labels = np.arange(n) % model.num_classes
-    images = model.generate(n, seed=seed, labels=labels)
-    predicted = classifier.predict(images, batch_size=batch_size, verbose=0).argmax(axis=1)
-    hits = predicted == labels
+    return class_fidelity(model.generate(n, seed=seed, labels=labels), labels, classifier,
+                          batch_size)
+
+
+def class_fidelity(images, labels, classifier: keras.Model, batch_size: int = 512) -> dict:
+    """`conditional_accuracy` of ``images`` drawn for the classes ``labels`` (int ``(N,)``):
+    the share ``classifier`` calls their class, overall and per class."""
+    labels = np.asarray(labels)
+    probabilities = classifier.predict(images, batch_size=batch_size, verbose=0)
+    hits = probabilities.argmax(axis=1) == labels
+    classes = probabilities.shape[1]
     return {"conditional_accuracy": float(hits.mean()),
-            "per_class_accuracy": [float(hits[labels == c].mean()) for c in range(model.num_classes)]}
+            "per_class_accuracy": [float(hits[labels == c].mean()) for c in range(classes)]}

@@ -389,3 +389,23 @@ class SampleGrid(keras.callbacks.Callback):
             self.samples[epoch + 1] = images
             image_grid(images, self.out_dir / f"samples_epoch_{epoch + 1:03d}.png", ncols=self.ncols,
                        title=f"Samples after epoch {epoch + 1} (fixed noise)")
+
+
+def plot_sweep(rows: list, x: str, metrics: tuple, path, title: str | None = None,
+               log_x: bool = False) -> Path:
+    """One panel per metric of ``metrics`` against the setting ``x``, from table ``rows``
+    (dicts holding ``x`` and each metric), e.g. domain FID against sampling steps."""
+    if not rows:
+        raise ValueError("no rows to plot")
+    fig, axes = subplots(1, len(metrics), figsize=(3.6 * len(metrics), 3.2), squeeze=False)
+    for ax, metric in zip(axes[0], metrics):
+        ax.plot([row[x] for row in rows], [row[metric] for row in rows], marker="o", ms=4)
+        if log_x:
+            ax.set_xscale("log")
+            ax.set_xticks([row[x] for row in rows], [str(row[x]) for row in rows])
+            ax.minorticks_off()
+        ax.set_xlabel(x)
+        ax.set_ylabel(metric)
+        ax.grid(alpha=0.3)
+    fig.suptitle(title or f"{', '.join(metrics)} against {x}", fontsize=11)
+    return save_figure(fig, path)
