@@ -178,7 +178,8 @@ def add_preset_arguments(parser, what: str) -> None:
     """``--preset NAME`` saves ``what`` as a preset, in ``--preset-dir`` (default: the
     user's preset folder, `zoo.presets.user_preset_dir`; ``saved_models`` of a checkout
     for a preset to ship)."""
-    parser.add_argument("--preset", default=None, help=f"also save {what} as this preset")
+    parser.add_argument("--preset", default=None, type=preset_name,
+                        help=f"also save {what} as this preset (a name, not a path)")
     parser.add_argument("--preset-dir", type=Path, default=None,
                         help="where --preset writes (default: $ZOO_PRESET_DIR, else the "
                              "per-user folder zoo.presets.user_preset_dir())")
@@ -240,6 +241,16 @@ def portable_command(recipe: str, argv, package: str = "recipes") -> str:
         elif option == "--preset-dir" and Path(value).is_absolute():
             argv[i + 1] = "saved_models"
     return " ".join([f"python -m {package}.{recipe}", *argv])
+
+
+def preset_name(text: str) -> str:
+    """An argparse ``type`` for a preset name (`zoo.presets.check_preset_name`)."""
+    from zoo.presets import check_preset_name
+
+    try:
+        return check_preset_name(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _number(kind, accept, requirement):

@@ -24,14 +24,14 @@ def run_on(backend: str, args: list, timeout: int = 900) -> subprocess.Completed
 
 
 # The kit off TensorFlow, in the default run: training under every policy for one model
-# of each kind of step (the VAE's own step, the two-optimizer step with batch norm, the
-# critic's input gradient, labels), saving and export of a one- and a two-optimizer
+# of each kind of step (the VAE's own step, the critic's input gradient, the
+# two-optimizer step with batch norm and labels), saving and export of a two-optimizer
 # model; every preset loads in test_every_preset_gives_the_same_outputs_as_on_tensorflow.
 # The whole kit runs with -m slow. The contrastive encoder's augmentation layers are slow
 # off TensorFlow on a CPU (four minutes of the kit on PyTorch): it runs in the TensorFlow
 # suite alone.
-SMOKE = ("(test_precision and (vae_conv_bce or gan_dcgan or wgan_gp or cgan)) or "
-         "((test_saving or test_export) and (vae_conv_bce or cgan))")
+SMOKE = ("(test_precision and (vae_conv_bce or wgan_gp or cgan)) or "
+         "((test_saving or test_export) and cgan)")
 FULL = "not contrastive"
 
 
@@ -47,8 +47,8 @@ def run_kit(backend: str, selected: str) -> None:
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_contract_kit_passes_on(backend):
-    """One model of each kind of step trains (float32 and both mixed policies); a one- and
-    a two-optimizer model save, reload, train on and (on JAX) serve their guarded
+    """One model of each kind of step trains (float32 and both mixed policies); a
+    two-optimizer model saves, reloads, trains on and (on JAX) serves its guarded
     SavedModel (PyTorch's export: see test_export_is_refused_clearly_on_torch)."""
     run_kit(backend, SMOKE)
 
@@ -72,8 +72,8 @@ NO_TENSORFLOW = textwrap.dedent("""
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_the_zoo_imports_and_trains_with_no_tensorflow(backend):
-    """``import zoo`` finds the embedded sample and a CAE, a VAE and a GAN train one epoch
-    on it, with TensorFlow and tensorflow-datasets unimportable; a feature that needs
+    """``import zoo`` finds the embedded sample and a CAE, a VAE, a GAN and a diffusion
+    model train one epoch on it (the last samples too), with TensorFlow and tensorflow-datasets unimportable; a feature that needs
     TensorFlow says so."""
     script = NO_TENSORFLOW + textwrap.dedent("""
         import numpy as np
@@ -85,11 +85,14 @@ def test_the_zoo_imports_and_trains_with_no_tensorflow(backend):
                 (zoo.ConvAutoencoder(latent_dim=8, filters=8, dense_units=32),
                  {"optimizer": "adam", "loss": "mse"}),
                 (zoo.VAE(latent_dim=4, filters=8, dense_units=32, seed=0), {"optimizer": "adam"}),
-                (zoo.GAN(latent_dim=8, seed=0), {})]:
+                (zoo.GAN(latent_dim=8, seed=0), {}),
+                (zoo.Diffusion(widths=[4, 8], seed=0), {"optimizer": "adam"})]:
             model.compile(**compile_kwargs)
-            history = model.fit(x, x if "loss" in compile_kwargs else None, epochs=1,
-                                batch_size=64, verbose=0).history
+            labels = np.arange(len(x)) % 10 if isinstance(model, zoo.Diffusion) else None
+            targets = x if "loss" in compile_kwargs else labels
+            history = model.fit(x, targets, epochs=1, batch_size=64, verbose=0).history
             assert all(np.isfinite(v[-1]) for v in history.values()), history
+        assert model.generate(2, seed=0, steps=2).shape == (2, 28, 28, 1)  # the EMA network
         try:
             zoo.make_tf_dataset(x)
         except ImportError as error:

@@ -19,7 +19,7 @@ from zoo import (GAN, VAE, VQVAE, WGANGP, ConditionalGAN, ConditionalVAE, Contra
                  ConvAutoencoder, Diffusion)
 from zoo.presets import list_presets, preset_card
 from zoo.testing import (compiled, run_export_test, run_model_test, run_precision_test,
-                         run_preset_test, run_saving_test)
+                         run_preset_test, run_saving_test, run_xla_test)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -75,7 +75,7 @@ MODELS = {name: Case(*case) for name, case in {
     "contrastive": (ContrastiveEncoder, {"latent_dim": 8, "filters": 8, "dense_units": 32,
                                          "seed": 0},
                     {"optimizer": keras.optimizers.Adam(2e-3)}, {"optimizer": sgd(0.1)}, 0.1),
-    "diffusion": (Diffusion, {"widths": [8, 16], "sampling_steps": 2, "seed": 0},
+    "diffusion": (Diffusion, {"widths": [4, 8], "sampling_steps": 1, "guidance": 1.0, "seed": 0},
                   {"optimizer": keras.optimizers.Adam(2e-3)}, {"optimizer": sgd(0.05)}, 0.2, True),
     "sparse": (contributed_module().SparseAutoencoder, {"latent_dim": 16, "l1": 1e-4},
                {"optimizer": keras.optimizers.Adam(2e-3)}, {"optimizer": sgd(0.5)}, 0.2),
@@ -107,6 +107,21 @@ def test_model(case, mnist_sample):
                    mnist_sample.x_test[:256], y_train=case.labels(mnist_sample.y_train[:1024]),
                    y_test=case.labels(mnist_sample.y_test[:256]),
                    compile_kwargs=case.compile_kwargs, min_improvement=case.min_improvement)
+
+
+# XLA compiles slowly on a CPU (up to 20 s a model): the default run compiles the steps
+# that XLA finds hardest, the VAE's own step and WGAN-GP's double gradient, with labels
+# (the CGAN); every model with -m slow.
+XLA_IN_DEFAULT_RUN = {"vae_conv_bce", "wgan_gp", "cgan"}
+
+
+@pytest.mark.parametrize("name", [name if name in XLA_IN_DEFAULT_RUN else
+                                  pytest.param(name, marks=pytest.mark.slow)
+                                  for name in sorted(MODELS)])
+def test_xla(name, mnist_sample):
+    case = MODELS[name]
+    run_xla_test(case.cls, case.init_kwargs, mnist_sample.x_train[:256],
+                 y=case.labels(mnist_sample.y_train[:256]), compile_kwargs=case.compile_kwargs)
 
 
 def test_saving(case, mnist_sample, tmp_path):

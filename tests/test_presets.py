@@ -38,6 +38,23 @@ def test_unknown_preset_and_wrong_class():
         Other.from_preset("fashion_mnist_d36")
 
 
+@pytest.mark.parametrize("name", ["../evil", "a/b", "a\\b", "..", "x" * 65, "", "-x", "name.json"])
+def test_a_preset_name_cannot_leave_its_folder(name, tmp_path, monkeypatch):
+    """A name is a name: `deepzoo autoencoder --preset ../evil` wrote evil.keras one level
+    above the preset folder, and from_preset("../evil") loaded it back."""
+    monkeypatch.setenv("ZOO_PRESET_DIR", str(tmp_path / "presets"))
+    model = ConvAutoencoder(latent_dim=3, filters=4, dense_units=8)
+    card = {"command": "python -m x", "data": "random", "metrics": {}}
+    with pytest.raises(ValueError, match="must be up to 64 letters, digits"):
+        save_preset(model, name, card)
+    with pytest.raises(ValueError, match="must be up to 64 letters, digits"):
+        ConvAutoencoder.from_preset(name)
+    assert not any(tmp_path.rglob("*.keras"))
+    # A path is a path where one is meant: loading a .keras file by its path.
+    model.save(tmp_path / "mine.keras")
+    assert isinstance(load_preset(str(tmp_path / "mine.keras")), ConvAutoencoder)
+
+
 def test_save_preset_writes_weights_without_optimizer_and_a_card(tmp_path, monkeypatch, images):
     monkeypatch.setenv("ZOO_PRESET_DIR", str(tmp_path))
     model = ConvAutoencoder(latent_dim=3, filters=4, dense_units=8)

@@ -70,6 +70,8 @@ def test_autoencoder_recipe_quick_trains_and_writes_figures_table_and_model(tmp_
      "--steps-per-execution: must be a positive integer, got 0"),
     ("run", ["all", "--steps-per-execution", "many"],
      "--steps-per-execution: must be a positive integer, got 'many'"),
+    ("autoencoder", ["--quick", "--preset", "../evil"], "--preset: preset name '../evil' must be"),
+    ("diffusion", ["--widths", "8,0"], "--widths: must be a positive integer, got 0"),
 ])
 def test_bad_command_lines_exit_2_with_one_line(recipe, argv, message, capsys, monkeypatch):
     from recipes.__main__ import main

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import keras
@@ -73,7 +74,7 @@ def save_preset(model: keras.Model, name: str, card: dict, folder=None) -> Path:
     (a dict of test-set numbers); ``"notes"``, if given, says in prose what the command
     does and why (the card's "Notes" section).
     """
-    _check_name(name)
+    check_preset_name(name)
     if not isinstance(card, dict):
         raise TypeError(f"card must be a dict with 'command', 'data' and 'metrics', got "
                         f"{type(card).__name__}")
@@ -94,7 +95,7 @@ def write_card(card: dict, folder=None) -> None:
     """Write ``<name>.json`` and its human-readable ``<name>.md`` into ``folder``
     (default: `user_preset_dir`)."""
     folder = Path(folder) if folder is not None else user_preset_dir()
-    name = card["name"]
+    name = check_preset_name(card["name"])
     with atomic_path(folder / f"{name}.json") as tmp:
         tmp.write_text(json.dumps(card, indent=2) + "\n")
     zoo_class = keras.saving.get_registered_object(f"zoo>{card['class']}")
@@ -113,21 +114,31 @@ def write_card(card: dict, folder=None) -> None:
         )
 
 
-def _check_name(name) -> None:
+PRESET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+
+
+def check_preset_name(name) -> str:
+    """``name`` if it is a preset name: up to 64 letters, digits, ``_`` and ``-``, starting
+    with a letter or digit. No separator and no ``..``: a name stays in its folder."""
     if not isinstance(name, str):
         raise TypeError(f"name must be a preset name (a str), got {name!r} of type "
                         f"{type(name).__name__}; list_presets() gives the names")
+    if not PRESET_NAME.fullmatch(name):
+        raise ValueError(f"preset name {name!r} must be up to 64 letters, digits, '_' and '-', "
+                         "starting with a letter or digit (no path separators or '..'); "
+                         "to load a file, pass its path ending in .keras")
+    return name
 
 
 def _existing(name: str, suffix: str) -> Path:
     """The ``suffix`` file of preset ``name``: a path to its ``.keras`` file, or a name
     looked up in `preset_dirs`."""
-    _check_name(name)
-    if name.endswith(".keras"):
+    if isinstance(name, str) and name.endswith(".keras"):  # a path, meant as one
         path = Path(name).with_suffix(suffix)
         if not path.is_file():
             raise ValueError(f"no preset at {path}")
         return path
+    check_preset_name(name)
     for folder in preset_dirs():
         if (folder / f"{name}{suffix}").is_file():
             return folder / f"{name}{suffix}"
