@@ -23,6 +23,8 @@ from pathlib import Path
 
 from . import _common  # first: it quiets TensorFlow before TensorFlow loads
 
+import zoo  # noqa: E402  (after _common, for the same reason)
+
 # Report order: the autoencoder first (everything else builds on it), then its uses.
 RECIPES = {
     "autoencoder": "Convolutional autoencoder",
@@ -72,6 +74,9 @@ def main(argv=None) -> int:
               "--dtype-policy", args.dtype_policy,
               "--steps-per-execution", str(args.steps_per_execution)]
     common += ["--quick"] * args.quick
+    for name in names:  # a bad value ends the run in one line, before anything trains
+        importlib.import_module(f".{name}", __package__).build_parser().parse_args(
+            common + routes[name][0])
 
     record = out / "study.json"
     kept = _interrupted_results(record, common + passthrough)
@@ -134,6 +139,7 @@ def _route(passthrough: list, name: str) -> tuple:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=_common.command_name(), description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"deepzoo {zoo.__version__}")
     commands = parser.add_subparsers(dest="command", required=True,
                                      metavar="{list,run," + ",".join(RECIPES) + "}")
     commands.add_parser("list", help="list the recipes")

@@ -82,6 +82,11 @@ class RecipeParser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
         self._quick_defaults = {}
 
+    def error(self, message):
+        """One line, ``<prog>: error: <message>``, and exit status 2 (argparse prints the
+        usage first; ``--help`` shows it)."""
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
     def quick_default(self, dest: str, default, quick) -> None:
         """``dest`` (an option whose default is None) defaults to ``quick`` with --quick."""
         self._quick_defaults[dest] = (default, quick)
@@ -110,12 +115,20 @@ class RecipeParser(argparse.ArgumentParser):
         return parsed
 
 
+class DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """``--help`` with each option's default, except where there is none to show (None:
+    the help says what happens, e.g. "default: $ZOO_DATA_DIR")."""
+
+    def _get_help_string(self, action):
+        return action.help if action.default is None else super()._get_help_string(action)
+
+
 def base_parser(description: str, epochs: int, quick_epochs: int, exportable: bool = False,
                 *, name: str) -> argparse.ArgumentParser:
     """The options every recipe shares; ``name`` is the recipe's subcommand."""
     parser = RecipeParser(
         prog=f"{command_name()} {name}", description=description,
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=DefaultsHelpFormatter,
     )
     parser.add_argument("--dataset", default="fashion_mnist", type=dataset_spec,
                         help=f"a built-in dataset ({', '.join(sorted(zoo_data.CLASS_NAMES))}), "

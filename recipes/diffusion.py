@@ -90,7 +90,7 @@ def main(argv=None) -> dict:
 
     classifier = train_feature_classifier(dataset, epochs=args.classifier_epochs, seed=args.seed)
     row = {"model": "Diffusion", "dataset": dataset.name, "data source": dataset.source,
-           "parameters": model.denoiser.count_params(), "epochs": args.epochs, **timing,
+           "parameters": model.parameter_count(), "epochs": args.epochs, **timing,
            **_scores(model, classifier, dataset, args, args.samples, args.steps, args.guidance,
                      timed=True)}
     unconditional = _scores(model, classifier, dataset, args, args.samples, args.steps, 0.0)

@@ -11,6 +11,8 @@ from pathlib import Path
 import keras
 import pytest
 
+import zoo
+
 import zoo.data
 from helpers import assert_outputs, read_table
 from zoo.training import read_history
@@ -84,6 +86,29 @@ def test_bad_command_lines_exit_2_with_one_line(recipe, argv, message, capsys, m
     assert error.splitlines()[-1] == f"python -m recipes {recipe}: error: " \
         + error.splitlines()[-1].split(": error: ", 1)[1]
     assert message in error.splitlines()[-1]
+
+
+@pytest.mark.parametrize("recipes", [["autoencoder"], ["all"]])
+def test_run_checks_every_recipes_options_before_anything_trains(recipes, tmp_path, capsys):
+    """`run autoencoder --latent-dim 0` printed argparse's error, then a SystemExit
+    traceback, and `run all` went on to the other recipes."""
+    from recipes.__main__ import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["run", *recipes, "--quick", "--latent-dim", "0", "--out", str(tmp_path)])
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "python -m recipes autoencoder: error: argument --latent-dim: must be a positive "
+        "integer, got 0"]
+    assert not any(tmp_path.iterdir())  # nothing ran, nothing was written
+
+
+def test_version(capsys):
+    from recipes.__main__ import main
+
+    with pytest.raises(SystemExit):
+        main(["--version"])
+    assert capsys.readouterr().out.strip() == f"deepzoo {zoo.__version__}"
 
 
 def test_corrupt_data_files_end_the_recipe_with_one_line(tmp_path, capsys):

@@ -262,6 +262,11 @@ class ZooModel(keras.Model):
             self._trackers[name].update_state(value)
         return {name: tracker.result() for name, tracker in self._trackers.items()}
 
+    def parameter_count(self) -> int:
+        """The parameters of the model a user runs: every weight here (a model holding a
+        second copy of its weights for sampling counts them once)."""
+        return self.count_params()
+
     def optimizers(self) -> list:
         """Every optimizer this model steps (one here; `AdversarialModel` has two).
 

@@ -260,6 +260,10 @@ class Diffusion(ConditionalMixin, ZooModel):
         return {"generate": Endpoint((self.code_input(), self.label_input()),
                                      lambda z, y: {"images": self([z, y], training=False)})}
 
+    def parameter_count(self) -> int:
+        """The denoiser's parameters (``ema_denoiser`` is a second copy of the same)."""
+        return self.denoiser.count_params()
+
     def get_config(self):
         config = {**super().get_config(), "widths": self.widths, "objective": self.objective,
                   "attention": self.attention, "label_dropout": self.label_dropout,
