@@ -34,3 +34,19 @@ def test_an_export_replaces_the_folder_of_a_different_model(tmp_path, images):
     save_model(model, tmp_path / "m.keras")
     with pytest.raises(ValueError, match=".keras"):
         save_model(model, tmp_path / "m.h5")
+
+
+def test_any_one_input_keras_model_exports_and_a_loaded_preset_exports_with_keras(tmp_path, images):
+    """The docs' quickstart classifier is a Sequential (it had no output_names); a loaded
+    preset had never been called, which Keras's own export requires."""
+    import keras
+    import tensorflow as tf
+
+    cae = ConvAutoencoder.from_preset("fashion_mnist_d36")
+    classifier = keras.Sequential([cae.encoder, keras.layers.Dense(10, name="logits")])
+    served = tf.saved_model.load(str(export_saved_model(classifier, tmp_path / "sequential")))
+    np.testing.assert_allclose(served.serve(images)["logits"], classifier.predict(images, verbose=0),
+                               atol=1e-5)
+    cae.export(tmp_path / "keras_export")  # Keras's own: unguarded, but it works
+    exported = tf.saved_model.load(str(tmp_path / "keras_export"))  # kept: its functions need it
+    np.testing.assert_allclose(exported.serve(images), cae.predict(images, verbose=0), atol=1e-5)

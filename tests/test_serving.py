@@ -57,6 +57,7 @@ def bad_images():
         "uint8": ((IMAGES * 255).astype(np.uint8), "uint8"),
         "nan": (np.where(IMAGES > 0.5, np.nan, IMAGES).astype(np.float32), "NaN or infinite"),
         "inf": (np.where(IMAGES > 0.5, np.inf, IMAGES).astype(np.float32), "NaN or infinite"),
+        "empty": (IMAGES[:0], "N >= 1"),  # failed inside a convolution
     }
 
 
@@ -68,6 +69,7 @@ def bad_codes(latent_dim):
         "rank1": (codes[0], expected),
         "images": (IMAGES, expected),
         "nan": (np.where(codes > 0, np.nan, codes).astype(np.float32), "NaN or infinite"),
+        "empty": (codes[:0], "N >= 1"),
     }
 
 
@@ -178,7 +180,7 @@ def test_every_bad_input_fails_with_an_error_naming_what_was_expected(served):
                     assert result["error"] == "InvalidArgumentError", (where, result)
                     assert word in result["message"], (where, result["message"][-400:])
                     checked += 1
-    assert checked == 2 * (3 * 7 + 3 * 4)
+    assert checked == 2 * (3 * 8 + 3 * 5)
 
 
 def test_classifier_preset_serves_its_accuracy(served):

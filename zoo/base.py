@@ -192,9 +192,15 @@ class ZooModel(keras.Model):
         return type(self).compute_losses is ZooModel.compute_losses
 
     def build(self, input_shape):
-        """Keras's ``build``; also creates one tracker per term of ``compute_losses``."""
+        """Keras's ``build``; also creates one tracker per term of ``compute_losses``, and
+        calls the model once on symbolic inputs (nothing is computed), so that Keras's own
+        ``export`` finds the signature of a model that was loaded rather than trained."""
         super().build(input_shape)
         self._create_trackers()
+        specs = self.call_input()
+        symbolic = [keras.KerasTensor((None, *spec.shape), spec.dtype)
+                    for spec in ((specs,) if isinstance(specs, ServingInput) else specs)]
+        self(symbolic[0] if isinstance(specs, ServingInput) else symbolic)
 
     def _create_trackers(self) -> None:
         """One `keras.metrics.Mean` per key of ``compute_losses``, named after it.

@@ -29,7 +29,8 @@ def default_endpoints(model: keras.Model) -> dict:
         raise ValueError(f"{model.name} takes inputs of shape (None,) + {shape}; "
                          "serving needs every dimension but the batch fixed")
     input_name = model.inputs[0].name
-    output_name = model.output_names[0]
+    # A Sequential model names no outputs: its last layer is its output.
+    output_name = model.layers[-1].name if isinstance(model, keras.Sequential) else model.output_names[0]
     serving_input = ServingInput(input_name, shape, unit_range=input_name == "images")
     endpoint = "classify" if output_name == "probabilities" else "serve"
     return {endpoint: Endpoint(serving_input, lambda x: {output_name: model(x, training=False)})}

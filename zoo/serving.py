@@ -45,9 +45,12 @@ class ServingInput(NamedTuple):
         """
         import tensorflow as tf
 
-        expected = f"{self.dtype} {self.name} of shape (N{''.join(f', {d}' for d in self.shape)})"
+        expected = (f"{self.dtype} {self.name} of shape (N{''.join(f', {d}' for d in self.shape)}),"
+                    " N >= 1")
+        # An empty batch is refused here too: it would fail inside a convolution.
         shape_ok = tf.cond(tf.equal(tf.rank(x), len(self.shape) + 1),
-                           lambda: tf.reduce_all(tf.equal(tf.shape(x)[1:], self.shape)),
+                           lambda: tf.reduce_all(tf.equal(tf.shape(x)[1:], self.shape))
+                           & (tf.shape(x)[0] > 0),
                            lambda: tf.constant(False))
         checks = [tf.debugging.Assert(shape_ok, [f"expected {expected}; got shape", tf.shape(x)])]
         if self.classes is not None:

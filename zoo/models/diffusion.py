@@ -213,6 +213,11 @@ class Diffusion(ConditionalMixin, ZooModel):
         codes, labels = inputs
         return self.sample(codes, labels, self.sampling_steps, self.guidance)
 
+    def compute_output_spec(self, inputs, training=False):
+        """The images ``call`` makes, known without tracing its ``sampling_steps`` steps."""
+        codes, _ = inputs
+        return keras.KerasTensor((codes.shape[0], *self.image_shape), "float32")
+
     def call_input(self) -> tuple:
         """``codes`` (the initial noise) and ``labels``, as a conditional GAN's."""
         return (self.code_input(), self.label_input())
