@@ -78,6 +78,11 @@ def test_bad_dataset_spec_and_codes():
         model.fit(ds, epochs=1, verbose=0)
     with pytest.raises(ValueError, match=r"shape \(N >= 1, 4\)"):
         model.decode(np.zeros((2, 5), np.float32))
+    # Pixels in 0..255 get the arrays' message (they trained silently from a dataset).
+    pixels = tf.data.Dataset.from_tensor_slices(np.full((4, 28, 28, 1), 200.0, np.float32)).batch(2)
+    with pytest.raises(ValueError, match=r"values span \[200, 200\]; the zoo expects images "
+                                         r"scaled to \[0, 1\]"):
+        model.fit(pixels.map(lambda x: (x, x)), epochs=1, verbose=0)
 
 
 @pytest.mark.parametrize("kwargs, error, message", [

@@ -228,9 +228,10 @@ def check_batches(x, shape, name: str = "x", *, check_array):
     """Check what `fit`/`evaluate`/`predict` receive: batches of ``(N,) + shape``.
 
     Arrays (and anything array-like) go through ``check_array``; a `tf.data.Dataset` must
-    yield float32 batches of shape ``(None,) + shape`` (or tuples starting with them) and
-    not be known to be empty (a wrong element type or dtype is a `TypeError`, a wrong
-    shape or an empty dataset a `ValueError`); generators, `keras.utils.PyDataset` and
+    yield float32 batches of shape ``(None,) + shape`` (or tuples starting with them), not
+    be known to be empty (a wrong element type or dtype is a `TypeError`, a wrong shape or
+    an empty dataset a `ValueError`), and its first batch goes through ``check_array``
+    (range, NaNs: the arrays' messages); generators, `keras.utils.PyDataset` and
     ``None`` pass unchecked.
     """
     if is_tf_dataset(x):
@@ -248,6 +249,10 @@ def check_batches(x, shape, name: str = "x", *, check_array):
                              f"expects batches of shape (None,) + {tuple(shape)}")
         if x.cardinality() == 0:  # Keras's predict fails obscurely on it
             raise ValueError(f"{name} is an empty dataset")
+        # Values are checked on the first batch, as an array would be (pixels in 0..255
+        # trained silently before).
+        for batch in x.take(1):
+            check_array((batch[0] if isinstance(batch, tuple) else batch).numpy())
         return x
     if x is None or hasattr(x, "__next__") or isinstance(x, keras.utils.PyDataset):
         return x
