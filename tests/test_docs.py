@@ -39,3 +39,40 @@ def _missing(module: str) -> bool:
         return importlib.util.find_spec(module) is None
     except ModuleNotFoundError:  # a parent package is absent
         return True
+
+
+def test_the_api_reference_lists_every_public_module_and_model():
+    import pkgutil
+
+    import zoo
+    import zoo.models
+
+    documented = {line.split()[1] for line in (ROOT / "docs" / "api.md").read_text().splitlines()
+                  if line.startswith("::: ")}
+    modules = [f"zoo.{m.name}" for m in pkgutil.iter_modules(zoo.__path__)
+               if not m.name.startswith("_") and m.name != "models"]
+    missing = [m for m in modules if not any(d == m or d.startswith(m + ".") for d in documented)]
+    assert not missing, f"docs/api.md leaves out {missing}"
+    for name in zoo.models.__all__:
+        cls = getattr(zoo.models, name)
+        assert f"{cls.__module__}.{name}" in documented, name
+
+
+def test_the_model_lists_and_the_serving_table_match_the_code():
+    """docs/index.md names every model; docs/serving.md gives each its endpoints."""
+    import re
+
+    import zoo.models
+    from tests.test_contract import MODELS
+
+    index = (ROOT / "docs" / "index.md").read_text()
+    serving = (ROOT / "docs" / "serving.md").read_text()
+    rows = {name: cells for cells in (line.split("|") for line in serving.splitlines()
+                                      if line.startswith("| `"))
+            for name in re.findall(r"`(\w+)`", cells[1])}
+    for name in zoo.models.__all__:
+        assert f"`{name}`" in index, f"docs/index.md leaves out {name}"
+        case = next(case for case in MODELS.values() if case.cls.__name__ == name)
+        endpoints = list(case.cls(**case.init_kwargs).export_endpoints())
+        assert name in rows, f"docs/serving.md has no row for {name}"
+        assert re.findall(r"`(\w+)`", rows[name][2]) == endpoints, (name, endpoints)

@@ -46,19 +46,25 @@ ENV_VAR = "ZOO_STRATEGY"
 def get_strategy(name: str | None = None, devices=None):
     """The `tf.distribute.Strategy` called ``name`` (default: ``$ZOO_STRATEGY``, else ``"default"``).
 
-    Parameters
-    ----------
-    name : ``"default"``, ``"mirrored"`` or ``"multiworker"``; ``"mirrored"`` may carry
-        its devices after a colon, comma separated (``"mirrored:/gpu:0,/gpu:1"``).
-        A `tf.distribute.Strategy` is returned unchanged.
-    devices : devices for ``"mirrored"`` (e.g. ``["/cpu:0", "/cpu:1"]``); default: all
-        GPUs, or the CPU when there is none.
-
     On JAX, ``"default"`` and ``"mirrored"`` are `keras.distribution.DataParallel` over
     the local devices (or those given), which has the same ``scope()``; on PyTorch,
     ``"default"`` is None (one device). Any other pair raises `ValueError`.
 
-    Raises `ValueError` for an unknown name, or devices given to another strategy.
+    Parameters
+    ----------
+    name : str or tf.distribute.Strategy, default=None
+        ``"default"``, ``"mirrored"`` or ``"multiworker"``; ``"mirrored"`` may carry its
+        devices after a colon, comma separated (``"mirrored:/gpu:0,/gpu:1"``). A
+        `tf.distribute.Strategy` is returned unchanged.
+    devices : list of str, default=None
+        Devices for ``"mirrored"`` (e.g. ``["/cpu:0", "/cpu:1"]``); default: all GPUs, or
+        the CPU when there is none.
+
+    Raises
+    ------
+    ValueError
+        An unknown name, devices given to another strategy, or a strategy the backend
+        does not run.
     """
     if backend() == "tensorflow":
         import tensorflow as tf

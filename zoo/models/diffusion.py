@@ -57,6 +57,9 @@ class Diffusion(ConditionalMixin, ZooModel):
         model.fit(x_train, y_train, epochs=20, batch_size=128)
         shoes = model.generate(16, seed=0, labels=np.full(16, 7), steps=50, guidance=2.0)
 
+    The codes of ``call``/``predict``/``generate_from`` are the initial noise, flattened:
+    ``(N, H * W * C)`` (``latent_dim``), so that a seed gives the same images everywhere.
+
     Parameters
     ----------
     widths : sequence of int, default=(32, 64, 128)
@@ -77,12 +80,11 @@ class Diffusion(ConditionalMixin, ZooModel):
     seed : int or None
         The stream of training times, noise and dropped labels.
 
-    The codes of ``call``/``predict``/``generate_from`` are the initial noise, flattened:
-    ``(N, H * W * C)`` (``latent_dim``), so that a seed gives the same images everywhere.
     """
 
     def __init__(self, widths=(32, 64, 128), objective: str = "v", attention: bool = True,
-                 label_dropout: float = 0.1, ema_momentum: float = 0.999, sampling_steps: int = 50, guidance: float = 2.0,
+                 label_dropout: float = 0.1, ema_momentum: float = 0.999,
+                 sampling_steps: int = 50, guidance: float = 2.0,
                  num_classes: int = 10, input_shape=(28, 28, 1), seed=None, **kwargs):
         super().__init__(input_shape=input_shape, num_classes=num_classes,
                          latent_dim=math.prod(check_image_shape(input_shape)), **kwargs)
