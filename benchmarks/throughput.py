@@ -37,7 +37,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 from keras import ops  # noqa: E402
 
-from zoo import (GAN, VAE, VQVAE, WGANGP, ConditionalGAN, ConditionalVAE,  # noqa: E402
+from zoo import (GAN, VAE, VQVAE, WGANGP, ConditionalGAN, ConditionalVAE, Diffusion,  # noqa: E402
                  ContrastiveEncoder, ConvAutoencoder, load_dataset)
 from zoo.backends import accelerator, backend  # noqa: E402
 from recipes._report import markdown_table  # noqa: E402
@@ -86,7 +86,9 @@ def cases(image_shape, batch_size, labels):
             ("ConditionalVAE", ConditionalVAE(input_shape=image_shape), adam, True),
             ("ConditionalGAN", ConditionalGAN(input_shape=image_shape), {}, True),
             ("VQVAE", VQVAE(input_shape=image_shape), adam, False),
-            ("ContrastiveEncoder", ContrastiveEncoder(input_shape=image_shape), adam, False)]:
+            ("ContrastiveEncoder", ContrastiveEncoder(input_shape=image_shape), adam, False),
+            # The fashion_mnist_diffusion preset's U-Net.
+            ("Diffusion", Diffusion(widths=(16, 32, 64), input_shape=image_shape), adam, True)]:
         model.compile(**compile_kwargs)
         yield name, fit_step(model, autoencode=False, batch_size=batch_size,
                              labels=labels if conditional else None), None
