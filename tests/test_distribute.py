@@ -169,6 +169,8 @@ def _free_ports(count):
             s.close()
 
 
+# Slow (40 s): test_mirrored_on_two_cpu_devices_matches_one_device holds the same sums.
+@pytest.mark.slow
 def test_multi_worker_on_loopback_matches_one_device(tmp_path):
     workers = [f"127.0.0.1:{port}" for port in _free_ports(2)]
     outs = [tmp_path / f"worker{i}.json" for i in range(2)]

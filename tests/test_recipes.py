@@ -263,6 +263,8 @@ def test_a_recipe_killed_after_an_epoch_resumes_at_the_next_one(tmp_path):
     assert not (run_dir / "backup").exists()  # Keras deletes it once training finishes
 
 
+# Slow (30 s); test_a_recipe_killed_after_an_epoch_resumes_at_the_next_one resumes training.
+@pytest.mark.slow
 def test_an_interrupted_run_all_goes_on_at_the_recipe_it_was_cut_in(tmp_path, monkeypatch):
     import recipes.autoencoder
     import recipes.vae

@@ -188,6 +188,8 @@ class InterruptSecondTrial(keras.callbacks.Callback):
             raise kt.errors.FatalError("simulated crash in trial 2")
 
 
+# Slow (30 s): KerasTuner's own resume; the zoo's part is overwrite=False.
+@pytest.mark.slow
 def test_interrupted_search_resumes_with_overwrite_false(tiny_data, tmp_path):
     x, x_val = tiny_data
     hypermodel = AutoencoderHyperModel(space=TINY)
@@ -328,6 +330,8 @@ def test_distributed_search_chief_and_two_workers_share_one_oracle(tmp_path, mon
     assert {r["tuner_id"] for r in records} == {"worker0", "worker1"}, log_text()
 
 
+# Slow (45 s): the search and its figures are tested above, piece by piece.
+@pytest.mark.slow
 def test_tuning_recipe_writes_figures_and_tables(tmp_path):
     from recipes import tuning as recipe
 

@@ -67,6 +67,8 @@ def test_bad_hyperparameters_are_named(kwargs, error, message):
         tiny(**kwargs)
 
 
+# Slow (38 s): the gan recipe's quick test and the conditional recipe's preset test cover it.
+@pytest.mark.slow
 def test_recipe_trains_it_and_saves_a_preset_with_its_sample_scores(tmp_path, monkeypatch):
     from recipes import gan
     from zoo import presets
