@@ -75,11 +75,18 @@ def main(argv=None) -> dict:
         raise RecipeSkipped("diffusion", "the guided diffusion model trains on labels; "
                             "this dataset has none")
 
+    model, timing = _train(args, dataset, out)
+    return evaluate(model, timing, args, argv, dataset, out)
+
+
+def evaluate(model, timing: dict, args, argv, dataset, out) -> dict:
+    """Everything after training: the figures, the scores, the preset, the curves; returns
+    the headline row. ``timing`` holds the training's ``train seconds`` and ``train
+    images/s``."""
     from zoo.metrics import train_feature_classifier
     from zoo.plotting import image_rows, plot_sweep
     from ._report import computed_on, write_table
 
-    model, timing = _train(args, dataset, out)
     class_names = dataset.class_names or [str(c) for c in range(dataset.num_classes)]
     image_rows({name: model.generate(10, seed=args.seed, labels=np.full(10, c))
                 for c, name in enumerate(class_names)}, out / "samples_by_class.png",
