@@ -215,9 +215,18 @@ class Diffusion(ConditionalMixin, ZooModel):
 
     def call(self, inputs, training=False):
         """Images in [0, 1] from ``[codes, labels]``: ``sampling_steps`` DDIM steps at
-        guidance ``guidance`` (the served ``generate``)."""
+        guidance ``guidance`` (the served ``generate``), as `sample` takes them."""
         codes, labels = inputs
-        return self.sample(codes, labels, self.sampling_steps, self.guidance)
+        x = ops.reshape(ops.cast(codes, "float32"), (-1, *self.image_shape))
+        labels = ops.cast(labels, "int32")
+        steps = self.sampling_steps
+
+        def step(i, state):  # a loop in the graph: one step traced, not sampling_steps
+            t = 1.0 - ops.cast(i, "float32") / steps
+            return self.denoising_step(state[0], labels, t, t - 1.0 / steps, self.guidance)
+
+        _, clean = ops.fori_loop(0, steps, step, (x, ops.zeros_like(x)))
+        return (clean + 1.0) / 2.0
 
     def compute_output_spec(self, inputs, training=False):
         """The images ``call`` makes, known without tracing its ``sampling_steps`` steps."""
