@@ -260,6 +260,32 @@ def test_pretrained_presets_pay_off_when_labels_are_scarce(name, sample_bound):
 # Each shipped preset, and the test above that measures its headline metric on the
 # embedded sample (measured: test MSE 0.0067 and 0.0119, negative ELBO 91.5 with IWAE
 # -87.3, domain FID 2.2 (MLP) and 0.63 (DCGAN), accuracy 0.899).
+def test_diffusion_preset_draws_the_classes_asked_for_and_beats_its_untrained_self(
+        fashion_sample_classifier, fashion_sample_scores):
+    """200 samples, 20 per class, in 10 DDIM steps at the preset's guidance, named by the
+    classifier trained on the sample; an untrained network of the same shape beside it.
+    Measured: conditional accuracy 0.945 / 0.955 at seeds 0 / 1 (untrained 0.095 / 0.09),
+    domain FID 7.3 / 7.2 against the sample's test images (untrained 210 / 206). Its card:
+    0.963 on 10,000 samples at 50 steps by the full-data classifier."""
+    from zoo import Diffusion
+    from zoo.metrics import class_fidelity
+
+    labels = np.arange(200) % 10
+    preset = Diffusion.from_preset("fashion_mnist_diffusion")
+    untrained = Diffusion(widths=preset.widths, seed=0)
+    drawn = {name: model.generate(200, seed=0, labels=labels, steps=10)
+             for name, model in [("preset", preset), ("untrained", untrained)]}
+    accuracy = {name: class_fidelity(images, labels, fashion_sample_classifier)
+                for name, images in drawn.items()}
+    scores = {name: fashion_sample_scores(images) for name, images in drawn.items()}
+    assert accuracy["preset"]["conditional_accuracy"] > 0.85, accuracy
+    assert accuracy["untrained"]["conditional_accuracy"] < 0.3, accuracy
+    assert scores["preset"]["domain_fid"] < scores["untrained"]["domain_fid"] / 5, scores
+    assert scores["preset"]["classes_covered"] == 10
+    assert preset_card("fashion_mnist_diffusion")["metrics"][
+        "conditional accuracy (10,000 samples)"] >= 0.95  # #30's goal
+
+
 MEASURED = {
     "fashion_mnist_d36": test_autoencoder_presets_keep_their_test_quality,
     "mnist_d9": test_autoencoder_presets_keep_their_test_quality,
@@ -272,6 +298,7 @@ MEASURED = {
     "fashion_mnist_d36_classifier": test_classifier_preset_keeps_its_accuracy_on_the_embedded_sample,
     "fashion_mnist_pretrained": test_pretrained_presets_pay_off_when_labels_are_scarce,
     "mnist_pretrained": test_pretrained_presets_pay_off_when_labels_are_scarce,
+    "fashion_mnist_diffusion": test_diffusion_preset_draws_the_classes_asked_for_and_beats_its_untrained_self,
 }
 
 
@@ -306,6 +333,11 @@ def _full_test_metric(name: str) -> tuple:
         classifier = train_feature_classifier(data, epochs=3, seed=0)
         return (metrics["conditional accuracy (10,000 samples)"],
                 conditional_accuracy(model, classifier, 10_000, seed=0)["conditional_accuracy"])
+    if card["class"] == "Diffusion":  # 10,000 class-balanced samples at its steps and guidance
+        labels = np.arange(10_000) % 10
+        scores = dataset_generative_scores(model.generate(10_000, seed=0, labels=labels), data, 3,
+                                           seed=0)
+        return metrics["domain FID (10,000 samples)"], scores["domain_fid"]
     if card["class"] == "ContrastiveEncoder":  # the study's frozen head, 100 labels per class
         return metrics["test accuracy, 100 per class, frozen"], _study_accuracy("frozen", model, data, 100)
     predicted = model.predict(data.x_test, batch_size=512, verbose=0).argmax(axis=1)
@@ -332,7 +364,7 @@ def _study_accuracy(method, model, data, per_class: int, seeds=(0, 1, 2), steps=
 # deterministic ones; the feature classifier's own training for the FID.
 FULL_TEST_TOLERANCE = {"ConvAutoencoder": 0.02, "VAE": 0.01, "GAN": 0.25, "WGANGP": 0.25,
                        "ConditionalVAE": 0.02, "ConditionalGAN": 0.02, "VQVAE": 0.02,
-                       "Functional": 0.01, "ContrastiveEncoder": 0.01}
+                       "Functional": 0.01, "ContrastiveEncoder": 0.01, "Diffusion": 0.25}
 
 
 @pytest.mark.slow
