@@ -2,12 +2,14 @@
 
     python -m recipes.diffusion --quick
     python -m recipes.diffusion --data-dir "$ZOO_DATA_DIR" --epochs 20
+    python -m recipes.diffusion --data-dir "$ZOO_DATA_DIR" --from-preset fashion_mnist_diffusion
 
 Scores use the zoo's feature classifier (the conditional recipe's protocol): conditional
 accuracy is the share of samples drawn for class c that it calls c; domain FID compares
 class-balanced samples with the test images. The headline row samples ``--samples``
 images at the model's own steps and guidance; the curves sweep one setting each on
-``--curve-samples`` images. Guidance 0 samples p(x) without labels: its class shares say
+``--curve-samples`` images. ``--from-preset`` scores a trained preset instead of training
+one. Guidance 0 samples p(x) without labels: its class shares say
 whether every class is drawn.
 """
 
@@ -20,7 +22,8 @@ import time
 import numpy as np
 
 from ._common import (RecipeSkipped, add_preset_arguments, base_parser, non_negative_float,
-                      positive_float, positive_int, prepare, save_outputs, timed_fit)
+                      positive_float, positive_int, prepare, preset_name, save_outputs,
+                      timed_fit)
 
 
 def int_list(text: str) -> list:
@@ -56,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--guidance-grid", type=float_list, default=None,
                         help="guidance scales of the FID and accuracy curve "
                              "(default 0,1,1.5,2,3,4; 0,2 with --quick)")
+    parser.add_argument("--from-preset", default=None, type=preset_name,
+                        help="score this preset instead of training a model (the architecture "
+                             "options are then the preset's)")
     parser.add_argument("--classifier-epochs", type=positive_int, default=3,
                         help="epochs of the feature classifier")
     add_preset_arguments(parser, "the trained model")
@@ -75,7 +81,7 @@ def main(argv=None) -> dict:
         raise RecipeSkipped("diffusion", "the guided diffusion model trains on labels; "
                             "this dataset has none")
 
-    model, timing = _train(args, dataset, out)
+    model, timing = _from_preset(args) if args.from_preset else _train(args, dataset, out)
     return evaluate(model, timing, args, argv, dataset, out)
 
 
@@ -147,6 +153,19 @@ def _train(args, dataset, out):
     train = make_tf_dataset(dataset.x_train, dataset.y_train, batch_size=args.batch_size,
                             seed=args.seed)
     return model, timed_fit(model, train, out / "run", len(dataset.x_train), epochs=args.epochs)
+
+
+def _from_preset(args):
+    """Preset ``args.from_preset`` with this run's sampling settings, and the timing columns
+    of its card; ``args.epochs`` becomes the preset's."""
+    from zoo import Diffusion
+    from zoo.presets import load_preset, preset_card
+
+    model = load_preset(args.from_preset, Diffusion)
+    model.sampling_steps, model.guidance = args.steps, args.guidance
+    metrics = preset_card(args.from_preset)["metrics"]
+    args.epochs = metrics["epochs"]
+    return model, {"train seconds": metrics["train seconds"], "train images/s": ""}
 
 
 def _scores(model, classifier, dataset, args, n: int, steps: int, guidance: float,
