@@ -88,7 +88,7 @@ def samples(model, n: int, train_codes, seed: int):
     """``n`` samples of ``model``: its own generator, or decoded mixture draws."""
     from zoo.analysis import decode_codes, sample_codes
 
-    if hasattr(model, "generate"):
+    if model.generates:
         return model.generate(n, seed=seed)
     codes = sample_codes(n, model.latent_dim, seed, fit_to=train_codes, method="gmm")
     return decode_codes(model, codes)
@@ -97,9 +97,7 @@ def samples(model, n: int, train_codes, seed: int):
 def score(name: str, dataset, classifier, n: int, seed: int) -> tuple:
     """(the table row of preset ``name``, ten of its samples or None)."""
     from zoo.analysis import encode_dataset, linear_probe_accuracy
-    from zoo.conditional import ConditionalMixin
     from zoo.metrics import conditional_accuracy, generative_scores
-    from zoo.models.vqvae import VQVAE
     from zoo.presets import load_preset, preset_card
 
     card = preset_card(name)
@@ -107,16 +105,15 @@ def score(name: str, dataset, classifier, n: int, seed: int) -> tuple:
     seconds = card["metrics"].get("train seconds") or card["metrics"].get("pre-training seconds")
     row = {"preset": name, "model": card["class"], "parameters": model.parameter_count(),
            "train min": round(seconds / 60, 1) if seconds else "not recorded"}
-    conditional = isinstance(model, ConditionalMixin)
-    decodes = hasattr(model, "decode")
-    encodes = hasattr(model, "encode") and not conditional and not isinstance(model, VQVAE)
+    labels = {"labels": dataset.y_test} if model.conditional else {}
+    # A conditional model's codes are given the labels: no probe, no mixture to draw from.
+    encodes = model.encodes and not model.conditional
     train_codes = encode_dataset(model, dataset.x_train) if encodes else None
-    if decodes:
-        inputs = [dataset.x_test, dataset.y_test] if conditional else dataset.x_test
-        reconstructions = model.predict(inputs, batch_size=512, verbose=0)
+    if model.decodes:
+        reconstructions = model.reconstruct(dataset.x_test, batch_size=512, **labels)
         row["test MSE"] = float(np.mean((reconstructions - dataset.x_test) ** 2))
     images = None
-    if hasattr(model, "generate") or decodes:
+    if model.generates or model.decodes:
         started = time.perf_counter()
         images = samples(model, n, train_codes, seed)
         row["sampling s per 1,000"] = round((time.perf_counter() - started) / n * 1000, 2)
@@ -125,7 +122,7 @@ def score(name: str, dataset, classifier, n: int, seed: int) -> tuple:
         row.update({"domain FID": scores["domain_fid"],
                     "min class share": min(scores["class_shares"]),
                     "max class share": max(scores["class_shares"])})
-    if conditional:
+    if model.conditional:
         row["conditional accuracy"] = conditional_accuracy(model, classifier, n, seed)[
             "conditional_accuracy"]
     iwae = [value for key, value in card["metrics"].items() if key.startswith("IWAE")]

@@ -196,7 +196,8 @@ def _trajectory(model, args, out) -> None:
 
     steps = min(args.steps, 10)
     labels = np.arange(model.num_classes)
-    path = model.generate_from(gaussian_codes(len(labels), model.latent_dim, args.seed), labels,
+    path = model.generate_from(gaussian_codes(len(labels), model.latent_dim, args.seed),
+                               labels=labels,
                                steps=steps, trajectory=True)
     image_rows({f"class {c}": path[:, c] for c in labels}, out / "trajectory.png",
                title=f"Denoising: the predicted image after each of {steps} DDIM steps")

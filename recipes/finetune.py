@@ -195,8 +195,10 @@ def _pretrained_autoencoder(args, dataset, out):
     started = time.perf_counter()
     if args.pretrained:
         autoencoder = load_preset(args.pretrained)
-        if not all(hasattr(autoencoder, a) for a in ("encoder", "filters", "dense_units")) \
-                or getattr(autoencoder, "architecture", "conv") != "conv":
+        config = autoencoder.get_config()  # the trunk transfer_classifier rebuilds
+        if not (autoencoder.encodes and not autoencoder.conditional
+                and {"filters", "dense_units"} <= set(config)
+                and config.get("architecture", "conv") == "conv"):
             raise SystemExit(f"finetune: error: --pretrained {args.pretrained} is a "
                              f"{type(autoencoder).__name__} without a convolutional encoder")
     else:

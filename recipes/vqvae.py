@@ -23,7 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The recipe's options (`run all` routes to it only the options it takes)."""
     parser = base_parser(__doc__.splitlines()[0], epochs=30, quick_epochs=3, exportable=True,
                          name="vqvae")
-    parser.add_argument("--latent-dim", type=positive_int, default=16,
+    parser.add_argument("--embedding-dim", type=positive_int, default=16,
                         help="size of each codebook vector")
     parser.add_argument("--num-embeddings", type=positive_int, default=128, help="codebook size")
     parser.add_argument("--filters", type=positive_int, default=64)
@@ -59,7 +59,7 @@ def main(argv=None) -> dict:
         model = keras.saving.load_model(stage)
         timing = json.loads((out / "stage1.json").read_text())
     else:
-        model = VQVAE(latent_dim=args.latent_dim, num_embeddings=args.num_embeddings,
+        model = VQVAE(embedding_dim=args.embedding_dim, num_embeddings=args.num_embeddings,
                       filters=args.filters, residual_blocks=args.residual_blocks,
                       commitment=args.commitment, prior_filters=args.prior_filters,
                       prior_blocks=args.prior_blocks, input_shape=dataset.image_shape)
@@ -86,7 +86,7 @@ def main(argv=None) -> dict:
              test["mse"], out)
     scores = sample_scores("vqvae", samples, dataset, args)
     row = {"dataset": dataset.name, "data source": dataset.source,
-           "codebook": f"{args.num_embeddings} x {args.latent_dim}",
+           "codebook": f"{args.num_embeddings} x {args.embedding_dim}",
            "grid": "x".join(map(str, model.grid_shape)),
            "epochs": len(read_history(out / "run")["loss"]),
            "prior epochs": len(read_history(out / "run_prior")["loss"]),

@@ -26,9 +26,9 @@ def cls(request):
 def test_the_label_changes_what_the_same_code_becomes(cls):
     model = tiny(cls)
     z = np.random.default_rng(0).standard_normal((3, 4)).astype(np.float32)
-    shirts, shoes = (model.generate_from(z, np.full(3, c)) for c in (6, 7))
+    shirts, shoes = (model.generate_from(z, labels=np.full(3, c)) for c in (6, 7))
     assert shirts.shape == (3, 28, 28, 1) and not np.allclose(shirts, shoes)
-    # generate(n, seed, labels) is generate_from on generate's codes: the same seed, the same images
+    # generate(n, seed, labels=...) is generate_from on generate's codes: the same seed, the same images
     np.testing.assert_allclose(model.generate(3, seed=1, labels=[7, 7, 7]),
                                model.generate(3, seed=1, labels=np.full(3, 7)), atol=1e-6)
 
@@ -70,7 +70,8 @@ def test_cvae_loss_is_the_vaes_elbo_on_the_conditioned_networks(images):
         float(losses["reconstruction_loss"]) + float(losses["kl_loss"]), rel=1e-6)
     # Encoding depends on the label too.
     labels = labels.numpy()
-    assert not np.allclose(model.encode(images, labels), model.encode(images, (labels + 1) % 10))
+    assert not np.allclose(model.encode(images, labels=labels),
+                           model.encode(images, labels=(labels + 1) % 10))
 
 
 def test_cgan_discriminator_is_a_projection_of_its_features_on_the_class_embedding(images):

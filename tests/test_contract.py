@@ -18,8 +18,8 @@ import zoo.models
 from zoo import (GAN, VAE, VQVAE, WGANGP, ConditionalGAN, ConditionalVAE, ContrastiveEncoder,
                  ConvAutoencoder, Diffusion)
 from zoo.presets import list_presets, preset_card
-from zoo.testing import (compiled, run_export_test, run_model_test, run_precision_test,
-                         run_preset_test, run_saving_test, run_xla_test)
+from zoo.testing import (compiled, run_api_test, run_export_test, run_model_test,
+                         run_precision_test, run_preset_test, run_saving_test, run_xla_test)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -43,11 +43,10 @@ class Case(NamedTuple):
     compile_kwargs: dict  # for the model test
     sgd_kwargs: dict  # the precision test's SGD with momentum
     min_improvement: float  # the fall of progress_metric the model test asks of 3 epochs
-    conditional: bool = False  # trains on (images, labels)
 
     def labels(self, y):
         """``y`` for a conditional model, None for the others."""
-        return y if self.conditional else None
+        return y if self.cls.conditional else None
 
 
 MODELS = {name: Case(*case) for name, case in {
@@ -66,17 +65,17 @@ MODELS = {name: Case(*case) for name, case in {
     "wgan_gp": (WGANGP, {"latent_dim": 8, "filters": 8, "n_critic": 2, "seed": 0}, {},
                 {"d_optimizer": sgd(1e-3), "g_optimizer": sgd(1e-4)}, 0.2),
     "cvae": (ConditionalVAE, {"latent_dim": 4, "filters": 8, "dense_units": 32, "seed": 0},
-             {"optimizer": keras.optimizers.Adam(2e-3)}, {"optimizer": sgd(0.01)}, 0.2, True),
+             {"optimizer": keras.optimizers.Adam(2e-3)}, {"optimizer": sgd(0.01)}, 0.2),
     "cgan": (ConditionalGAN, {"latent_dim": 8, "filters": 8, "seed": 0}, {},
-             {"d_optimizer": sgd(0.002), "g_optimizer": sgd(0.0002)}, 0.05, True),
-    "vqvae": (VQVAE, {"latent_dim": 4, "num_embeddings": 16, "filters": 8, "residual_blocks": 1,
+             {"d_optimizer": sgd(0.002), "g_optimizer": sgd(0.0002)}, 0.05),
+    "vqvae": (VQVAE, {"embedding_dim": 4, "num_embeddings": 16, "filters": 8, "residual_blocks": 1,
                       "prior_filters": 8, "prior_blocks": 1},
               {"optimizer": keras.optimizers.Adam(2e-3)}, {"optimizer": sgd(0.002)}, 0.2),
     "contrastive": (ContrastiveEncoder, {"latent_dim": 8, "filters": 8, "dense_units": 32,
                                          "seed": 0},
                     {"optimizer": keras.optimizers.Adam(2e-3)}, {"optimizer": sgd(0.1)}, 0.1),
     "diffusion": (Diffusion, {"widths": [4, 8], "sampling_steps": 1, "guidance": 1.0, "seed": 0},
-                  {"optimizer": keras.optimizers.Adam(2e-3)}, {"optimizer": sgd(0.05)}, 0.2, True),
+                  {"optimizer": keras.optimizers.Adam(2e-3)}, {"optimizer": sgd(0.05)}, 0.2),
     "sparse": (contributed_module().SparseAutoencoder, {"latent_dim": 16, "l1": 1e-4},
                {"optimizer": keras.optimizers.Adam(2e-3)}, {"optimizer": sgd(0.5)}, 0.2),
 }.items()}
@@ -122,6 +121,10 @@ def test_xla(name, mnist_sample):
     case = MODELS[name]
     run_xla_test(case.cls, case.init_kwargs, mnist_sample.x_train[:256],
                  y=case.labels(mnist_sample.y_train[:256]), compile_kwargs=case.compile_kwargs)
+
+
+def test_api(case):
+    run_api_test(compiled(case.cls, case.init_kwargs))
 
 
 def test_saving(case, mnist_sample, tmp_path):

@@ -59,12 +59,12 @@ def test_sampling_is_seeded_and_guidance_zero_ignores_labels(tiny):
 
 def test_trajectory_ends_in_the_sample_and_batches_agree(tiny):
     codes = np.random.default_rng(0).standard_normal((3, tiny.latent_dim)).astype("float32")
-    path = tiny.generate_from(codes, [1, 2, 3], steps=4, trajectory=True, batch_size=2)
+    path = tiny.generate_from(codes, labels=[1, 2, 3], steps=4, trajectory=True, batch_size=2)
     assert path.shape == (4, 3, 28, 28, 1)
-    np.testing.assert_allclose(path[-1], tiny.generate_from(codes, [1, 2, 3], steps=4), atol=1e-5)
+    np.testing.assert_allclose(path[-1], tiny.generate_from(codes, labels=[1, 2, 3], steps=4), atol=1e-5)
     # call / predict / the served endpoint: the model's own steps and guidance
     np.testing.assert_allclose(tiny.predict([codes, np.array([1, 2, 3])], verbose=0),
-                               tiny.generate_from(codes, [1, 2, 3]), atol=1e-4)
+                               tiny.generate_from(codes, labels=[1, 2, 3]), atol=1e-4)
 
 
 def test_any_image_shape_trains_and_samples():

@@ -12,7 +12,7 @@ from zoo.models.vqvae import VQVAE, MaskedConv2D
 
 def tiny(**kwargs):
     keras.utils.set_random_seed(0)
-    return VQVAE(**{"latent_dim": 4, "num_embeddings": 8, "filters": 8, "residual_blocks": 1,
+    return VQVAE(**{"embedding_dim": 4, "num_embeddings": 8, "filters": 8, "residual_blocks": 1,
                     "prior_filters": 8, "prior_blocks": 1, **kwargs})
 
 
@@ -39,10 +39,20 @@ def test_gradients_pass_the_quantiser_straight_through_to_the_encoder(images):
 
 def test_the_reconstruction_decodes_the_encoded_grid(images):
     model = tiny()
-    grids = model.encode(images)
+    grids = model.encode_indices(images)
     assert grids.shape == (8, 7, 7) and grids.dtype == np.int32
     assert grids.min() >= 0 and grids.max() < 8
-    np.testing.assert_allclose(model.decode(grids), model.reconstruct(images), atol=1e-5)
+    np.testing.assert_allclose(model.decode_indices(grids), model.reconstruct(images), atol=1e-5)
+
+
+def test_codes_are_the_flattened_codebook_vectors_and_decode_snaps_to_them(images):
+    model = tiny()
+    codes = model.encode(images)
+    assert codes.shape == (8, 7 * 7 * 4) == (8, model.latent_dim) and codes.dtype == np.float32
+    np.testing.assert_allclose(codes, model.decode_indices_to_codes(model.encode_indices(images)))
+    np.testing.assert_allclose(model.decode(codes), model.reconstruct(images), atol=1e-5)
+    # A code a little off the codebook decodes as the vectors it is nearest to.
+    np.testing.assert_allclose(model.decode(codes + 1e-4), model.reconstruct(images), atol=1e-5)
 
 
 @pytest.mark.parametrize("mask_type", ["A", "B"])
@@ -96,7 +106,7 @@ def test_fit_prior_learns_the_codes_and_generate_decodes_its_draws(mnist_sample)
 ])
 def test_bad_grids_are_named(grids, error, message):
     with pytest.raises(error, match=message):
-        tiny().decode(grids)
+        tiny().decode_indices(grids)
 
 
 @pytest.mark.parametrize("kwargs, error, message", [

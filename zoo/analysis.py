@@ -18,7 +18,7 @@ import numbers
 import keras
 import numpy as np
 
-from zoo.base import gaussian_codes
+from zoo.base import ZooModel, gaussian_codes
 from zoo.validation import check_choice, check_codes, check_images, check_positive_int, check_scalar
 
 EMBEDDINGS = ("pca", "tsne")
@@ -30,29 +30,31 @@ EMBEDDINGS = ("pca", "tsne")
 def encode_dataset(model, x, batch_size: int = 256) -> np.ndarray:
     """Codes ``(N, latent_dim)`` of images ``x`` ``(N, H, W, C)``.
 
-    ``model`` is a zoo model with ``encode`` (for a VAE: the posterior means) or a bare
-    Keras encoder; an encoder with several outputs contributes its first one.
+    ``model`` is a zoo model that ``encodes`` (for a VAE: the posterior means; for a
+    VQ-VAE: the quantised grid, flattened) or a bare Keras encoder; an encoder with
+    several outputs contributes its first one.
     """
     x = check_images(x)
-    if hasattr(model, "encode"):
-        codes = model.encode(x, batch_size=batch_size)
-    elif isinstance(model, keras.Model):
-        codes = model.predict(x, batch_size=batch_size, verbose=0)
-        if isinstance(codes, (list, tuple)):
-            codes = codes[0]
-    else:
-        raise TypeError(f"model must have an encode method or be a keras.Model, got {type(model).__name__}")
-    return np.asarray(codes, dtype=np.float32)
+    if isinstance(model, ZooModel):
+        if not model.encodes:
+            raise TypeError(f"a {type(model).__name__} has no encoder")
+        return model.encode(x, batch_size=batch_size)
+    if not isinstance(model, keras.Model):
+        raise TypeError(f"model must be a zoo model or a keras.Model, got {type(model).__name__}")
+    codes = model.predict(x, batch_size=batch_size, verbose=0)
+    return np.asarray(codes[0] if isinstance(codes, (list, tuple)) else codes, dtype=np.float32)
 
 
 def decode_codes(model, z, batch_size: int = 256) -> np.ndarray:
-    """Images decoded from codes ``z`` ``(N, latent_dim)`` by a zoo model or a bare decoder."""
-    if hasattr(model, "decode"):
-        return np.asarray(model.decode(np.asarray(z, np.float32), batch_size=batch_size))
-    if isinstance(model, keras.Model):
-        z = check_codes(z, model.input_shape[-1])
-        return model.predict(z, batch_size=batch_size, verbose=0)
-    raise TypeError(f"model must have a decode method or be a keras.Model, got {type(model).__name__}")
+    """Images decoded from codes ``z`` ``(N, latent_dim)`` by a zoo model that ``decodes``
+    or a bare decoder."""
+    if isinstance(model, ZooModel):
+        if not model.decodes:
+            raise TypeError(f"a {type(model).__name__} has no decoder")
+        return model.decode(np.asarray(z, np.float32), batch_size=batch_size)
+    if not isinstance(model, keras.Model):
+        raise TypeError(f"model must be a zoo model or a keras.Model, got {type(model).__name__}")
+    return model.predict(check_codes(z, model.input_shape[-1]), batch_size=batch_size, verbose=0)
 
 
 def _codes(codes, name="codes", min_rows=1) -> np.ndarray:

@@ -147,6 +147,16 @@ class ZooModel(keras.Model):
     """
 
     progress_metric = "loss"
+    # What a caller may ask beyond fit/evaluate/predict, declared by the mixins as
+    # scikit-learn declares its estimator tags, so that callers read these instead of
+    # probing with hasattr: ``encode`` (`EncoderMixin`), ``decode`` and ``reconstruct``
+    # (`EncoderDecoderMixin`), ``generate``/``generate_from`` (`GenerativeMixin`,
+    # `zoo.conditional.ConditionalMixin`); ``conditional``: each of those takes
+    # ``labels=`` beside its images or codes.
+    encodes = False
+    decodes = False
+    generates = False
+    conditional = False
 
     def __init__(self, *, input_shape=(28, 28, 1), latent_dim: int, **kwargs):
         super().__init__(**kwargs)
@@ -420,27 +430,39 @@ class ZooModel(keras.Model):
 class EncoderMixin:
     """``encode`` for a `ZooModel` with an ``encoder`` sub-model (images -> codes)."""
 
+    encodes = True
+
     def encode(self, x, batch_size: int = 256) -> np.ndarray:
-        """Latent codes ``(N, latent_dim)`` of images ``(N,) + image_shape``."""
+        """Latent codes ``(N, latent_dim)``, float32, of images ``(N,) + image_shape``."""
         x = check_images(x, self.image_shape)
         return as_float32(self.encoder.predict(x, batch_size=check_batch_size(batch_size), verbose=0))
 
 
 class EncoderDecoderMixin(EncoderMixin):
-    """``encode``/``decode`` for a `ZooModel` with ``encoder`` and ``decoder`` sub-models."""
+    """``encode``/``decode``/``reconstruct`` for a `ZooModel` with ``encoder`` and
+    ``decoder`` sub-models, whose ``call`` is the reconstruction."""
+
+    decodes = True
 
     def decode(self, z, batch_size: int = 256) -> np.ndarray:
         """Images ``(N,) + image_shape`` decoded from codes ``(N, latent_dim)``."""
         z = check_codes(z, self.latent_dim)
         return as_float32(self.decoder.predict(z, batch_size=check_batch_size(batch_size), verbose=0))
 
+    def reconstruct(self, x, batch_size: int = 256) -> np.ndarray:
+        """Images ``x`` ``(N,) + image_shape`` encoded and decoded: the same shape, in [0, 1]
+        (a VAE decodes its posterior means)."""
+        return self.predict(x, batch_size=batch_size, verbose=0)
+
 
 class GenerativeMixin:
     """``generate(n, seed)``: images from prior draws z ~ N(0, I), via ``generate_from``."""
 
+    generates = True
+
     def generate(self, n: int, seed=None, batch_size: int = 256) -> np.ndarray:
         """``n`` images in [0, 1] from z ~ N(0, I); the same ``seed`` gives the same images."""
-        return self.generate_from(gaussian_codes(n, self.latent_dim, seed), batch_size)
+        return self.generate_from(gaussian_codes(n, self.latent_dim, seed), batch_size=batch_size)
 
     def generate_from(self, z, batch_size: int = 256) -> np.ndarray:
         """Images in [0, 1] generated from codes ``z`` of shape ``(N, latent_dim)``."""

@@ -28,6 +28,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
+from zoo.base import ZooModel
 from zoo.blocks import augmentation, check_architecture, conv_encoder_features
 from zoo.data import make_tf_dataset
 from zoo.validation import (check_batch_size, check_choice, check_fraction, check_images,
@@ -60,13 +61,14 @@ def _classification_head(inputs, features, num_classes, hidden_units, dropout, n
 
 
 def _as_encoder(encoder) -> keras.Model:
-    model = getattr(encoder, "encoder", encoder)
-    if not isinstance(model, keras.Model):
-        raise TypeError(
-            "encoder must be a keras.Model mapping images to codes, or a zoo model with an "
-            f"`encoder` attribute, got {type(encoder).__name__}"
-        )
-    return model
+    if isinstance(encoder, ZooModel):
+        if not encoder.encodes:
+            raise TypeError(f"a {type(encoder).__name__} has no encoder to classify with")
+        return encoder.encoder
+    if not isinstance(encoder, keras.Model):
+        raise TypeError("encoder must be a keras.Model mapping images to codes, or a zoo "
+                        f"model that encodes, got {type(encoder).__name__}")
+    return encoder
 
 
 def _conv_features(encoder: keras.Model) -> keras.Model:
@@ -92,7 +94,7 @@ def build_classifier(encoder, num_classes: int, hidden_units: int = 64, freeze: 
     Parameters
     ----------
     encoder : a `keras.Model` mapping images ``(N, H, W, C)`` to codes ``(N, D)``, or a
-        zoo model with an ``encoder`` attribute. An encoder with several outputs (a VAE's
+        zoo model that ``encodes`` (its ``encoder``). An encoder with several outputs (a VAE's
         ``[z_mean, z_log_var, ...]``) contributes its first one.
     num_classes : classes of the softmax (>= 2).
     hidden_units : units of the hidden dense layer of the head.

@@ -2,7 +2,7 @@
 
 A conditional model trains as Keras models with targets do, ``fit(x, y=labels)`` (or a
 `tf.data.Dataset` of ``(images, labels)``); ``call``/``predict`` take ``[inputs, labels]``;
-``generate(n, seed, labels)`` draws images of the classes asked for; every serving endpoint
+``generate(n, seed, labels=...)`` draws images of the classes asked for; every serving endpoint
 takes ``labels`` (int32, checked in the graph) beside its images or codes.
 """
 
@@ -33,8 +33,12 @@ class ConditionalMixin:
     sets ``num_classes`` before the model's own ``__init__`` builds networks that take
     labels, and overrides the base's hooks: ``loss_inputs`` (``compute_losses`` receives
     ``(images, labels)``), ``call_input`` (a ``labels`` input follows the model's own),
-    the input checks and ``generate``. The model writes ``generate_from(z, labels)``.
+    the input checks and ``generate``. The model writes ``generate_from(z, *, labels)``;
+    wherever labels join images or codes, they are the keyword argument ``labels``.
     """
+
+    conditional = True
+    generates = True
 
     def __init__(self, *, num_classes: int = 10, **kwargs):
         self.num_classes = check_scalar(num_classes, "num_classes", numbers.Integral, min_val=2)
@@ -82,13 +86,14 @@ class ConditionalMixin:
         """``labels`` checked against ``n`` examples and this model's classes."""
         return check_labels(labels, self.num_classes, n)
 
-    def generate(self, n: int, seed=None, labels=None, batch_size: int = 256) -> np.ndarray:
+    def generate(self, n: int, seed=None, *, labels=None, batch_size: int = 256) -> np.ndarray:
         """``n`` images in [0, 1] of classes ``labels`` (int ``(n,)``; None: drawn
         uniformly), from z ~ N(0, I); the same ``seed``, the same images."""
         n = check_positive_int(n, "n")
         seed = check_seed(seed)
         return self.generate_from(gaussian_codes(n, self.latent_dim, seed),
-                                  self.generation_labels(labels, n, seed), batch_size)
+                                  labels=self.generation_labels(labels, n, seed),
+                                  batch_size=batch_size)
 
     def generation_labels(self, labels, n: int, seed) -> np.ndarray:
         """``labels`` checked for ``n`` samples; None: ``n`` drawn uniformly from ``seed``'s

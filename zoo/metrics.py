@@ -70,7 +70,9 @@ def iwae_log_likelihood(vae, x_binary, k: int = 100, batch_size: int | None = No
     (see `binarize`). ``batch_size`` images are scored at a time (default: about 4096
     decoder evaluations per batch); ``seed`` fixes the importance samples.
     """
-    if getattr(vae, "reconstruction_loss", None) != "bce":
+    from zoo.models.vae import VAE
+
+    if not isinstance(vae, VAE) or vae.reconstruction_loss != "bce":
         raise ValueError("iwae_log_likelihood needs a VAE with a Bernoulli decoder "
                          "(reconstruction_loss='bce')")
     k = check_positive_int(k, "k")
@@ -256,7 +258,7 @@ def conditional_accuracy(model, classifier: keras.Model, n: int = 10_000, seed: 
     """How often a class-conditional ``model`` draws the class it is asked for.
 
     ``n`` samples, the classes in turn (``n / num_classes`` each), from
-    ``model.generate(n, seed, labels)``; ``classifier`` (`train_feature_classifier`)
+    ``model.generate(n, seed, labels=labels)``; ``classifier`` (`train_feature_classifier`)
     names the class of each. Returns ``conditional_accuracy`` (the share of class-c
     samples it calls c, over all samples) and ``per_class_accuracy`` (a list, one share
     per class), both in [0, 1].

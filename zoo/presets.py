@@ -19,6 +19,7 @@ from pathlib import Path
 
 import keras
 
+from zoo.base import ZooModel
 from zoo.saving import atomic_path, save_model
 
 
@@ -99,7 +100,8 @@ def write_card(card: dict, folder=None) -> None:
     with atomic_path(folder / f"{name}.json") as tmp:
         tmp.write_text(json.dumps(card, indent=2) + "\n")
     zoo_class = keras.saving.get_registered_object(f"zoo>{card['class']}")
-    loader = (f'{card["class"]}.from_preset("{name}")' if hasattr(zoo_class, "from_preset")
+    loader = (f'{card["class"]}.from_preset("{name}")'
+              if zoo_class is not None and issubclass(zoo_class, ZooModel)
               else f'zoo.presets.load_preset("{name}")')
     metric_rows = "".join(f"| {key} | {value:.4g} |\n" if isinstance(value, float)
                           else f"| {key} | {value} |\n" for key, value in card["metrics"].items())

@@ -119,13 +119,55 @@ def run_model_test(cls, init_kwargs: dict, x_train, x_test, *, y_train=None, y_t
     with pytest.raises(ValueError, match="shape"):
         model.predict([inputs[0][:, :2], inputs[1]] if labels is not None else inputs[:, :2],
                       verbose=0)
-    if "latent_dim" in inspect.signature(cls).parameters:  # not where images fix it (Diffusion)
+    if "latent_dim" in model.get_config():  # a choice, not fixed by the images (Diffusion)
         with pytest.raises(ValueError, match="latent_dim must be in"):
             cls(**{**init_kwargs, "latent_dim": 0})
     with pytest.raises(ValueError, match=r"input_shape must be \(height, width, channels\)"):
         cls(**{**init_kwargs, "input_shape": (28, 28)})
     with pytest.raises(ValueError, match="no preset 'clowntown'"):
         cls.from_preset("clowntown")
+
+
+def run_api_test(model) -> None:
+    """``model`` has the verbs it declares, with the zoo's one signature and return type
+    each (`zoo.base.ZooModel`'s ``encodes``/``decodes``/``generates``/``conditional``):
+
+    - ``encode(x)``: float32 codes ``(N, latent_dim)``;
+    - ``decode(z)``: images, and ``reconstruct(x)`` is ``decode(encode(x))``;
+    - ``generate(n, seed)`` and ``generate_from(z)``: images, the same for the same seed;
+    - a conditional model takes ``labels`` as a keyword-only argument of every one.
+
+    Images are float32 ``(N,) + image_shape`` in [0, 1]."""
+    verbs = {"encode": model.encodes, "decode": model.decodes, "reconstruct": model.decodes,
+             "generate": model.generates, "generate_from": model.generates}
+    declared = {verb for verb, flag in verbs.items() if flag}
+    assert declared == {verb for verb in verbs if hasattr(model, verb)}, declared
+
+    def assert_images(images, n):
+        assert images.dtype == np.float32 and images.shape == (n, *model.image_shape)
+        assert images.min() >= 0.0 and images.max() <= 1.0
+
+    n = 3
+    images = sample_batch(model.image_input(), n)
+    labels = {"labels": np.arange(n, dtype=np.int32)} if model.conditional else {}
+    for verb in declared:
+        if model.conditional:
+            kind = inspect.signature(getattr(model, verb)).parameters["labels"].kind
+            assert kind is inspect.Parameter.KEYWORD_ONLY, f"{verb}: labels is {kind}"
+    if model.encodes:
+        codes = model.encode(images, batch_size=2, **labels)
+        assert codes.dtype == np.float32 and codes.shape == (n, model.latent_dim), codes.shape
+    if model.decodes:
+        decoded = model.decode(codes, batch_size=2, **labels)
+        assert_images(decoded, n)
+        np.testing.assert_allclose(model.reconstruct(images, batch_size=2, **labels), decoded,
+                                   atol=1e-5)
+    if model.generates:
+        generated = model.generate(n, seed=0, batch_size=2, **labels)
+        assert_images(generated, n)
+        np.testing.assert_array_equal(model.generate(n, seed=0, batch_size=2, **labels), generated)
+        assert_images(model.generate_from(sample_batch(model.code_input(), n), batch_size=2,
+                                          **labels), n)
 
 
 def run_xla_test(cls, init_kwargs: dict, x, *, y=None, compile_kwargs=None,

@@ -67,7 +67,7 @@ class ConditionalGAN(ConditionalMixin, GAN):
     def fake_batch(self, codes, training=False):
         return [super().fake_batch(codes, training), codes[1]]
 
-    def generate_from(self, z, labels, batch_size: int = 256) -> np.ndarray:
+    def generate_from(self, z, *, labels, batch_size: int = 256) -> np.ndarray:
         """Images in [0, 1] of classes ``labels`` ``(N,)`` from codes ``z`` ``(N, latent_dim)``."""
         z = check_codes(z, self.latent_dim)
         return self.predict([z, self.checked_labels(labels, len(z))], batch_size=batch_size,

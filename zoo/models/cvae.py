@@ -19,7 +19,7 @@ class ConditionalVAE(ConditionalMixin, VAE):
 
     The one-hot label joins the encoder's features before ``z_mean``/``z_log_var`` and
     the code before the decoder, so z is free to hold what the class does not say (the
-    style: thickness, slant, shade) and ``generate(n, seed, labels)`` draws images of the
+    style: thickness, slant, shade) and ``generate(n, seed, labels=...)`` draws images of the
     classes asked for. The loss is the `VAE`'s, and so are the parameters, plus
     ``num_classes`` (default 10; labels are ints in ``[0, num_classes)``)::
 
@@ -67,25 +67,25 @@ class ConditionalVAE(ConditionalMixin, VAE):
         return self.elbo_terms(images, self.decoder_logits([z, labels], training=training),
                                z_mean, z_log_var)
 
-    def encode(self, x, labels, batch_size: int = 256) -> np.ndarray:
+    def encode(self, x, *, labels, batch_size: int = 256) -> np.ndarray:
         """Posterior means ``(N, latent_dim)`` of images ``x`` of classes ``labels``."""
         x = check_images(x, self.image_shape)
         return as_float32(self.encoder.predict([x, self.checked_labels(labels, len(x))],
                                                batch_size=check_batch_size(batch_size), verbose=0)[0])
 
-    def decode(self, z, labels, batch_size: int = 256) -> np.ndarray:
+    def decode(self, z, *, labels, batch_size: int = 256) -> np.ndarray:
         """Images ``(N,) + image_shape`` of classes ``labels`` decoded from codes ``z``."""
         z = check_codes(z, self.latent_dim)
         return as_float32(self.decoder.predict([z, self.checked_labels(labels, len(z))],
                                                batch_size=check_batch_size(batch_size), verbose=0))
 
-    def reconstruct(self, x, labels, batch_size: int = 256) -> np.ndarray:
+    def reconstruct(self, x, *, labels, batch_size: int = 256) -> np.ndarray:
         """Decoded posterior means of images ``x`` of classes ``labels``, in [0, 1]."""
         return self.predict([x, labels], batch_size=batch_size, verbose=0)
 
-    def generate_from(self, z, labels, batch_size: int = 256) -> np.ndarray:
+    def generate_from(self, z, *, labels, batch_size: int = 256) -> np.ndarray:
         """Images in [0, 1] of classes ``labels`` decoded from codes ``z``."""
-        return self.decode(z, labels, batch_size)
+        return self.decode(z, labels=labels, batch_size=batch_size)
 
     def export_endpoints(self) -> dict:
         """``reconstruct`` (the default), ``encode``, ``decode`` and ``generate``, each

@@ -249,11 +249,11 @@ class Diffusion(ConditionalMixin, ZooModel):
         n = check_positive_int(n, "n")
         seed = check_seed(seed)
         return self.generate_from(gaussian_codes(n, self.latent_dim, seed),
-                                  self.generation_labels(labels, n, seed), batch_size,
-                                  steps=steps, guidance=guidance, sampler=sampler,
+                                  labels=self.generation_labels(labels, n, seed),
+                                  batch_size=batch_size, steps=steps, guidance=guidance, sampler=sampler,
                                   sampler_seed=None if seed is None else seed + 1)
 
-    def generate_from(self, z, labels, batch_size: int = 256, *, steps: int | None = None,
+    def generate_from(self, z, *, labels, batch_size: int = 256, steps: int | None = None,
                       guidance: float | None = None, sampler: str = "ddim", sampler_seed=None,
                       trajectory: bool = False) -> np.ndarray:
         """Images in [0, 1] from the initial noise ``z`` ``(N, latent_dim)`` and ``labels``;

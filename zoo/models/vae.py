@@ -176,13 +176,9 @@ class VAE(EncoderDecoderMixin, GenerativeMixin, ZooModel):
         """Posterior means ``(N, latent_dim)`` of images ``(N,) + image_shape``."""
         return super().encode(x, batch_size)[0]  # the encoder's outputs: mean, log_var, z
 
-    def reconstruct(self, x, batch_size: int = 256) -> np.ndarray:
-        """Decoded posterior means of ``x``: images of the same shape, in [0, 1]."""
-        return self.predict(x, batch_size=batch_size, verbose=0)
-
     def generate_from(self, z, batch_size: int = 256) -> np.ndarray:
         """Images in [0, 1] decoded from codes ``z`` of shape ``(N, latent_dim)``."""
-        return self.decode(z, batch_size)
+        return self.decode(z, batch_size=batch_size)
 
     def export_endpoints(self) -> dict:
         """Deterministic serving endpoints; the first (``reconstruct``) is the default."""

@@ -10,11 +10,11 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from zoo.base import ZooModel, as_float32
+from zoo.base import EncoderDecoderMixin, ZooModel, as_float32
 from zoo.blocks import crop_to
 from zoo.serving import Endpoint, ServingInput
-from zoo.validation import (check_batch_size, check_images, check_labels, check_positive_int,
-                            check_scalar, check_seed)
+from zoo.validation import (check_batch_size, check_codes, check_image_shape, check_images,
+                            check_labels, check_positive_int, check_scalar, check_seed)
 
 DOWNSAMPLINGS = 2  # 28x28 images -> a 7x7 grid of codes
 
@@ -106,12 +106,12 @@ def residual_block(x, filters: int, name: str):
 
 
 @keras.saving.register_keras_serializable(package="zoo")
-class VQVAE(ZooModel):
+class VQVAE(EncoderDecoderMixin, ZooModel):
     """VQ-VAE: images -> a grid of discrete codes -> images, and a PixelCNN prior over the
     grid that makes it generative.
 
     The encoder (two stride-2 convolutions, ``residual_blocks`` residual blocks, a 1x1
-    convolution to ``latent_dim``) maps a 28x28 image to a 7x7 grid of vectors; each is
+    convolution to ``embedding_dim``) maps a 28x28 image to a 7x7 grid of vectors; each is
     replaced by the nearest of ``num_embeddings`` codebook vectors (`VectorQuantizer`),
     and the decoder (the mirror image, sigmoid output) maps the grid back to an image.
     Gradients skip the quantisation (the straight-through estimator). Per image, the
@@ -123,18 +123,24 @@ class VQVAE(ZooModel):
 
     The prior is a PixelCNN (`MaskedConv2D`) over the index grid, trained afterwards on
     the training set's codes by ``fit_prior`` (Keras's ``fit`` with a cross-entropy);
-    ``generate(n, seed)`` draws grids from it position by position and decodes them::
+    ``generate(n, seed)`` draws grids from it position by position and decodes them.
+
+    Its codes, as every zoo encoder's, are float vectors: ``encode`` gives the quantised
+    grid flattened, ``(N, latent_dim)`` with ``latent_dim = H * W * embedding_dim``, and
+    ``decode`` snaps codes to the codebook before decoding them. The discrete grid has
+    its own names, ``encode_indices`` and ``decode_indices``::
 
         vqvae = VQVAE(num_embeddings=128)
         vqvae.compile(optimizer=keras.optimizers.Adam(1e-3))
         vqvae.fit(x_train, epochs=20)
         vqvae.fit_prior(x_train, epochs=20)
-        grids = vqvae.encode(x_test)        # (N, 7, 7) int32 in [0, num_embeddings)
+        codes = vqvae.encode(x_test)          # (N, 7 * 7 * 16) float32
+        grids = vqvae.encode_indices(x_test)  # (N, 7, 7) int32 in [0, num_embeddings)
         images = vqvae.generate(16, seed=0)
 
     Parameters
     ----------
-    latent_dim : int, default=16
+    embedding_dim : int, default=16
         Size of each codebook vector.
     num_embeddings : int, default=128
         Codebook size K.
@@ -150,10 +156,17 @@ class VQVAE(ZooModel):
         ``(height, width, channels)``.
     """
 
-    def __init__(self, latent_dim: int = 16, num_embeddings: int = 128, filters: int = 64,
+    generates = True  # from the PixelCNN prior
+
+    def __init__(self, embedding_dim: int = 16, num_embeddings: int = 128, filters: int = 64,
                  residual_blocks: int = 2, commitment: float = 0.25, prior_filters: int = 64,
                  prior_blocks: int = 6, input_shape=(28, 28, 1), **kwargs):
-        super().__init__(input_shape=input_shape, latent_dim=latent_dim, **kwargs)
+        self.embedding_dim = check_positive_int(embedding_dim, "embedding_dim")
+        height, width = (math.ceil(side / 2**DOWNSAMPLINGS)
+                         for side in check_image_shape(input_shape)[:2])
+        self.grid_shape = (height, width)
+        super().__init__(input_shape=input_shape, latent_dim=height * width * embedding_dim,
+                         **kwargs)
         self.num_embeddings = check_scalar(num_embeddings, "num_embeddings", numbers.Integral,
                                            min_val=2)
         self.filters = check_positive_int(filters, "filters")
@@ -162,14 +175,11 @@ class VQVAE(ZooModel):
         self.commitment = check_scalar(commitment, "commitment", numbers.Real, min_val=0.0)
         self.prior_filters = check_positive_int(prior_filters, "prior_filters")
         self.prior_blocks = check_scalar(prior_blocks, "prior_blocks", numbers.Integral, min_val=0)
-        height, width = (math.ceil(side / 2**DOWNSAMPLINGS) for side in self.image_shape[:2])
-        self.grid_shape = (height, width)
-
         self.encoder = self._encoder()
         # float32 under any policy: distances between nearby vectors need the precision.
-        self.quantizer = VectorQuantizer(self.num_embeddings, latent_dim, dtype="float32",
+        self.quantizer = VectorQuantizer(self.num_embeddings, embedding_dim, dtype="float32",
                                          name="quantizer")
-        self.quantizer.build((None, height, width, latent_dim))
+        self.quantizer.build((None, height, width, embedding_dim))
         self.decoder = self._decoder()
         self.prior = self._prior()
         # Trained apart, on the finished codes (fit_prior): frozen, it is outside the
@@ -186,11 +196,11 @@ class VQVAE(ZooModel):
         x = layers.Conv2D(self.filters, 3, padding="same", name="features")(x)
         for i in range(self.residual_blocks):
             x = residual_block(x, self.filters, name=f"residual{i + 1}")
-        z = layers.Conv2D(self.latent_dim, 1, name="to_latent")(layers.Activation("relu")(x))
+        z = layers.Conv2D(self.embedding_dim, 1, name="to_latent")(layers.Activation("relu")(x))
         return keras.Model(images, z, name="encoder")
 
     def _decoder(self) -> keras.Model:
-        grid = keras.Input((*self.grid_shape, self.latent_dim), name="quantized")
+        grid = keras.Input((*self.grid_shape, self.embedding_dim), name="quantized")
         x = layers.Conv2D(self.filters, 3, padding="same", name="features")(grid)
         for i in range(self.residual_blocks):
             x = residual_block(x, self.filters, name=f"residual{i + 1}")
@@ -245,19 +255,39 @@ class VQVAE(ZooModel):
     # ---------------------------------------------------------------- codes and prior
 
     def encode(self, x, batch_size: int = 256) -> np.ndarray:
+        """The quantised grids of images ``x``, flattened: float32 ``(N, latent_dim)``."""
+        return self.decode_indices_to_codes(self.encode_indices(x, batch_size))
+
+    def decode(self, z, batch_size: int = 256) -> np.ndarray:
+        """Images ``(N,) + image_shape`` in [0, 1] from codes ``z`` ``(N, latent_dim)``, each
+        grid vector first snapped to its nearest codebook vector (a code from ``encode``
+        is one already; a blend of two, as in an interpolation, becomes one)."""
+        z = check_codes(z, self.latent_dim).reshape(-1, *self.grid_shape, self.embedding_dim)
+        return self.decode_indices(self.grid_indices(z, check_batch_size(batch_size)), batch_size)
+
+    def encode_indices(self, x, batch_size: int = 256) -> np.ndarray:
         """The index grids ``(N, H, W)`` (int32, in ``[0, num_embeddings)``) of images ``x``."""
         batch_size = check_batch_size(batch_size)
         z = self.encoder.predict(check_images(x, self.image_shape), batch_size=batch_size, verbose=0)
+        return self.grid_indices(z, batch_size)
+
+    def decode_indices(self, indices, batch_size: int = 256) -> np.ndarray:
+        """Images ``(N,) + image_shape`` in [0, 1] decoded from index grids ``(N, H, W)``."""
+        quantized = self.quantizer.lookup(self.checked_grids(indices))
+        return as_float32(self.decoder.predict(quantized, batch_size=check_batch_size(batch_size),
+                                               verbose=0))
+
+    def decode_indices_to_codes(self, indices) -> np.ndarray:
+        """Index grids ``(N, H, W)`` as codes ``(N, latent_dim)``: their codebook vectors."""
+        quantized = self.quantizer.lookup(self.checked_grids(indices))
+        return as_float32(quantized).reshape(len(quantized), self.latent_dim)
+
+    def grid_indices(self, z, batch_size: int) -> np.ndarray:
+        """The nearest codebook vector's index at each position of grids ``z``
+        ``(N, H, W, embedding_dim)``."""
         # In batches: the distances to every codebook vector of every position are large.
         return np.concatenate([np.asarray(self.quantizer.indices(z[i:i + batch_size]))
                                for i in range(0, len(z), batch_size)])
-
-    def decode(self, indices, batch_size: int = 256) -> np.ndarray:
-        """Images ``(N,) + image_shape`` in [0, 1] decoded from index grids ``(N, H, W)``."""
-        indices = self.checked_grids(indices)
-        quantized = self.quantizer.lookup(indices)
-        return as_float32(self.decoder.predict(quantized, batch_size=check_batch_size(batch_size),
-                                               verbose=0))
 
     def checked_grids(self, indices) -> np.ndarray:
         """``indices`` as int32 grids ``(N, H, W)`` of values in ``[0, num_embeddings)``."""
@@ -267,19 +297,15 @@ class VQVAE(ZooModel):
                              f"{self.grid_shape[1]}), got {array.shape}")
         return check_labels(array.reshape(-1), self.num_embeddings, name="indices").reshape(array.shape)
 
-    def reconstruct(self, x, batch_size: int = 256) -> np.ndarray:
-        """The decoded quantised grids of images ``x``: images of the same shape, in [0, 1]."""
-        return self.predict(x, batch_size=batch_size, verbose=0)
-
     def fit_prior(self, x, epochs: int = 20, batch_size: int = 128, validation_data=None,
                   optimizer=None, **fit_kwargs) -> keras.callbacks.History:
         """Train the PixelCNN prior on the index grids of images ``x`` (the VQ-VAE itself
         stays fixed): Keras's ``fit`` with a cross-entropy on each position given the ones
         before it. ``validation_data``: images. Default optimizer: Adam(3e-4).
         ``fit_kwargs`` go to ``fit`` (``callbacks``, ``verbose``, ...)."""
-        grids = self.encode(x)
+        grids = self.encode_indices(x)
         if validation_data is not None:
-            validation_grids = self.encode(validation_data)
+            validation_grids = self.encode_indices(validation_data)
             validation_data = (validation_grids, validation_grids)
         self.prior.trainable = True
         try:
@@ -294,7 +320,7 @@ class VQVAE(ZooModel):
     def prior_nll(self, x, batch_size: int = 256) -> float:
         """The prior's negative log-likelihood of the index grids of images ``x``, in nats
         per image (the cross-entropy summed over the grid, averaged over images)."""
-        grids = self.encode(x)
+        grids = self.encode_indices(x)
         logits = self.prior.predict(grids, batch_size=check_batch_size(batch_size), verbose=0)
         per_position = keras.losses.sparse_categorical_crossentropy(grids, logits, from_logits=True)
         return float(np.mean(np.sum(np.asarray(per_position), axis=(1, 2))))
@@ -315,25 +341,47 @@ class VQVAE(ZooModel):
                     cumulative = np.cumsum(probs / probs.sum(axis=1, keepdims=True), axis=1)
                     draws = (cumulative < rng.random((len(grid), 1))).sum(axis=1)
                     grid[:, row, col] = np.minimum(draws, self.num_embeddings - 1)
-        return self.decode(grids, batch_size=batch_size)
+        return self.decode_indices(grids, batch_size=batch_size)
+
+    def generate_from(self, z, batch_size: int = 256) -> np.ndarray:
+        """Images in [0, 1] decoded from codes ``z`` ``(N, latent_dim)``, as ``decode``
+        (``generate`` draws index grids from the prior instead)."""
+        return self.decode(z, batch_size=batch_size)
 
     # ------------------------------------------------------------------ serving, config
 
     def export_endpoints(self) -> dict:
-        """``reconstruct`` (the default), ``encode`` (images -> int32 ``indices``) and
-        ``decode`` (``indices`` -> images)."""
+        """``reconstruct`` (the default); ``encode`` (images -> float ``codes``) and
+        ``decode`` (``codes`` -> images, snapped to the codebook), as every encoder-decoder
+        serves; ``encode_indices`` and ``decode_indices`` for the int32 index grid."""
         grids = ServingInput("indices", self.grid_shape, classes=self.num_embeddings)
+        grid_of = lambda z: ops.reshape(z, (-1, *self.grid_shape, self.embedding_dim))
+        quantized = lambda x: self.quantizer(self.encoder(x, training=False))[0]
         return {
             "reconstruct": Endpoint(self.image_input(),
                                     lambda x: {"reconstruction": self(x, training=False)}),
-            "encode": Endpoint(self.image_input(), lambda x: {"indices": self.quantizer.indices(
-                self.encoder(x, training=False))}),
-            "decode": Endpoint(grids, lambda g: {"images": self.decoder(self.quantizer.lookup(g),
-                                                                        training=False)}),
+            "encode": Endpoint(self.image_input(), lambda x: {
+                "codes": ops.reshape(quantized(x), (-1, self.latent_dim))}),
+            "decode": Endpoint(self.code_input(), lambda z: {
+                "images": self.decoder(self.quantizer(grid_of(z))[0], training=False)}),
+            "encode_indices": Endpoint(self.image_input(), lambda x: {
+                "indices": self.quantizer.indices(self.encoder(x, training=False))}),
+            "decode_indices": Endpoint(grids, lambda g: {
+                "images": self.decoder(self.quantizer.lookup(g), training=False)}),
         }
 
+    @classmethod
+    def from_config(cls, config):
+        # Files saved before 0.2.0 name the codebook vector's size "latent_dim".
+        config = dict(config)
+        if "latent_dim" in config:
+            config.setdefault("embedding_dim", config.pop("latent_dim"))
+        return super().from_config(config)
+
     def get_config(self):
-        return {**super().get_config(), "num_embeddings": self.num_embeddings,
-                "filters": self.filters, "residual_blocks": self.residual_blocks,
-                "commitment": self.commitment, "prior_filters": self.prior_filters,
-                "prior_blocks": self.prior_blocks}
+        config = {**super().get_config(), "embedding_dim": self.embedding_dim,
+                  "num_embeddings": self.num_embeddings, "filters": self.filters,
+                  "residual_blocks": self.residual_blocks, "commitment": self.commitment,
+                  "prior_filters": self.prior_filters, "prior_blocks": self.prior_blocks}
+        del config["latent_dim"]  # the grid's size times embedding_dim, not a choice
+        return config
