@@ -82,9 +82,8 @@ def pretrain(name, build, dataset, out: Path) -> str:
                   epochs=epochs, callbacks=resumable_callbacks(out / "runs" / preset), verbose=2)
     seconds = round(time.perf_counter() - started)
     save_preset(model, preset, {"command": "python -m benchmarks.pretraining",
-                                "data": dataset.summary(),
-                                "metrics": {"pre-training epochs": epochs,
-                                            "pre-training seconds": seconds}})
+                                "data": dataset.summary(), "metrics": [],
+                                "training": {"epochs": epochs, "seconds": seconds}})
     return preset
 
 
@@ -94,18 +93,17 @@ def save_candidate_preset(candidate, args, argv, dataset, study, folder) -> None
     (and std)."""
     import shutil
 
-    from zoo.presets import preset_card, user_preset_dir, write_card
+    from zoo.presets import metric, preset_card, user_preset_dir, write_card
 
     shutil.copyfile(user_preset_dir() / f"{candidate}.keras", folder / f"{args.preset}.keras")
     card = preset_card(candidate)
-    metrics = {"test images": len(dataset.x_test), **card["metrics"]}  # its pre-training
-    accuracies = {}
+    metrics, accuracies = [], {}
     for row in study:
         count = row["labels per class"]
         labels = "all labels" if count == "all" else f"{count} per class"
-        point = f"test accuracy, {labels}, {row['method']}"
-        metrics[point] = round(row["test accuracy"], 4)
-        metrics[f"{point}, std"] = round(row["± std"], 4)
+        point = {"samples": len(dataset.x_test), "labels_per_class": count, "method": row["method"]}
+        metrics.append(metric("accuracy", round(row["test accuracy"], 4), **point))
+        metrics.append(metric("accuracy_std", round(row["± std"], 4), **point))
         accuracies.setdefault(labels, {})[row["method"]] = row["test accuracy"]
     gains = ", ".join(
         f"{100 * (max(by['frozen'], by['fine-tuned']) - by['from scratch']):+.1f} with {labels}"
@@ -115,7 +113,7 @@ def save_candidate_preset(candidate, args, argv, dataset, study, folder) -> None
     write_card({**card, "name": args.preset, "data": dataset.summary(), "metrics": metrics,
                 "command": portable_command("pretraining", argv, package="benchmarks"),
                 "notes": (f"Pre-trained without labels on the training images for "
-                          f"{card['metrics']['pre-training epochs']} epochs. The study's "
+                          f"{card['training']['epochs']} epochs. The study's "
                           f"classifiers read {read} (`transfer_classifier(method, model, "
                           f"{dataset.num_classes}, features={args.features!r})`): a Dense(64) + "
                           f"softmax head trained for {args.steps} Adam steps of 64 images on "

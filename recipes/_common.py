@@ -256,6 +256,40 @@ def portable_command(recipe: str, argv, package: str = "recipes") -> str:
     return " ".join([f"python -m {package}.{recipe}", *argv])
 
 
+# The table columns a model card keeps, by their machine names (`zoo.presets.metric`).
+CARD_METRICS = {
+    "test MSE": "mse", "test perplexity": "perplexity",
+    "prior NLL (nats/image)": "prior_nll_nats", "test loss": "negative_elbo_nats",
+    "test reconstruction": "reconstruction_nats", "test KL": "kl_nats",
+    "domain FID": "domain_fid", "domain FID real vs real": "domain_fid_real_vs_real",
+    "min class share": "min_class_share", "max class share": "max_class_share",
+    "conditional accuracy": "conditional_accuracy", "worst class accuracy": "worst_class_accuracy",
+}
+
+
+def card_metrics(row: dict, columns, samples: int, **setting) -> list:
+    """Columns ``columns`` of table row ``row`` (those it has), as model-card records
+    measured on ``samples`` test images or draws, with ``setting``."""
+    from zoo.presets import metric
+
+    return [metric(CARD_METRICS[column], row[column], samples=samples, **setting)
+            for column in columns if row.get(column, "") != ""]
+
+
+def save_recipe_preset(model, recipe: str, args, argv, dataset, metrics: list,
+                       training: dict, notes: str | None = None, data: str | None = None) -> None:
+    """``model`` as preset ``args.preset`` in ``args.preset_dir``, its card holding this
+    run's portable command, ``metrics`` (`zoo.presets.metric` records), ``training``
+    (``epochs``, ``seconds``) and ``notes``; ``data`` defaults to the dataset's summary."""
+    from zoo.presets import save_preset
+
+    card = {"command": portable_command(recipe, argv), "data": data or dataset.summary(),
+            "metrics": metrics, "training": training}
+    if notes:
+        card["notes"] = notes
+    save_preset(model, args.preset, folder=args.preset_dir, card=card)
+
+
 def preset_name(text: str) -> str:
     """An argparse ``type`` for a preset name (`zoo.presets.check_preset_name`)."""
     from zoo.presets import check_preset_name

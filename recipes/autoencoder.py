@@ -10,8 +10,8 @@ import argparse
 import sys
 
 from ._common import (add_model_arguments, add_preset_arguments, base_parser, build_autoencoder,
-                      fraction, portable_command, prepare, save_outputs, shown_examples,
-                      timed_fit)
+                      card_metrics, fraction, prepare, save_outputs, save_recipe_preset,
+                      shown_examples, timed_fit)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -61,13 +61,9 @@ def main(argv=None) -> dict:
                 + computed_on(dataset, row["epochs"], args.quick))
     save_outputs(model, out, args.export)
     if args.preset:
-        from zoo.presets import save_preset
-
-        save_preset(model, args.preset, folder=args.preset_dir, card={
-            "command": portable_command("autoencoder", argv),
-            "data": dataset.summary(),
-            "metrics": {"test MSE": test_mse, "test images": len(dataset.x_test), "epochs": row["epochs"]},
-        })
+        save_recipe_preset(model, "autoencoder", args, argv, dataset,
+                           card_metrics(row, ["test MSE"], len(dataset.x_test)),
+                           {"epochs": row["epochs"]})
     print(f"[autoencoder] test MSE {test_mse:.5f}; wrote {out}", flush=True)
     return row
 

@@ -102,7 +102,7 @@ def score(name: str, dataset, classifier, n: int, seed: int) -> tuple:
 
     card = preset_card(name)
     model = load_preset(name)
-    seconds = card["metrics"].get("train seconds") or card["metrics"].get("pre-training seconds")
+    seconds = card["training"].get("seconds")
     row = {"preset": name, "model": card["class"], "parameters": model.parameter_count(),
            "train min": round(seconds / 60, 1) if seconds else "not recorded"}
     labels = {"labels": dataset.y_test} if model.conditional else {}
@@ -125,9 +125,9 @@ def score(name: str, dataset, classifier, n: int, seed: int) -> tuple:
     if model.conditional:
         row["conditional accuracy"] = conditional_accuracy(model, classifier, n, seed)[
             "conditional_accuracy"]
-    iwae = [value for key, value in card["metrics"].items() if key.startswith("IWAE")]
-    if iwae:
-        row["IWAE log-likelihood (card)"] = min(iwae, key=abs)  # the largest k's bound
+    iwae = [r for r in card["metrics"] if r["name"] == "iwae_log_likelihood_nats"]
+    if iwae:  # the largest k's bound, the tightest
+        row["IWAE log-likelihood (card)"] = max(iwae, key=lambda r: r["setting"]["k"])["value"]
     if encodes:
         row["linear probe"] = linear_probe_accuracy(
             train_codes[:PROBE_IMAGES], dataset.y_train[:PROBE_IMAGES],

@@ -17,7 +17,8 @@ import sys
 import numpy as np
 
 from ._common import (RecipeSkipped, add_preset_arguments, base_parser, positive_float,
-                      positive_int, prepare, save_outputs, timed_fit)
+                      positive_int, prepare, save_outputs, save_recipe_preset, timed_fit,
+                      card_metrics)
 
 MODELS = {"vae": "ConditionalVAE", "gan": "ConditionalGAN"}
 DEFAULTS = {"vae": {"latent_dim": 16, "learning_rate": 1e-3},
@@ -155,20 +156,12 @@ def _samples_by_class(name: str, model, dataset, args, out) -> None:
 def _save_preset(model, args, argv, dataset, row) -> None:
     """The trained model as preset ``args.preset``, its card holding this run's command and
     scores."""
-    from zoo.presets import save_preset
-
-    from ._common import portable_command
-
-    keys = ("conditional accuracy", "worst class accuracy", "domain FID",
-            "domain FID real vs real", "min class share", "max class share", "test loss",
-            "epochs", "train seconds")
-    metrics = {f"{key} ({row['samples']:,} samples)" if key in keys[:6] else key: row[key]
-               for key in keys if key in row}
-    save_preset(model, args.preset, folder=args.preset_dir, card={
-        "command": portable_command("conditional", argv),
-        "data": dataset.summary(),
-        "metrics": metrics,
-    })
+    metrics = (card_metrics(row, ["conditional accuracy", "worst class accuracy", "domain FID",
+                                  "domain FID real vs real", "min class share",
+                                  "max class share"], row["samples"])
+               + card_metrics(row, ["test loss"], len(dataset.x_test)))
+    save_recipe_preset(model, "conditional", args, argv, dataset, metrics,
+                       {"epochs": row["epochs"], "seconds": row["train seconds"]})
 
 
 if __name__ == "__main__":

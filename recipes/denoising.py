@@ -21,7 +21,7 @@ from functools import partial
 import numpy as np
 
 from ._common import (add_model_arguments, add_preset_arguments, base_parser, build_autoencoder,
-                      portable_command, positive_float, prepare, shown_examples)
+                      positive_float, prepare, save_recipe_preset, shown_examples)
 
 SIGMAS = (0.1, 0.2, 0.3, 0.5)
 FRACTIONS = (0.05, 0.1, 0.2)
@@ -89,12 +89,12 @@ def main(argv=None) -> list:
                 "Test MSE and PSNR (dB) vs. noise level, "
                 + computed_on(dataset, args.epochs, args.quick))
     if args.preset:
-        from zoo.presets import save_preset
+        from zoo.presets import metric
 
-        save_preset(models["denoising AE"], args.preset, folder=args.preset_dir, card={
-            "command": portable_command("denoising", argv), "data": dataset.summary(),
-            "metrics": {f"test PSNR (dB), {r['corruption']} {r['level']}": r["denoising AE PSNR"]
-                        for r in rows}})
+        save_recipe_preset(models["denoising AE"], "denoising", args, argv, dataset, [
+            metric("psnr_db", r["denoising AE PSNR"], samples=len(dataset.x_test),
+                   corruption=r["corruption"], level=r["level"]) for r in rows],
+            {"epochs": args.epochs})
     print(f"[denoising] wrote {out}", flush=True)
     return rows
 

@@ -23,7 +23,7 @@ import numpy as np
 
 from ._common import (RecipeSkipped, add_preset_arguments, base_parser, non_negative_float,
                       positive_float, positive_int, prepare, preset_name, save_outputs,
-                      timed_fit)
+                      save_recipe_preset, timed_fit, card_metrics)
 
 
 def int_list(text: str) -> list:
@@ -206,21 +206,21 @@ def _trajectory(model, args, out) -> None:
 def _save_preset(model, args, argv, dataset, row) -> None:
     """The trained model as preset ``args.preset``, its card holding this run's command and
     scores."""
-    from zoo.presets import save_preset
+    from zoo.presets import metric
 
-    from ._common import portable_command
-
-    keys = ("conditional accuracy", "worst class accuracy", "domain FID", "domain FID real vs real",
-            "min class share", "max class share", "guidance 0 domain FID",
-            "guidance 0 min class share", "guidance 0 max class share")
-    metrics = {f"{key} ({row['samples']:,} samples)": row[key] for key in keys}
-    metrics.update({key: row[key] for key in ("sampling images/s", "parameters", "epochs",
-                                              "train seconds")})
-    save_preset(model, args.preset, folder=args.preset_dir, card={
-        "command": portable_command("diffusion", argv),
-        "data": dataset.summary(),
-        "metrics": metrics,
-    })
+    n, guided = row["samples"], {"steps": args.steps, "guidance": args.guidance}
+    unguided = {f"guidance 0 {key}": row[f"guidance 0 {key}"]
+                for key in ("domain FID", "min class share", "max class share")}
+    metrics = (card_metrics(row, ["conditional accuracy", "worst class accuracy", "domain FID",
+                                  "min class share", "max class share"], n, **guided)
+               + card_metrics(row, ["domain FID real vs real"], n)
+               + card_metrics({key[len("guidance 0 "):]: value for key, value in unguided.items()},
+                              ["domain FID", "min class share", "max class share"], n,
+                              steps=args.steps, guidance=0.0)
+               + [metric("sampling_images_per_second", row["sampling images/s"], split="none",
+                         samples=n, **guided)])
+    save_recipe_preset(model, "diffusion", args, argv, dataset, metrics,
+                       {"epochs": row["epochs"], "seconds": row["train seconds"]})
 
 
 if __name__ == "__main__":

@@ -37,8 +37,8 @@ import time
 import numpy as np
 
 from ._common import (RecipeSkipped, add_model_arguments, add_preset_arguments, base_parser,
-                      build_autoencoder, fraction, half_fraction, non_negative_int, portable_command,
-                      positive_float, positive_int, prepare, save_outputs)
+                      build_autoencoder, fraction, half_fraction, non_negative_int,
+                      positive_float, positive_int, prepare, save_outputs, save_recipe_preset)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -189,6 +189,7 @@ def _pretrained_autoencoder(args, dataset, out):
     `transfer_classifier` reuses (an ``encoder`` and its ``filters``/``dense_units``);
     `prepare` has checked that it takes the dataset's image shape."""
     from zoo import make_tf_dataset, save_model
+    from zoo.base import ZooModel
     from zoo.presets import load_preset
     from zoo.training import resumable_callbacks
 
@@ -196,7 +197,8 @@ def _pretrained_autoencoder(args, dataset, out):
     if args.pretrained:
         autoencoder = load_preset(args.pretrained)
         config = autoencoder.get_config()  # the trunk transfer_classifier rebuilds
-        if not (autoencoder.encodes and not autoencoder.conditional
+        if not (isinstance(autoencoder, ZooModel) and autoencoder.encodes
+                and not autoencoder.conditional
                 and {"filters", "dense_units"} <= set(config)
                 and config.get("architecture", "conv") == "conv"):
             raise SystemExit(f"finetune: error: --pretrained {args.pretrained} is a "
@@ -323,18 +325,13 @@ def _save_classifier(results, args, argv, dataset, out):
 
 
 def _save_classifier_preset(classifier, args, argv, dataset, results):
-    from zoo.presets import save_preset
+    from zoo.presets import metric
 
     encoder = f"preset {args.pretrained}" if args.pretrained else "a CAE pre-trained by this run"
-    save_preset(classifier, args.preset, folder=args.preset_dir, card={
-        "command": portable_command("finetune", argv),
-        "data": f"{dataset.summary()}; encoder: {encoder}, fine-tuned",
-        "metrics": {"test accuracy": results["fine-tuned"]["test_accuracy"],
-                    "test images": len(dataset.x_test), "epochs": args.epochs,
-                    **{f"test accuracy, {method} (same run)": result["test_accuracy"]
-                       for method, result in results.items() if method != "fine-tuned"}},
-        "notes": _training_notes(args),
-    })
+    save_recipe_preset(classifier, "finetune", args, argv, dataset, [
+        metric("accuracy", result["test_accuracy"], samples=len(dataset.x_test), method=method)
+        for method, result in results.items()], {"epochs": args.epochs},
+        notes=_training_notes(args), data=f"{dataset.summary()}; encoder: {encoder}, fine-tuned")
 
 
 def _training_notes(args) -> str:

@@ -14,7 +14,7 @@ import argparse
 import sys
 
 from ._common import (add_preset_arguments, base_parser, fraction, positive_float, positive_int,
-                      prepare, sample_scores, save_outputs, timed_fit)
+                      prepare, sample_scores, save_outputs, save_recipe_preset, timed_fit)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -133,21 +133,17 @@ def save_gan_preset(model, args, argv, dataset, row) -> None:
     """The trained model as preset ``args.preset``, its card holding this run's command and
     the domain FID and class shares of 10,000 samples (the zoo's comparison protocol)."""
     from zoo.metrics import dataset_generative_scores
-    from zoo.presets import save_preset
+    from zoo.presets import metric
 
-    from ._common import portable_command
-
-    scores = dataset_generative_scores(model.generate(10_000, seed=0), dataset, 3, seed=0)
+    n = 10_000
+    scores = dataset_generative_scores(model.generate(n, seed=0), dataset, 3, seed=0)
     shares = scores["class_shares"]
-    save_preset(model, args.preset, folder=args.preset_dir, card={
-        "command": portable_command("gan", argv),
-        "data": dataset.summary(),
-        "metrics": {"domain FID (10,000 samples)": scores["domain_fid"],
-                    "domain FID real vs real": scores["domain_fid_real_vs_real"],
-                    "min class share (10,000 samples)": min(shares),
-                    "max class share (10,000 samples)": max(shares),
-                    "epochs": row["epochs"], "train seconds": row["train seconds"]},
-    })
+    save_recipe_preset(model, "gan", args, argv, dataset, [
+        metric("domain_fid", scores["domain_fid"], samples=n),
+        metric("domain_fid_real_vs_real", scores["domain_fid_real_vs_real"], samples=n),
+        metric("min_class_share", min(shares), samples=n),
+        metric("max_class_share", max(shares), samples=n),
+    ], {"epochs": row["epochs"], "seconds": row["train seconds"]})
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ import numpy as np
 
 from ._common import (add_model_arguments, add_preset_arguments, base_parser, non_negative_float,
                       non_negative_int, positive_int, prepare, sample_scores, save_outputs,
-                      shown_examples, timed_fit)
+                      save_recipe_preset, shown_examples, timed_fit, card_metrics)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -117,18 +117,16 @@ def _test_scores(model, args, x_test) -> dict:
 def _save_preset(model, args, argv, dataset, row) -> None:
     """The trained model as preset ``args.preset``, its card holding this run's command and
     the table's test scores."""
-    from zoo.presets import save_preset
+    from zoo.presets import metric
 
-    from ._common import portable_command
-
-    metrics = {key: row[key] for key in ("test loss", "test reconstruction", "test KL",
-                                         "domain FID", "domain FID real vs real", "epochs",
-                                         "train seconds") if key in row}
+    metrics = (card_metrics(row, ["test loss", "test reconstruction", "test KL"],
+                            len(dataset.x_test))
+               + card_metrics(row, ["domain FID", "domain FID real vs real"], args.fid_samples))
     if "IWAE log-likelihood" in row:
-        metrics[f"IWAE log-likelihood (k={row['IWAE k']}, {row['IWAE test images']} test "
-                f"images)"] = row["IWAE log-likelihood"]
-    save_preset(model, args.preset, folder=args.preset_dir, card={
-        "command": portable_command("vae", argv), "data": dataset.summary(), "metrics": metrics})
+        metrics.append(metric("iwae_log_likelihood_nats", row["IWAE log-likelihood"],
+                              samples=row["IWAE test images"], k=row["IWAE k"]))
+    save_recipe_preset(model, "vae", args, argv, dataset, metrics,
+                       {"epochs": row["epochs"], "seconds": row["train seconds"]})
 
 
 def _write_figures(model, args, dataset, x_test, history, samples, out) -> None:

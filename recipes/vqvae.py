@@ -16,7 +16,7 @@ import sys
 
 from ._common import (add_preset_arguments, base_parser, fraction, non_negative_int,
                       positive_float, positive_int, prepare, sample_scores, save_outputs,
-                      shown_examples, timed_fit)
+                      save_recipe_preset, shown_examples, timed_fit, card_metrics)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -127,18 +127,13 @@ def _figures(model, dataset, samples, history, prior_history, test_mse, out) -> 
 
 def _save_preset(model, args, argv, dataset, row) -> None:
     """The trained model, prior included, as preset ``args.preset``."""
-    from zoo.presets import save_preset
-
-    from ._common import portable_command
-
-    keys = ("test MSE", "test perplexity", "prior NLL (nats/image)", "domain FID",
-            "domain FID real vs real", "min class share", "max class share", "samples", "epochs",
-            "prior epochs", "train seconds")
-    save_preset(model, args.preset, folder=args.preset_dir, card={
-        "command": portable_command("vqvae", argv),
-        "data": dataset.summary(),
-        "metrics": {key: row[key] for key in keys if key in row},
-    })
+    metrics = (card_metrics(row, ["test MSE", "test perplexity", "prior NLL (nats/image)"],
+                            len(dataset.x_test))
+               + card_metrics(row, ["domain FID", "domain FID real vs real", "min class share",
+                                    "max class share"], row["samples"]))
+    save_recipe_preset(model, "vqvae", args, argv, dataset, metrics,
+                       {"epochs": row["epochs"], "prior_epochs": row["prior epochs"],
+                        "seconds": row["train seconds"]})
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ a page missing from the nav, and a docstring griffe cannot parse (numpydoc style
 
 import importlib.util
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -76,3 +77,66 @@ def test_the_model_lists_and_the_serving_table_match_the_code():
         endpoints = list(case.cls(**case.init_kwargs).export_endpoints())
         assert name in rows, f"docs/serving.md has no row for {name}"
         assert re.findall(r"`(\w+)`", rows[name][2]) == endpoints, (name, endpoints)
+
+
+def tables(page: str) -> list:
+    """The Markdown tables of ``page``, each a list of ``{column: cell}`` rows."""
+    found, header = [], None
+    for line in (ROOT / page).read_text().splitlines():
+        if not line.startswith("|"):
+            header = None
+            continue
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if header is None:
+            header = cells
+            found.append([])
+        elif not set(line) <= set("|-: "):
+            found[-1].append(dict(zip(header, cells)))
+    return found
+
+
+def table_with(page: str, *columns) -> dict:
+    """``{preset: row}`` of the one table of ``page`` that has ``columns``."""
+    (table,) = [table for table in tables(page) if table and set(columns) <= set(table[0])]
+    return {row["preset"].strip("`"): row for row in table}
+
+
+def figures(cell: str) -> list:
+    """``(value, decimals)`` of the decimal numbers ``cell`` states as its own: outside
+    parentheses, which hold references, goals and other protocols; a percentage as a
+    fraction. Only a typographic minus is a sign (8.1%-11.6% is a range)."""
+    said = []
+    for match in re.finditer(r"−?\d+\.(\d+)(%?)", re.sub(r"\([^)]*\)", "", cell)):
+        value = float(match[0].replace("−", "-").rstrip("%"))
+        said.append((value / 100, len(match[1]) + 2) if match[2] else (value, len(match[1])))
+    return said
+
+
+@pytest.mark.parametrize("page, column", [("README.md", "headline metric"),
+                                          ("docs/presets.md", "test metric (full test split)")])
+def test_the_preset_tables_say_the_figures_of_the_cards(page, column):
+    """Each figure a preset table gives as a preset's own is on its card, to the digits
+    shown: the numbers are said once, in the card, and agree wherever they are repeated."""
+    from zoo.presets import list_presets, preset_card
+
+    rows = table_with(page, column)
+    assert len(rows) == len(list_presets(shipped_only=True)), sorted(rows)
+    for name, row in rows.items():
+        values = [record["value"] for record in preset_card(name)["metrics"]]
+        for value, decimals in figures(row[column]):
+            assert any(abs(v - value) <= 0.5 * 10**-decimals + 1e-12 for v in values), \
+                f"{page}: {name} says {value}, which its card does not hold: {values}"
+
+
+def test_the_comparison_tables_agree():
+    """The README's comparison table repeats docs/results.md's, rounded."""
+    full = table_with("docs/results.md", "linear probe", "conditional accuracy")
+    short = table_with("README.md", "linear probe", "conditional accuracy")
+    assert set(short) <= set(full)
+    for name, row in short.items():
+        for column in ("domain FID", "class shares", "conditional accuracy", "test MSE",
+                       "linear probe"):
+            said, measured = figures(row[column]), figures(full[name][column])
+            assert len(said) == len(measured), (name, column)
+            for (value, decimals), (exact, _) in zip(said, measured):
+                assert abs(value - exact) <= 0.5 * 10**-decimals + 1e-12, (name, column, value, exact)

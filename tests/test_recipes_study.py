@@ -53,7 +53,7 @@ def test_finetune_recipe(tmp_path):
 
 def test_denoising_recipe(tmp_path, monkeypatch):
     from recipes import denoising
-    from zoo.presets import load_preset, preset_card
+    from zoo.presets import card_metric, load_preset, preset_card
 
     monkeypatch.setenv("ZOO_PRESET_DIR", str(tmp_path / "presets"))
     rows = denoising.main(["--quick", "--epochs", "3", "--filters", "8", "--dense-units", "64",
@@ -61,7 +61,8 @@ def test_denoising_recipe(tmp_path, monkeypatch):
                            "--out", str(tmp_path), "--preset", "tiny_denoiser"])
     card = preset_card("tiny_denoiser")
     assert card["class"] == "ConvAutoencoder" and "--preset tiny_denoiser" in card["command"]
-    assert card["metrics"]["test PSNR (dB), gaussian sigma=0.5"] == rows[3]["denoising AE PSNR"]
+    assert card_metric(card, "psnr_db", corruption="gaussian", level="sigma=0.5") \
+        == rows[3]["denoising AE PSNR"]
     assert load_preset("tiny_denoiser").latent_dim == 16
     out = tmp_path / "denoising"
     assert_outputs(out, ("denoised_gaussian.png", "denoised_salt_and_pepper.png",
@@ -116,7 +117,7 @@ def test_finetune_from_a_preset_saves_a_classifier_preset(tmp_path, monkeypatch)
     import shutil
 
     from recipes import finetune
-    from zoo.presets import load_preset, preset_card, shipped_preset_dir
+    from zoo.presets import card_metric, load_preset, preset_card, shipped_preset_dir
 
     for suffix in (".keras", ".json"):
         shutil.copy(shipped_preset_dir() / f"fashion_mnist_d36{suffix}", tmp_path)
@@ -129,10 +130,10 @@ def test_finetune_from_a_preset_saves_a_classifier_preset(tmp_path, monkeypatch)
     classifier = load_preset("clf")
     card = preset_card("clf")
     tuned = next(r for r in rows if r["method"] == "fine-tuned")
-    assert card["metrics"]["test accuracy"] == pytest.approx(tuned["test accuracy"])
+    assert card_metric(card, "accuracy", method="fine-tuned") == pytest.approx(tuned["test accuracy"])
     assert "preset fashion_mnist_d36" in card["data"]
-    assert {"test accuracy, frozen (same run)", "test accuracy, from scratch (same run)"} \
-        <= set(card["metrics"])
+    assert {r["setting"]["method"] for r in card["metrics"]} == {"frozen", "fine-tuned",
+                                                                 "from scratch"}
     for said in ("flipped and shifted by up to 0.1", "cosine", "dropout 0.2"):
         assert said in card["notes"], said
     assert "## Notes\n\nNo warm-up: all weights for 1 epochs" in (tmp_path / "clf.md").read_text()

@@ -124,15 +124,15 @@ def test_pretraining_benchmark_ships_a_candidate_as_a_preset_with_its_study(tmp_
 
     from benchmarks import pretraining
     from zoo import ConvAutoencoder, load_dataset
-    from zoo.presets import load_preset, preset_card, save_preset
+    from zoo.presets import card_metric, load_preset, preset_card, save_preset
 
     out, shipped = tmp_path / "out", tmp_path / "shipped"
     (out / "presets").mkdir(parents=True)
     shipped.mkdir()
     monkeypatch.setenv("ZOO_PRESET_DIR", str(out / "presets"))
     candidate = ConvAutoencoder(latent_dim=4, filters=4, dense_units=0)
-    save_preset(candidate, "cae", {"command": "-", "data": "-",
-                                   "metrics": {"pre-training epochs": 40, "pre-training seconds": 601}})
+    save_preset(candidate, "cae", {"command": "-", "data": "-", "metrics": [],
+                                   "training": {"epochs": 40, "seconds": 601}})
     study = [{"labels per class": "10", "method": m, "test accuracy": a, "± std": 0.01234, "seeds": 3}
              for m, a in (("frozen", 0.72049), ("fine-tuned", 0.7), ("from scratch", 0.69))]
     argv = ["--data-dir", str(tmp_path / "idx"), "--candidates", "cae", "--features", "conv",
@@ -144,9 +144,10 @@ def test_pretraining_benchmark_ships_a_candidate_as_a_preset_with_its_study(tmp_
 
     monkeypatch.setenv("ZOO_PRESET_DIR", str(shipped))
     card = preset_card("mine")
-    assert card["metrics"]["test accuracy, 10 per class, frozen"] == 0.7205
-    assert card["metrics"]["pre-training seconds"] == 601
-    assert card["metrics"]["test accuracy, 10 per class, from scratch, std"] == 0.0123
+    point = {"labels_per_class": "10", "samples": len(dataset.x_test)}
+    assert card_metric(card, "accuracy", method="frozen", **point) == 0.7205
+    assert card["training"]["seconds"] == 601
+    assert card_metric(card, "accuracy_std", method="from scratch", **point) == 0.0123
     assert card["command"] == ('python -m benchmarks.pretraining --data-dir "$ZOO_DATA_DIR" '
                                "--candidates cae --features conv --preset mine --out runs/pretraining")
     assert "features='conv'" in card["notes"] and "40 epochs" in card["notes"]

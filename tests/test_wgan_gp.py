@@ -81,7 +81,5 @@ def test_recipe_trains_it_and_saves_a_preset_with_its_sample_scores(tmp_path, mo
     assert {"final Wasserstein estimate", "final gradient penalty"} <= set(row)
     card = presets.preset_card("tiny_wgan")
     assert card["class"] == "WGANGP" and "--architecture wgan-gp" in card["command"]
-    assert 0 <= card["metrics"]["min class share (10,000 samples)"] <= 0.1
     loaded = WGANGP.from_preset("tiny_wgan")
     np.testing.assert_allclose(loaded.generate(4, seed=0), loaded.generate(4, seed=0))
-    print(row["domain FID"], card["metrics"])

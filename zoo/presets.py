@@ -6,13 +6,24 @@ the shipped ones live with the package (``saved_models/`` in a source checkout, 
 as ``zoo/saved_models``) and are written there only explicitly. A name is looked up in the
 user's folder first, then among the shipped presets; a path to a ``.keras`` file loads
 that file. For each name, ``<name>.keras`` (weights and config, no optimizer state) and
-``<name>.json`` (the model card: test metrics, data source, the exact training command),
-rendered for people as ``<name>.md``.
+``<name>.json``, the model card as data, rendered for people as ``<name>.md``:
+
+- ``command`` (the exact training command), ``data`` (what it was trained on), ``notes``;
+- ``metrics``: a list of `metric` records, ``{"name", "value", "split", "samples",
+  "setting"}``; `card_metric` reads one back;
+- ``training``: ``epochs``, ``seconds`` and what else the run says of itself;
+- ``metadata``: as keras-hub's ``metadata.json``, the versions it was saved with, its
+  ``parameter_count``, ``date_saved``, and ``compile``, the optimizer (and loss) it was
+  trained with: `load_preset` compiles the model with it, so a preset trains further with
+  ``fit`` straight away.
 """
 
 from __future__ import annotations
 
+import datetime
+import importlib.metadata
 import json
+import numbers
 import os
 import re
 from pathlib import Path
@@ -21,6 +32,10 @@ import keras
 
 from zoo.base import ZooModel
 from zoo.saving import atomic_path, save_model
+from zoo.validation import check_choice, check_positive_int
+
+METRIC_NAME = re.compile(r"[a-z][a-z0-9_]*")
+SPLITS = ("test", "validation", "train", "none")  # "none": a speed, measured on no data
 
 
 def shipped_preset_dir() -> Path:
@@ -59,11 +74,70 @@ def preset_card(name: str) -> dict:
 
 
 def load_preset(name: str, expected_class=None) -> keras.Model:
-    """Load preset ``name``; with ``expected_class``, check the model is one."""
-    model = keras.saving.load_model(_existing(name, ".keras"))
+    """Load preset ``name``, compiled as its card says it was trained (ready to ``fit``,
+    with a fresh optimizer); with ``expected_class``, check the model is one."""
+    path = _existing(name, ".keras")
+    model = keras.saving.load_model(path)
     if expected_class is not None and not isinstance(model, expected_class):
         raise ValueError(f"preset {name!r} is a {type(model).__name__}, not a {expected_class.__name__}")
+    card = path.with_suffix(".json")
+    compile_config = json.loads(card.read_text())["metadata"]["compile"] if card.is_file() else None
+    if compile_config:
+        model.compile_from_config(compile_config)
     return model
+
+
+def metric(name: str, value, *, split: str = "test", samples: int | None = None,
+           **setting) -> dict:
+    """One figure of a model card, as data.
+
+    ``name`` is a machine key, snake_case, with its unit where it has one (``mse``,
+    ``domain_fid``, ``psnr_db``, ``prior_nll_nats``); ``value`` a number; ``split`` the
+    data it was measured on (``"none"`` for a speed); ``samples`` how many images or
+    draws it averages over (None where nothing was counted); ``setting`` whatever else
+    qualifies it, as scalars (``guidance=0.0``, ``k=1000``, ``labels_per_class=10``).
+    """
+    if not isinstance(name, str) or not METRIC_NAME.fullmatch(name):
+        raise ValueError(f"a metric name is a snake_case key such as 'domain_fid', got {name!r}")
+    if not isinstance(value, numbers.Real) or isinstance(value, bool):
+        raise TypeError(f"metric {name!r} must have a number as value, got {value!r}")
+    for key, qualifier in setting.items():
+        if not isinstance(qualifier, (str, numbers.Real)):
+            raise TypeError(f"metric {name!r}: setting {key}={qualifier!r} must be a str or number")
+    return {"name": name, "value": value, "split": check_choice(split, "split", SPLITS),
+            "samples": None if samples is None else check_positive_int(samples, "samples"),
+            "setting": dict(sorted(setting.items()))}
+
+
+def card_metric(card: dict, name: str, *, samples: int | None = None, **setting):
+    """The value of ``card``'s metric ``name`` measured with exactly ``setting`` (and on
+    ``samples`` images or draws, where the card holds the metric for several counts)."""
+    found = [record for record in card["metrics"] if record["name"] == name
+             and record["setting"] == setting and samples in (None, record["samples"])]
+    if len(found) == 1:
+        return found[0]["value"]
+    if found:
+        raise KeyError(f"{card['name']} holds {name!r} with {setting} for samples "
+                       f"{sorted(r['samples'] for r in found)}: say which")
+    held = sorted({f"{r['name']}{r['setting'] or ''}" for r in card["metrics"]})
+    raise KeyError(f"{card['name']} has no metric {name!r} with setting {setting}; it has {held}")
+
+
+def preset_metadata(model: keras.Model) -> dict:
+    """What keras-hub's ``metadata.json`` says of a preset, and how it was compiled."""
+    backend = keras.backend.backend()
+    from zoo import __version__
+
+    return {
+        "zoo_version": __version__,
+        "keras_version": keras.version(),
+        "backend": backend,
+        "backend_version": importlib.metadata.version(backend),
+        "parameter_count": (model.parameter_count() if isinstance(model, ZooModel)
+                            else model.count_params()),
+        "date_saved": datetime.date.today().isoformat(),
+        "compile": model.get_compile_config() or None,
+    }
 
 
 def save_preset(model: keras.Model, name: str, card: dict, folder=None) -> Path:
@@ -71,9 +145,10 @@ def save_preset(model: keras.Model, name: str, card: dict, folder=None) -> Path:
     in ``folder`` (default: `user_preset_dir`; ``saved_models/`` of a checkout for a preset
     to ship). Returns the ``.keras`` file written.
 
-    ``card`` holds at least ``"command"`` (how it was trained), ``"data"`` and ``"metrics"``
-    (a dict of test-set numbers); ``"notes"``, if given, says in prose what the command
-    does and why (the card's "Notes" section).
+    ``card`` holds ``"command"`` (how it was trained), ``"data"`` and ``"metrics"`` (a list
+    of `metric` records); ``"training"`` (``epochs``, ``seconds``, ...) and ``"notes"`` (in
+    prose, what the command does and why) if there are any. The card's ``metadata``
+    comes from the model (`preset_metadata`): compile it as it was trained.
     """
     check_preset_name(name)
     if not isinstance(card, dict):
@@ -82,13 +157,17 @@ def save_preset(model: keras.Model, name: str, card: dict, folder=None) -> Path:
     missing = {"command", "data", "metrics"} - set(card)
     if missing:
         raise ValueError(f"a model card needs {sorted(missing)}")
+    metrics = [metric(record["name"], record["value"], split=record["split"],
+                      samples=record["samples"], **record["setting"])
+               for record in card["metrics"]]
     # A fresh copy carries no optimizer, which would triple the file size.
     bare = type(model).from_config(model.get_config())
     bare.set_weights(model.get_weights())
     folder = Path(folder) if folder is not None else user_preset_dir()
     save_model(bare, folder / f"{name}.keras")
-    card = {"name": name, "class": type(model).__name__, "config": _plain(model.get_config()), **card}
-    write_card(card, folder)
+    write_card({"name": name, "class": type(model).__name__, "config": _plain(model.get_config()),
+                "training": {}, **card, "metrics": metrics,
+                "metadata": preset_metadata(model)}, folder)
     return folder / f"{name}.keras"
 
 
@@ -99,21 +178,53 @@ def write_card(card: dict, folder=None) -> None:
     name = check_preset_name(card["name"])
     with atomic_path(folder / f"{name}.json") as tmp:
         tmp.write_text(json.dumps(card, indent=2) + "\n")
-    zoo_class = keras.saving.get_registered_object(f"zoo>{card['class']}")
-    loader = (f'{card["class"]}.from_preset("{name}")'
-              if zoo_class is not None and issubclass(zoo_class, ZooModel)
-              else f'zoo.presets.load_preset("{name}")')
-    metric_rows = "".join(f"| {key} | {value:.4g} |\n" if isinstance(value, float)
-                          else f"| {key} | {value} |\n" for key, value in card["metrics"].items())
     with atomic_path(folder / f"{name}.md") as tmp:
-        tmp.write_text(
-            f"# {name}\n\n{card['class']} trained on {card['data']}.\n\n"
-            f"## Test metrics\n\n| metric | value |\n|---|---|\n{metric_rows}\n"
-            + (f"## Notes\n\n{card['notes']}\n\n" if card.get("notes") else "")
-            + f"## Training command\n\nWith `ZOO_DATA_DIR` pointing at the IDX files "
-            f"(see the README's Data section), in a checkout of deepzoo:\n\n"
-            f"```bash\n{card['command']}\n```\n\nLoad it with `{loader}`.\n"
-        )
+        tmp.write_text(card_markdown(card))
+
+
+def card_markdown(card: dict) -> str:
+    """The model card ``card`` for people: its metrics as a table, training, provenance."""
+    zoo_class = keras.saving.get_registered_object(f"zoo>{card['class']}")
+    loader = (f'{card["class"]}.from_preset("{card["name"]}")'
+              if zoo_class is not None and issubclass(zoo_class, ZooModel)
+              else f'zoo.presets.load_preset("{card["name"]}")')
+    shown = lambda value: f"{value:.4g}" if isinstance(value, float) else str(value)
+    metric_rows = "".join(
+        f"| {r['name']} | {shown(r['value'])} | {r['split']} | "
+        f"{'' if r['samples'] is None else format(r['samples'], ',')} | "
+        f"{', '.join(f'{k}={v}' for k, v in r['setting'].items())} |\n" for r in card["metrics"])
+    training = ", ".join(f"{key.replace('_', ' ')} {shown(value)}"
+                         for key, value in card["training"].items())
+    meta = card["metadata"]
+    optimizer = _optimizer_text(meta["compile"])
+    return (
+        f"# {card['name']}\n\n{card['class']} trained on {card['data']}.\n\n"
+        f"## Metrics\n\n| metric | value | split | samples | setting |\n|---|---|---|---|---|\n"
+        f"{metric_rows}\n"
+        + (f"## Notes\n\n{card['notes']}\n\n" if card.get("notes") else "")
+        + f"## Training\n\n{training or 'not recorded'}; {optimizer}.\n\n"
+        f"With `ZOO_DATA_DIR` pointing at the IDX files (see the README's Data section), in a "
+        f"checkout of deepzoo:\n\n```bash\n{card['command']}\n```\n\n"
+        f"## Metadata\n\n{meta['parameter_count']:,} parameters; saved {meta['date_saved']} "
+        f"by deepzoo {meta['zoo_version']}, Keras {meta['keras_version']} on "
+        f"{meta['backend']} {meta['backend_version']}.\n\n"
+        f"Load it with `{loader}`: compiled as above, ready to `fit` further.\n"
+    )
+
+
+def _optimizer_text(compile_config) -> str:
+    """``compile_config``'s optimizers in a few words: ``Adam (learning rate 0.001)``."""
+    if not compile_config:
+        return "loaded uncompiled"
+    optimizers = {key: value for key, value in compile_config.items()
+                  if isinstance(value, dict) and value.get("module") == "keras.optimizers"}
+    def rate(config):
+        value = config.get("learning_rate")
+        return f" (learning rate {value:.3g})" if isinstance(value, numbers.Real) else ""
+
+    said = [f"{'' if key == 'optimizer' else key + ' '}{value['class_name']}{rate(value['config'])}"
+            for key, value in optimizers.items()]
+    return "trained with " + " and ".join(said)
 
 
 PRESET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
