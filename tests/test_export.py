@@ -50,3 +50,27 @@ def test_any_one_input_keras_model_exports_and_a_loaded_preset_exports_with_kera
     cae.export(tmp_path / "keras_export")  # Keras's own: unguarded, but it works
     exported = tf.saved_model.load(str(tmp_path / "keras_export"))  # kept: its functions need it
     np.testing.assert_allclose(exported.serve(images), cae.predict(images, verbose=0), atol=1e-5)
+
+
+def test_a_subclassed_keras_model_exports_on_the_shape_it_is_given(tmp_path, images):
+    import keras
+    import tensorflow as tf
+
+    class Scorer(keras.Model):
+        def __init__(self):
+            super().__init__(name="scorer")
+            self.flatten, self.dense = keras.layers.Flatten(), keras.layers.Dense(3)
+
+        def call(self, x):
+            return self.dense(self.flatten(x))
+
+    scorer = Scorer()
+    scorer(images)
+    with pytest.raises(ValueError, match="pass input_shape"):
+        export_saved_model(scorer, tmp_path / "no_shape")
+    served = tf.saved_model.load(str(export_saved_model(scorer, tmp_path / "scorer",
+                                                        input_shape=images.shape[1:])))
+    np.testing.assert_allclose(served.serve(images)["scorer"], scorer.predict(images, verbose=0),
+                               atol=1e-5)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="NaN or infinite"):
+        served.serve(np.full_like(images, np.nan))

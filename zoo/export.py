@@ -13,13 +13,21 @@ from zoo.serving import Endpoint, ServingInput
 from zoo.validation import check_positive_int
 
 
-def default_endpoints(model: keras.Model) -> dict:
+def default_endpoints(model: keras.Model, input_shape=None) -> dict:
     """The endpoint of a plain single-input, single-output `keras.Model`.
 
     It is called ``classify`` when the output layer is named ``probabilities`` (the zoo's
     classifiers), else ``serve``; its output is named after the output layer. An input
-    layer named ``images`` (the zoo's convention) is also checked to lie in [0, 1].
+    layer named ``images`` (the zoo's convention) is also checked to lie in [0, 1]. A
+    subclassed model, which has no fixed inputs, is served on ``input_shape`` (one
+    example's shape): its input is ``inputs``, its output is named after the model.
     """
+    if not hasattr(model, "inputs"):  # subclassed: call it on a symbolic batch
+        if input_shape is None:
+            raise ValueError(f"{model.name} is a subclassed model, whose input shape Keras does "
+                             "not fix: pass input_shape=(height, width, channels)")
+        inputs = keras.Input(tuple(input_shape), name="inputs")
+        model = keras.Model(inputs, model(inputs), name=model.name)
     if len(model.inputs) != 1 or len(model.outputs) != 1:
         raise ValueError(f"{model.name} has {len(model.inputs)} inputs and {len(model.outputs)} "
                          "outputs; export_saved_model exports one-input, one-output Keras models "
@@ -49,7 +57,7 @@ def jax_function(archive, name: str, endpoint: Endpoint):
     return function
 
 
-def export_saved_model(model, path, version: int | None = None) -> Path:
+def export_saved_model(model, path, version: int | None = None, *, input_shape=None) -> Path:
     """Write ``model`` as a TensorFlow SavedModel whose endpoints check their inputs.
 
     Parameters
@@ -58,11 +66,13 @@ def export_saved_model(model, path, version: int | None = None) -> Path:
         A zoo model (its ``export_endpoints()`` names the endpoints, e.g. ``encode``,
         ``decode``, ``reconstruct``; its ``serving_model()`` is what gets saved, the
         generator alone for a GAN) or any one-input, one-output Keras model
-        (see `default_endpoints`).
+        (see `default_endpoints`): functional, Sequential or subclassed.
     path : str or Path
         The export folder.
     version : int, optional
         Write TF Serving's layout ``path/<version>/saved_model.pb`` instead of ``path/``.
+    input_shape : tuple, optional
+        One example's shape, for a subclassed Keras model (the others know theirs).
 
     Returns
     -------
@@ -90,7 +100,7 @@ def export_saved_model(model, path, version: int | None = None) -> Path:
         check_positive_int(version, "version")
 
     zoo_model = isinstance(model, ZooModel)
-    endpoints = model.export_endpoints() if zoo_model else default_endpoints(model)
+    endpoints = model.export_endpoints() if zoo_model else default_endpoints(model, input_shape)
     archive = keras.export.ExportArchive()
     archive.track(model.serving_model() if zoo_model else model)
     for name, endpoint in endpoints.items():
