@@ -212,18 +212,38 @@ def build_autoencoder(args, image_shape, **options):
 
 
 def timed_fit(model, train, run_dir, images_per_epoch: int, callbacks=(), **fit_kwargs) -> dict:
-    """`model.fit` made resumable in ``run_dir``; returns the tables' timing columns."""
+    """`model.fit` made resumable in ``run_dir``; returns the tables' timing columns.
+
+    A kill during training resumes after the last finished epoch (`resumable_callbacks`).
+    A kill after it, while the recipe scores the model, does not retrain: the trained
+    weights and timing are kept in ``run_dir/trained/``, and a rerun of the same model
+    (config) and epochs loads them."""
+    from zoo.saving import atomic_path
     from zoo.training import EpochTimer, resumable_callbacks
 
+    trained = Path(run_dir) / "trained"
+    config = {key: value for key, value in model.get_config().items() if key != "name"}
+    run = {"config": config, "epochs": fit_kwargs.get("epochs", 1)}
+    if (trained / "run.json").is_file():
+        record = json.loads((trained / "run.json").read_text())
+        if record["run"] == json.loads(json.dumps(run, default=str)):
+            model.load_weights(trained / "model.weights.h5")
+            print(f"[resume] {run_dir} finished training before: loaded its weights", flush=True)
+            return record["timing"]
+        (trained / "run.json").unlink()  # another run: its weights are about to be replaced
     timer = EpochTimer()
     started = time.perf_counter()
     model.fit(train, callbacks=resumable_callbacks(run_dir) + [*callbacks, timer], verbose=2,
               **fit_kwargs)
-    return {
+    timing = {
         "train seconds": round(time.perf_counter() - started, 1),
-        # A run resumed after its last epoch trains none, so it has no throughput.
         "train images/s": round(timer.images_per_second(images_per_epoch), 1) if timer.seconds else "",
     }
+    trained.mkdir(parents=True, exist_ok=True)
+    model.save_weights(trained / "model.weights.h5")
+    with atomic_path(trained / "run.json") as tmp:  # written last: the weights are complete
+        tmp.write_text(json.dumps({"run": run, "timing": timing}, default=str))
+    return timing
 
 
 def save_outputs(model, out_dir, export: bool) -> None:

@@ -319,3 +319,22 @@ def test_run_routes_each_option_only_to_the_recipes_that_take_it(capsys):
         main(["run", "latent", "tuning", "--quick", "--export"])
     assert stop.value.code == 2 and "no recipe of ['latent', 'tuning'] takes ['--export']" \
         in capsys.readouterr().err
+
+
+def test_a_recipe_rerun_after_training_loads_the_trained_model_instead_of_retraining(tmp_path):
+    """A kill while a recipe scores its model (the diffusion recipe samples for half an
+    hour after training) must not cost the training: the rerun loads the weights."""
+    from recipes import autoencoder
+
+    argv = ["--quick", "--epochs", "2", "--latent-dim", "2", "--filters", "2", "--dense-units",
+            "0", "--out", str(tmp_path)]
+    first = autoencoder.main(argv)
+    history = (tmp_path / "autoencoder" / "run" / "history.csv").read_text()
+    again = autoencoder.main(argv)
+    assert again["test MSE"] == pytest.approx(first["test MSE"], rel=1e-6)
+    assert again["train seconds"] == first["train seconds"]
+    assert (tmp_path / "autoencoder" / "run" / "history.csv").read_text() == history
+    changed = autoencoder.main([*argv[:-2], "--latent-dim", "3", "--out", str(tmp_path)])
+    assert changed["parameters"] > first["parameters"]  # another model: trained afresh
+    record = json.loads((tmp_path / "autoencoder" / "run" / "trained" / "run.json").read_text())
+    assert record["run"]["config"]["latent_dim"] == 3
