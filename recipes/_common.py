@@ -11,6 +11,7 @@ import os
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 # Lines TensorFlow's native libraries print while loading, before its logging starts, so
@@ -227,7 +228,9 @@ def timed_fit(model, train, run_dir, images_per_epoch: int, callbacks=(), **fit_
     if (trained / "run.json").is_file():
         record = json.loads((trained / "run.json").read_text())
         if record["run"] == json.loads(json.dumps(run, default=str)):
-            model.load_weights(trained / "model.weights.h5")
+            with warnings.catch_warnings():  # the optimizer's state: not needed any more
+                warnings.filterwarnings("ignore", "Skipping variable loading for optimizer")
+                model.load_weights(trained / "model.weights.h5")
             print(f"[resume] {run_dir} finished training before: loaded its weights", flush=True)
             return record["timing"]
         (trained / "run.json").unlink()  # another run: its weights are about to be replaced

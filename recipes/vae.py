@@ -154,8 +154,11 @@ def posterior_mean_and_used_components(model, image, count: int = 8):
     Those are the components the posterior of ``image`` actually uses; the others sit at
     the prior and decode to the same picture whatever their value.
     """
+    from keras import ops
+
     # A direct call, not predict: one image cannot be split across replicas.
-    z_mean, z_log_var, _ = (t.numpy()[0] for t in model.encoder(image[None], training=False))
+    z_mean, z_log_var, _ = (ops.convert_to_numpy(t)[0]
+                            for t in model.encoder(image[None], training=False))
     kl = 0.5 * (z_mean**2 + np.exp(z_log_var) - 1.0 - z_log_var)
     return z_mean, np.argsort(-kl)[:count]
 

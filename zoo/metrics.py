@@ -98,7 +98,7 @@ def iwae_log_likelihood(vae, x_binary, k: int = 100, batch_size: int | None = No
         log_pz = -0.5 * ops.sum(ops.square(z) + log_2pi, axis=-1)
         log_qz = -0.5 * ops.sum(ops.square(eps) + z_log_var[None] + log_2pi, axis=-1)
         log_w = ops.reshape(log_px_z, (k, n)) + log_pz - log_qz
-        total += float(ops.sum(ops.logsumexp(log_w, axis=0) - math.log(k)))
+        total += float(ops.convert_to_numpy(ops.sum(ops.logsumexp(log_w, axis=0) - math.log(k))))
     return total / len(x)
 
 
