@@ -36,6 +36,9 @@ from zoo.validation import check_choice, check_positive_int
 
 METRIC_NAME = re.compile(r"[a-z][a-z0-9_]*")
 SPLITS = ("test", "validation", "train", "none")  # "none": a speed, measured on no data
+# How a machine runs the steps, not what was trained: left to the machine that loads it
+# (jit_compile=False would turn JAX's compilation off).
+EXECUTION_SETTINGS = ("run_eagerly", "steps_per_execution", "jit_compile")
 
 
 def shipped_preset_dir() -> Path:
@@ -136,7 +139,8 @@ def preset_metadata(model: keras.Model) -> dict:
         "parameter_count": (model.parameter_count() if isinstance(model, ZooModel)
                             else model.count_params()),
         "date_saved": datetime.date.today().isoformat(),
-        "compile": model.get_compile_config() or None,
+        "compile": {key: value for key, value in (model.get_compile_config() or {}).items()
+                    if key not in EXECUTION_SETTINGS} or None,
     }
 
 
