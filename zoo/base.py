@@ -70,7 +70,9 @@ def as_float32(outputs):
     Under a mixed dtype policy a model computes, and so returns, float16 or bfloat16;
     what a user reads back (``predict``, ``encode``, ``generate``) is float32 everywhere.
     """
-    return keras.tree.map_structure(lambda a: np.asarray(a, dtype=np.float32), outputs)
+    # convert_to_numpy: a PyTorch tensor that requires grad (one read off a weight) too.
+    return keras.tree.map_structure(
+        lambda a: np.asarray(ops.convert_to_numpy(a), dtype=np.float32), outputs)
 
 
 def check_preset_shape(name: str, input_shape, model=None) -> None:
