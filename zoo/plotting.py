@@ -27,7 +27,7 @@ from zoo.saving import atomic_path
 
 def subplots(nrows: int = 1, ncols: int = 1, **kwargs):
     """``(figure, axes)`` like `matplotlib.pyplot.subplots`, without pyplot."""
-    figure_kwargs = {k: kwargs.pop(k) for k in ("figsize", "dpi") if k in kwargs}
+    figure_kwargs = {k: kwargs.pop(k) for k in ("figsize", "dpi", "layout") if k in kwargs}
     fig = Figure(**figure_kwargs)
     return fig, fig.subplots(nrows, ncols, **kwargs)
 
@@ -397,7 +397,9 @@ def plot_sweep(rows: list, x: str, metrics: tuple, path, title: str | None = Non
     (dicts holding ``x`` and each metric), e.g. domain FID against sampling steps."""
     if not rows:
         raise ValueError("no rows to plot")
-    fig, axes = subplots(1, len(metrics), figsize=(3.6 * len(metrics), 3.2), squeeze=False)
+    # constrained: a panel's y label stays clear of the panel to its left
+    fig, axes = subplots(1, len(metrics), figsize=(3.6 * len(metrics), 3.2), squeeze=False,
+                         layout="constrained")
     for ax, metric in zip(axes[0], metrics):
         ax.plot([row[x] for row in rows], [row[metric] for row in rows], marker="o", ms=4)
         if log_x:
