@@ -72,7 +72,8 @@ def list_presets(*, shipped_only: bool = False) -> list:
 
 
 def preset_card(name: str) -> dict:
-    """The model card of preset ``name`` (metrics, data, command)."""
+    """The model card of preset ``name``: command, data, training, metrics (records, see
+    `metric`), metadata."""
     return json.loads(_existing(name, ".json").read_text())
 
 
@@ -84,7 +85,9 @@ def load_preset(name: str, expected_class=None) -> keras.Model:
     if expected_class is not None and not isinstance(model, expected_class):
         raise ValueError(f"preset {name!r} is a {type(model).__name__}, not a {expected_class.__name__}")
     card = path.with_suffix(".json")
-    compile_config = json.loads(card.read_text())["metadata"]["compile"] if card.is_file() else None
+    # A card written before cards carried metadata loads the model uncompiled, as it was.
+    metadata = json.loads(card.read_text()).get("metadata", {}) if card.is_file() else {}
+    compile_config = metadata.get("compile")
     if compile_config:
         model.compile_from_config(compile_config)
     return model
@@ -107,9 +110,16 @@ def metric(name: str, value, *, split: str = "test", samples: int | None = None,
     for key, qualifier in setting.items():
         if not isinstance(qualifier, (str, numbers.Real)):
             raise TypeError(f"metric {name!r}: setting {key}={qualifier!r} must be a str or number")
-    return {"name": name, "value": value, "split": check_choice(split, "split", SPLITS),
-            "samples": None if samples is None else check_positive_int(samples, "samples"),
-            "setting": dict(sorted(setting.items()))}
+    return {"name": name, "value": _plain_number(value),
+            "split": check_choice(split, "split", SPLITS),
+            "samples": None if samples is None else int(check_positive_int(samples, "samples")),
+            "setting": {key: qualifier if isinstance(qualifier, str) else _plain_number(qualifier)
+                        for key, qualifier in sorted(setting.items())}}
+
+
+def _plain_number(value):
+    """``value`` as a Python int or float (JSON writes no NumPy scalar)."""
+    return int(value) if isinstance(value, numbers.Integral) else float(value)
 
 
 def card_metric(card: dict, name: str, *, samples: int | None = None, **setting):
