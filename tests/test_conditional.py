@@ -141,7 +141,7 @@ def test_compare_recipe_scores_every_preset_of_the_dataset_by_one_protocol(tmp_p
     from recipes import compare
 
     rows = {row["preset"]: row for row in compare.main(
-        ["--quick", "--samples", "200", "--epochs", "1", "--out", str(tmp_path)])}
+        ["--quick", "--samples", "100", "--epochs", "1", "--out", str(tmp_path)])}
     assert "fashion_mnist_d36_classifier" not in rows and "mnist_d9" not in rows
     assert {"fashion_mnist_cgan", "fashion_mnist_vqvae", "fashion_mnist_d36"} <= set(rows)
     assert 0 < rows["fashion_mnist_cgan"]["conditional accuracy"] <= 1
