@@ -163,9 +163,9 @@ def _from_preset(args):
 
     model = load_preset(args.from_preset, Diffusion)
     model.sampling_steps, model.guidance = args.steps, args.guidance
-    metrics = preset_card(args.from_preset)["metrics"]
-    args.epochs = metrics["epochs"]
-    return model, {"train seconds": metrics["train seconds"], "train images/s": ""}
+    training = preset_card(args.from_preset)["training"]
+    args.epochs = training["epochs"]
+    return model, {"train seconds": training.get("seconds", ""), "train images/s": ""}
 
 
 def _scores(model, classifier, dataset, args, n: int, steps: int, guidance: float,
@@ -209,14 +209,12 @@ def _save_preset(model, args, argv, dataset, row) -> None:
     from zoo.presets import metric
 
     n, guided = row["samples"], {"steps": args.steps, "guidance": args.guidance}
-    unguided = {f"guidance 0 {key}": row[f"guidance 0 {key}"]
+    unguided = {key: row[f"guidance 0 {key}"]
                 for key in ("domain FID", "min class share", "max class share")}
     metrics = (card_metrics(row, ["conditional accuracy", "worst class accuracy", "domain FID",
                                   "min class share", "max class share"], n, **guided)
                + card_metrics(row, ["domain FID real vs real"], n)
-               + card_metrics({key[len("guidance 0 "):]: value for key, value in unguided.items()},
-                              ["domain FID", "min class share", "max class share"], n,
-                              steps=args.steps, guidance=0.0)
+               + card_metrics(unguided, list(unguided), n, steps=args.steps, guidance=0.0)
                + [metric("sampling_images_per_second", row["sampling images/s"], split="none",
                          samples=n, **guided)])
     save_recipe_preset(model, "diffusion", args, argv, dataset, metrics,

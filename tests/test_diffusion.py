@@ -136,3 +136,13 @@ def test_a_step_to_the_same_time_leaves_x_where_it_is(objective):
     moved, clean = model.denoising_step(x, np.arange(4), t, t, guidance=2.0)
     assert np.asarray(clean).min() == -1.0 and np.asarray(clean).max() == 1.0  # clipped
     np.testing.assert_allclose(moved, x, atol=1e-4)
+
+
+def test_the_recipe_scores_a_preset_with_its_cards_training_and_this_runs_sampling():
+    from recipes.diffusion import _from_preset, build_parser
+
+    args = build_parser().parse_args(["--from-preset", "fashion_mnist_diffusion", "--steps", "7",
+                                      "--guidance", "1.0"])
+    model, timing = _from_preset(args)
+    assert (model.sampling_steps, model.guidance) == (7, 1.0)
+    assert args.epochs == 20 and timing["train seconds"] == 4350.0
