@@ -68,7 +68,7 @@ def candidates(image_shape, flip: bool, epochs: int):
 def pretrain(name, build, dataset, out: Path) -> str:
     """Train candidate ``name`` resumably and save it as a preset in ``out/presets``
     (a candidate of 0 epochs as built)."""
-    from zoo import make_tf_dataset
+    from zoo import make_dataset
     from zoo.presets import list_presets, save_preset
     from zoo.training import resumable_callbacks
 
@@ -78,7 +78,7 @@ def pretrain(name, build, dataset, out: Path) -> str:
     model, map_fn, batch_size, epochs = build()
     started = time.perf_counter()
     if epochs:
-        model.fit(make_tf_dataset(dataset.x_train, batch_size=batch_size, seed=0, map_fn=map_fn),
+        model.fit(make_dataset(dataset.x_train, batch_size=batch_size, seed=0, map_fn=map_fn),
                   epochs=epochs, callbacks=resumable_callbacks(out / "runs" / preset), verbose=2)
     seconds = round(time.perf_counter() - started)
     save_preset(model, preset, {"command": "python -m benchmarks.pretraining",

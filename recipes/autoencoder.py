@@ -28,16 +28,16 @@ def main(argv=None) -> dict:
     args = build_parser().parse_args(argv)
     dataset, out = prepare(args, "autoencoder")
 
-    from zoo import make_tf_dataset
+    from zoo import make_dataset
     from zoo.plotting import image_rows, training_curves
     from ._report import computed_on, write_table
     from zoo.training import read_history
 
     model = build_autoencoder(args, dataset.image_shape, dropout=args.dropout)
     timing = timed_fit(
-        model, make_tf_dataset(dataset.x_train, batch_size=args.batch_size, seed=args.seed),
+        model, make_dataset(dataset.x_train, batch_size=args.batch_size, seed=args.seed),
         out / "run", len(dataset.x_train),
-        validation_data=make_tf_dataset(dataset.x_val, batch_size=512, shuffle=False),
+        validation_data=make_dataset(dataset.x_val, batch_size=512, shuffle=False),
         epochs=args.epochs,
     )
     test_mse = float(model.evaluate(dataset.x_test, dataset.x_test, batch_size=512, verbose=0))

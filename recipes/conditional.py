@@ -96,7 +96,7 @@ def _train(name: str, args, dataset, out):
     """The model ``name`` trained on ``dataset``'s images and labels, and its timing columns."""
     import keras
 
-    from zoo import ConditionalGAN, ConditionalVAE, make_tf_dataset
+    from zoo import ConditionalGAN, ConditionalVAE, make_dataset
 
     options = {"latent_dim": args.latent_dim or DEFAULTS[name]["latent_dim"],
                "filters": args.filters, "num_classes": dataset.num_classes,
@@ -107,15 +107,15 @@ def _train(name: str, args, dataset, out):
         model = ConditionalVAE(**options)
         model.compile(optimizer=keras.optimizers.Adam(rate),
                       steps_per_execution=args.steps_per_execution)
-        fit["validation_data"] = make_tf_dataset(dataset.x_val, dataset.y_val, batch_size=512,
-                                                 shuffle=False)
+        fit["validation_data"] = make_dataset(dataset.x_val, dataset.y_val, batch_size=512,
+                                              shuffle=False)
     else:
         model = ConditionalGAN(architecture="dcgan", **options)
         model.compile(d_optimizer=keras.optimizers.Adam(rate, beta_1=0.5),
                       g_optimizer=keras.optimizers.Adam(rate, beta_1=0.5),
                       steps_per_execution=args.steps_per_execution)
-    train = make_tf_dataset(dataset.x_train, dataset.y_train, batch_size=args.batch_size,
-                            seed=args.seed)
+    train = make_dataset(dataset.x_train, dataset.y_train, batch_size=args.batch_size,
+                         seed=args.seed)
     return model, timed_fit(model, train, out / f"run_{name}", len(dataset.x_train), **fit)
 
 

@@ -52,6 +52,8 @@ def main(argv=None) -> list:
     args = parse_args(argv)
     dataset, out = prepare(args, "denoising")
 
+    from keras import ops
+
     from zoo.corruptions import gaussian_noise, occlusion, salt_and_pepper
     from zoo.plotting import image_rows
     from ._report import computed_on, write_table
@@ -70,7 +72,7 @@ def main(argv=None) -> list:
     for kind, levels in corruptions.items():
         figure_rows = {"original": clean[shown]}
         for level, corruption in levels:
-            noisy = corruption(clean, seed=args.seed + 2).numpy()
+            noisy = ops.convert_to_numpy(corruption(clean, seed=args.seed + 2))
             row = {"corruption": kind, "level": level, **_scores("noisy input", clean, noisy)}
             for name, model in models.items():
                 restored = model.predict(noisy, batch_size=512, verbose=0)
@@ -103,7 +105,9 @@ def _trained_models(args, dataset, out) -> dict:
     """The plain AE (clean -> clean) and the denoising AE (corrupted -> clean), trained
     resumably; the denoiser's training inputs are corrupted in the input pipeline, one
     corruption drawn per image at its heaviest level (Gaussian sigma up to --max-sigma)."""
-    from zoo import make_tf_dataset, save_model
+    from keras import ops
+
+    from zoo import make_dataset, save_model
     from zoo.corruptions import (corrupt_inputs, occlusion, one_of, random_gaussian_noise,
                                  salt_and_pepper)
     from zoo.training import resumable_callbacks
@@ -112,7 +116,7 @@ def _trained_models(args, dataset, out) -> dict:
     training_corruption = one_of(partial(random_gaussian_noise, max_sigma=args.max_sigma),
                                  partial(salt_and_pepper, fraction=max(FRACTIONS)),
                                  partial(occlusion, size=square))
-    val_noisy = training_corruption(dataset.x_val, seed=args.seed + 1).numpy()
+    val_noisy = ops.convert_to_numpy(training_corruption(dataset.x_val, seed=args.seed + 1))
     models = {}
     for name, map_fn, val_inputs in (
         ("plain AE", None, dataset.x_val),
@@ -121,10 +125,10 @@ def _trained_models(args, dataset, out) -> dict:
         tag = name.split()[0]
         model = build_autoencoder(args, dataset.image_shape)
         model.fit(
-            make_tf_dataset(dataset.x_train, batch_size=args.batch_size, seed=args.seed,
-                            map_fn=map_fn),
-            validation_data=make_tf_dataset(val_inputs, dataset.x_val, batch_size=512,
-                                            shuffle=False),
+            make_dataset(dataset.x_train, batch_size=args.batch_size, seed=args.seed,
+                         map_fn=map_fn),
+            validation_data=make_dataset(val_inputs, dataset.x_val, batch_size=512,
+                                         shuffle=False),
             epochs=args.epochs, callbacks=resumable_callbacks(out / f"run_{tag}"),
             verbose=2,
         )

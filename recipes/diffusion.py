@@ -143,15 +143,15 @@ def _train(args, dataset, out):
     """The model trained on ``dataset``'s images and labels, and its timing columns."""
     import keras
 
-    from zoo import Diffusion, make_tf_dataset
+    from zoo import Diffusion, make_dataset
 
     model = Diffusion(widths=args.widths, objective=args.objective,
                       num_classes=dataset.num_classes, input_shape=dataset.image_shape,
                       sampling_steps=args.steps, guidance=args.guidance, seed=args.seed)
     model.compile(optimizer=keras.optimizers.AdamW(args.learning_rate, weight_decay=1e-4),
                   steps_per_execution=args.steps_per_execution)
-    train = make_tf_dataset(dataset.x_train, dataset.y_train, batch_size=args.batch_size,
-                            seed=args.seed)
+    train = make_dataset(dataset.x_train, dataset.y_train, batch_size=args.batch_size,
+                         seed=args.seed)
     return model, timed_fit(model, train, out / "run", len(dataset.x_train), epochs=args.epochs)
 
 

@@ -188,7 +188,7 @@ def _pretrained_autoencoder(args, dataset, out):
     the seconds it took, rounded for the table. A preset must have the conv trunk that
     `transfer_classifier` reuses (an ``encoder`` and its ``filters``/``dense_units``);
     `prepare` has checked that it takes the dataset's image shape."""
-    from zoo import make_tf_dataset, save_model
+    from zoo import make_dataset, save_model
     from zoo.base import ZooModel
     from zoo.presets import load_preset
     from zoo.training import resumable_callbacks
@@ -205,7 +205,7 @@ def _pretrained_autoencoder(args, dataset, out):
                              f"{type(autoencoder).__name__} without a convolutional encoder")
     else:
         autoencoder = build_autoencoder(args, dataset.image_shape)
-        autoencoder.fit(make_tf_dataset(dataset.x_train, batch_size=args.batch_size, seed=args.seed),
+        autoencoder.fit(make_dataset(dataset.x_train, batch_size=args.batch_size, seed=args.seed),
                         epochs=args.pretrain_epochs or args.epochs,
                         callbacks=resumable_callbacks(out / "run_pretrain"), verbose=2)
     seconds = round(time.perf_counter() - started, 1)

@@ -66,7 +66,7 @@ def main(argv=None) -> dict:
 
     import keras
 
-    from zoo import make_tf_dataset
+    from zoo import make_dataset
     from zoo.models.gan import GAN
     from zoo.models.wgan_gp import WGANGP
     from zoo.plotting import SampleGrid, image_rows, training_curves
@@ -85,7 +85,7 @@ def main(argv=None) -> dict:
                   steps_per_execution=args.steps_per_execution)
     chosen = [e for e in args.sample_epochs if e <= args.epochs] + [args.epochs]  # SampleGrid sorts
     grid = SampleGrid(out, epochs=chosen, n=64, ncols=8, seed=args.seed)
-    train = make_tf_dataset(dataset.x_train, batch_size=args.batch_size, seed=args.seed)
+    train = make_dataset(dataset.x_train, batch_size=args.batch_size, seed=args.seed)
     timing = timed_fit(model, train, out / "run", len(dataset.x_train), callbacks=[grid],
                        epochs=args.epochs)
 

@@ -92,7 +92,7 @@ def _trained_models(args, dataset, out) -> dict:
     """An autoencoder and a VAE of the same latent size and trunk, trained resumably."""
     import keras
 
-    from zoo import VAE, make_tf_dataset, save_model
+    from zoo import VAE, make_dataset, save_model
     from zoo.training import resumable_callbacks
 
     models = {"AE": build_autoencoder(args, dataset.image_shape),
@@ -102,8 +102,8 @@ def _trained_models(args, dataset, out) -> dict:
     models["VAE"].compile(optimizer=keras.optimizers.Adam(args.learning_rate),
                           steps_per_execution=args.steps_per_execution)
     for name, model in models.items():
-        model.fit(make_tf_dataset(dataset.x_train, batch_size=args.batch_size, seed=args.seed),
-                  validation_data=make_tf_dataset(dataset.x_val, batch_size=512, shuffle=False),
+        model.fit(make_dataset(dataset.x_train, batch_size=args.batch_size, seed=args.seed),
+                  validation_data=make_dataset(dataset.x_val, batch_size=512, shuffle=False),
                   epochs=args.epochs, callbacks=resumable_callbacks(out / f"run_{name}"), verbose=2)
         save_model(model, out / f"{name}.keras")
     return models

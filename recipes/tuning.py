@@ -58,6 +58,7 @@ def main(argv=None) -> dict:
 
     from zoo import tuning
     from zoo.crossval import cross_validate
+    from zoo.training import tensorboard_logs
     from ._report import write_table
 
     x_train = dataset.x_train[:args.train_subset or None]
@@ -73,7 +74,7 @@ def main(argv=None) -> dict:
                  batch_size=args.batch_size, verbose=2,
                  callbacks=[keras.callbacks.EarlyStopping("val_loss", patience=args.patience),
                             # KerasTuner gives each trial its own subfolder.
-                            keras.callbacks.TensorBoard(str(out / "tensorboard"), write_graph=False)])
+                            *tensorboard_logs(out / "tensorboard")])
     search_seconds = time.perf_counter() - started
     if tuning.distributed_role() == "worker":
         print("[tuning] worker done; the chief writes the report", flush=True)

@@ -53,7 +53,7 @@ def main(argv=None) -> dict:
 
     import keras
 
-    from zoo import make_tf_dataset
+    from zoo import make_dataset
     from zoo.metrics import binarize, dynamic_binarization
     from ._report import computed_on, generative_columns, write_table
     from zoo.training import read_history
@@ -70,10 +70,10 @@ def main(argv=None) -> dict:
         x_val, x_test = dataset.x_val, dataset.x_test
     timing = timed_fit(
         model,
-        make_tf_dataset(dataset.x_train, batch_size=args.batch_size, seed=args.seed,
-                        map_fn=dynamic_binarization(args.seed) if args.binarize else None),
+        make_dataset(dataset.x_train, batch_size=args.batch_size, seed=args.seed,
+                     map_fn=dynamic_binarization(args.seed) if args.binarize else None),
         out / "run", len(dataset.x_train),
-        validation_data=make_tf_dataset(x_val, batch_size=512, shuffle=False),
+        validation_data=make_dataset(x_val, batch_size=512, shuffle=False),
         epochs=args.epochs,
     )
     history = read_history(out / "run")

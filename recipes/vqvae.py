@@ -50,7 +50,7 @@ def main(argv=None) -> dict:
 
     import keras
 
-    from zoo import VQVAE, make_tf_dataset, save_model
+    from zoo import VQVAE, make_dataset, save_model
     from zoo.training import read_history, resumable_callbacks
     from ._report import computed_on, generative_columns, write_table
 
@@ -65,11 +65,11 @@ def main(argv=None) -> dict:
                       prior_blocks=args.prior_blocks, input_shape=dataset.image_shape)
         model.compile(optimizer=keras.optimizers.Adam(args.learning_rate),
                       steps_per_execution=args.steps_per_execution)
-        timing = timed_fit(model, make_tf_dataset(dataset.x_train, batch_size=args.batch_size,
-                                                  seed=args.seed),
+        timing = timed_fit(model, make_dataset(dataset.x_train, batch_size=args.batch_size,
+                                               seed=args.seed),
                            out / "run", len(dataset.x_train),
-                           validation_data=make_tf_dataset(dataset.x_val, batch_size=512,
-                                                           shuffle=False),
+                           validation_data=make_dataset(dataset.x_val, batch_size=512,
+                                                        shuffle=False),
                            epochs=args.epochs)
         save_model(model, stage)
         (out / "stage1.json").write_text(json.dumps(timing))

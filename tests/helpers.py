@@ -1,5 +1,5 @@
 """Checks shared by the tests: a figure is a real, non-blank picture; a table reads back;
-and image files written for the tests of your own images."""
+image files written for the tests of your own images; and the batches `make_dataset` gives."""
 
 import json
 from pathlib import Path
@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 from matplotlib import image as mpimg
 from PIL import Image
+
+from zoo.data import ArrayBatches, make_dataset
 
 
 def assert_figure(path, min_size=(150, 100)) -> np.ndarray:
@@ -44,3 +46,16 @@ def write_png(path, pixels) -> None:
     """``pixels``, uint8 (H, W) or (H, W, C), as a PNG file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(pixels.squeeze() if pixels.shape[-1] == 1 else pixels).save(path)
+
+
+def batches_of(pipeline, x, y=None, *, count=None, batch_size, shuffle=True, seed=0,
+               map_fn=None, repeat=False):
+    """The first ``count`` (default: all) NumPy ``(inputs, targets)`` batches of
+    `make_dataset` on TensorFlow, or of the `ArrayBatches` it gives on JAX and PyTorch."""
+    if pipeline == "tf.data":
+        ds = make_dataset(x, y, batch_size=batch_size, shuffle=shuffle, seed=seed,
+                          map_fn=map_fn, repeat=repeat)
+        return [(a.numpy(), b.numpy()) for a, b in (ds.take(count) if count else ds)]
+    ds = ArrayBatches(x, x if y is None else y, batch_size, shuffle=shuffle, seed=seed,
+                      map_fn=map_fn, repeat=repeat)
+    return [ds[i] for i in range(count or ds.num_batches)]

@@ -62,24 +62,37 @@ def test_whole_contract_kit_passes_on(backend):
     run_kit(backend, FULL)
 
 
-# None in sys.modules: importing these fails and find_spec finds nothing, as if they were
-# not installed.
+# As if these were not installed: the path finder does not find them, so importing them
+# fails, `importlib.util.find_spec` gives None and `sys.modules` never holds them (Keras
+# reads that to tell a tf.data graph).
 NO_TENSORFLOW = textwrap.dedent("""
+    import importlib.machinery
     import sys
 
-    for name in ("tensorflow", "tensorflow_datasets", "tf_keras"):
-        sys.modules[name] = None
+    class PathFinderWithoutTensorFlow(importlib.machinery.PathFinder):
+        @classmethod
+        def find_spec(cls, name, path=None, target=None):
+            if name.partition(".")[0] in ("tensorflow", "tensorflow_datasets", "tf_keras"):
+                return None
+            return super().find_spec(name, path, target)
+
+    sys.meta_path = [PathFinderWithoutTensorFlow if finder is importlib.machinery.PathFinder
+                     else finder for finder in sys.meta_path]
 """)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_the_zoo_imports_and_trains_with_no_tensorflow(backend):
     """``import zoo`` finds the embedded sample and a CAE, a VAE, a WGAN-GP and a diffusion
-    model train one epoch on it (the last samples too), with TensorFlow and tensorflow-datasets unimportable; a feature that needs
-    TensorFlow says so."""
+    model train one epoch on it (the last samples too), and a denoising CAE learns from
+    `make_dataset`'s corrupted batches, with TensorFlow and tensorflow-datasets
+    unimportable; a feature that needs TensorFlow says so."""
     script = NO_TENSORFLOW + textwrap.dedent("""
+        import functools
+
         import numpy as np
         import zoo
+        import zoo.corruptions
         from zoo.data import load_dataset
 
         x = load_dataset("mnist", source="sample").x_train[:256]
@@ -95,13 +108,21 @@ def test_the_zoo_imports_and_trains_with_no_tensorflow(backend):
             history = model.fit(x, targets, epochs=1, batch_size=64, verbose=0).history
             assert all(np.isfinite(v[-1]) for v in history.values()), history
         assert model.generate(2, seed=0, steps=2).shape == (2, 28, 28, 1)  # the EMA network
+        # make_dataset's batches and the corruptions, off tf.data: a denoising CAE
+        noise = zoo.corruptions.corrupt_inputs(
+            functools.partial(zoo.corruptions.gaussian_noise, sigma=0.3), seed=0)
+        denoiser = zoo.ConvAutoencoder(latent_dim=8, filters=8, dense_units=32)
+        denoiser.compile(optimizer="adam", loss="mse")
+        loss = denoiser.fit(zoo.make_dataset(x, batch_size=64, map_fn=noise), epochs=2,
+                            verbose=0).history["loss"]
+        assert loss[1] < loss[0], loss
         try:
-            zoo.make_tf_dataset(x)
+            load_dataset("mnist", source="tfds")
         except ImportError as error:
-            assert "make_tf_dataset" in str(error) and "pip install tensorflow" in str(error)
+            assert "source='tfds'" in str(error) and "pip install tensorflow" in str(error)
         else:
-            raise AssertionError("make_tf_dataset ran with no TensorFlow")
-        assert sys.modules["tensorflow"] is None  # never imported
+            raise AssertionError("source='tfds' loaded with no TensorFlow")
+        assert "tensorflow" not in sys.modules  # never imported
         print("trained without TensorFlow")
     """)
     result = run_on(backend, ["-c", script], timeout=300)

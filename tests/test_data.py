@@ -5,9 +5,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from zoo.data import (DataError, IDX_FILES, check_images, load_dataset, make_tf_dataset,
-                      read_idx, write_idx)
+from zoo.data import (ArrayBatches, DataError, IDX_FILES, check_images, load_dataset,
+                      make_dataset, read_idx, write_idx)
 from zoo.data import tfds as zoo_tfds
+
+from helpers import batches_of
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -197,21 +199,41 @@ def test_check_images_rejects_bad_input(bad, error, message):
         check_images(bad, image_shape=(28, 28, 1))
 
 
-def test_tf_dataset_pipeline(images):
-    batches = list(make_tf_dataset(images, batch_size=3, seed=0))
+PIPELINES = ("tf.data", "ArrayBatches")
+
+
+@pytest.mark.parametrize("pipeline", PIPELINES)
+def test_make_dataset_batches_shuffles_and_pairs_targets(images, pipeline):
+    batches = batches_of(pipeline, images, batch_size=3, seed=0)
     assert [b[0].shape[0] for b in batches] == [3, 3, 2]
     np.testing.assert_array_equal(batches[0][0], batches[0][1])  # target is the input
+    shuffled = np.concatenate([x for x, _ in batches])
+    assert sorted(map(bytes, shuffled)) == sorted(map(bytes, images))
     labels = np.arange(8)
-    x, y = next(iter(make_tf_dataset(images, labels, batch_size=8, shuffle=False)))
+    ((_, y),) = batches_of(pipeline, images, labels, batch_size=8, shuffle=False)
     np.testing.assert_array_equal(y, labels)
     with pytest.raises(ValueError, match="8 images but y has 3"):
-        make_tf_dataset(images, labels[:3])
+        make_dataset(images, labels[:3])
 
 
-def test_make_tf_dataset_repeats_in_full_batches_each_pass_reshuffled(images):
+def test_array_batches_reshuffle_each_epoch_and_repeat_a_seeded_order(images):
+    ds = ArrayBatches(images, np.arange(8), 4, shuffle=True, seed=0, map_fn=None, repeat=False)
+    first = np.concatenate([ds[i][1] for i in range(ds.num_batches)])
+    ds.on_epoch_end()  # Keras calls it after each epoch
+    second = np.concatenate([ds[i][1] for i in range(ds.num_batches)])
+    assert sorted(first) == sorted(second) == list(range(8))
+    assert not np.array_equal(first, second)
+    again = ArrayBatches(images, np.arange(8), 4, shuffle=True, seed=0, map_fn=None, repeat=False)
+    np.testing.assert_array_equal(again[0][1], first[:4])
+    with pytest.raises(IndexError):
+        ds[2]
+
+
+@pytest.mark.parametrize("pipeline", PIPELINES)
+def test_make_dataset_repeats_in_full_batches_each_pass_reshuffled(images, pipeline):
     labels = np.arange(len(images))  # 8 images: batches of 3 cross each pass's seam
-    batches = [y.numpy() for _, y in make_tf_dataset(images, labels, batch_size=3, seed=0,
-                                                     repeat=True).take(8)]
+    batches = [y for _, y in batches_of(pipeline, images, labels, count=8, batch_size=3,
+                                        seed=0, repeat=True)]
     assert all(len(b) == 3 for b in batches)
     seen = np.concatenate(batches)  # 24 labels: three whole passes over the 8 images
     passes = seen.reshape(3, 8)

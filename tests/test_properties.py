@@ -32,7 +32,7 @@ from hypothesis.extra import numpy as hnp
 
 from zoo import ConvAutoencoder
 from zoo.data import (CLASS_NAMES, IDX_FILES, SAMPLE_DIR, SOURCES, DataError, check_images,
-                      load_dataset, make_tf_dataset, read_idx, write_idx)
+                      load_dataset, make_dataset, read_idx, write_idx)
 from zoo.validation import SEED_RANGE
 
 # database=None: no .hypothesis/ folder in the checkout; a failure prints its example.
@@ -236,7 +236,7 @@ def test_check_images_accepts_only_finite_float_images_in_unit_range(defect, dat
         assert out.dtype == np.float32 and (shape is None or out.shape[1:] == shape)
 
 
-# ------------------------------------------------------------------ make_tf_dataset
+# ------------------------------------------------------------------ make_dataset
 
 
 def labels(n):
@@ -246,7 +246,7 @@ def labels(n):
 
 @FAST
 @given(data=st.data(), shuffle=st.booleans())
-def test_make_tf_dataset_builds_the_pipeline_or_rejects_one_argument(data, shuffle):
+def test_make_dataset_builds_the_pipeline_or_rejects_one_argument(data, shuffle):
     x, expected = data.draw(images(), label="x")
     n = len(x) if expected is None else 0
     kwargs, bad_argument = one_bad(data, good={
@@ -264,7 +264,7 @@ def test_make_tf_dataset_builds_the_pipeline_or_rejects_one_argument(data, shuff
               TypeError: st.just([[0.5], [0.5, 0.5]])},  # ragged
     }, messages={"y": lambda y: r"^y must be an array" if isinstance(y, list)
                  else r"^x has \d+ images but y has"})
-    ds = call_expecting(lambda: make_tf_dataset(x, shuffle=shuffle, **kwargs),
+    ds = call_expecting(lambda: make_dataset(x, shuffle=shuffle, **kwargs),
                         expected or bad_argument)
     if ds is None:
         return
@@ -630,9 +630,9 @@ def test_inputs_hypothesis_found(any_model, call, error, message):
     ({"seed": SEED_RANGE[1] + 1}, ValueError, "seed"),
     ({"shuffle": 1}, TypeError, "shuffle must be True or False"),
 ])
-def test_make_tf_dataset_arguments_hypothesis_found(kwargs, error, message):
+def test_make_dataset_arguments_hypothesis_found(kwargs, error, message):
     with pytest.raises(error, match=message):
-        make_tf_dataset(X, **kwargs)
+        make_dataset(X, **kwargs)
 
 
 def test_read_idx_corrupt_deflate_stream_is_a_data_error(tmp_path):
@@ -654,8 +654,8 @@ def test_read_idx_corrupt_deflate_stream_is_a_data_error(tmp_path):
     (lambda m: m.fit(X, epochs=0, verbose=0), ValueError, r"epochs must be in \[1, inf\]"),
     (lambda m: m.decode([[0.5, 0.5], [0.5]]), TypeError, "z must be an array of latent codes"),
     (lambda m: check_images(np.zeros((2, 0, 8, 1))), ValueError, "x is empty"),
-    (lambda m: make_tf_dataset(X, y=np.float32(0)), ValueError, "y has a scalar"),
-    (lambda m: make_tf_dataset(X, y=[[0.5], [0.5, 0.5]]), TypeError, "y must be an array"),
+    (lambda m: make_dataset(X, y=np.float32(0)), ValueError, "y has a scalar"),
+    (lambda m: make_dataset(X, y=[[0.5], [0.5, 0.5]]), TypeError, "y must be an array"),
     (lambda m: ConvAutoencoder(dropout=None), TypeError, "dropout"),
     (lambda m: load_dataset("mnist", source="sample", validation_split=0, seed=1.5), TypeError,
      "seed must be an integer"),

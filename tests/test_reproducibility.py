@@ -2,7 +2,7 @@
 
 Each run is its own process, because op determinism (`zoo.set_seed`) and TensorFlow's
 global seed are process-wide. A run exercises every place randomness enters: the
-validation split, the `make_tf_dataset` shuffle, weight initialisation, dropout, and
+validation split, the `make_dataset` shuffle, weight initialisation, dropout, and
 the VAE's sampling noise.
 """
 
@@ -15,14 +15,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from zoo.data import make_tf_dataset
+from zoo.data import make_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 
 RUN = """
 import json, sys
 import numpy as np
-from zoo import ConvAutoencoder, load_dataset, make_tf_dataset, set_seed
+from zoo import ConvAutoencoder, load_dataset, make_dataset, set_seed
 from zoo.models.vae import VAE
 
 seed, out = int(sys.argv[1]), sys.argv[2]
@@ -32,7 +32,7 @@ x, x_val = data.x_train[:96], data.x_val[:32]
 
 cae = ConvAutoencoder(latent_dim=4, filters=4, dense_units=16, dropout=0.2)
 cae.compile(optimizer="adam", loss="mse")
-cae_history = cae.fit(make_tf_dataset(x, batch_size=16, seed=seed), epochs=2,
+cae_history = cae.fit(make_dataset(x, batch_size=16, seed=seed), epochs=2,
                       validation_data=x_val, verbose=0).history
 vae = VAE(latent_dim=4, architecture="conv", filters=4, dense_units=16, seed=seed)
 vae.compile(optimizer="adam")
@@ -101,9 +101,9 @@ def _epochs(ds, count=2):
 
 def test_tf_dataset_shuffle_is_seeded_and_reshuffles_each_epoch():
     x = (np.arange(32, dtype=np.float32) / 32).reshape(32, 1, 1, 1)
-    first, second = _epochs(make_tf_dataset(x, batch_size=8, seed=5))
-    again = _epochs(make_tf_dataset(x, batch_size=8, seed=5))
-    other = _epochs(make_tf_dataset(x, batch_size=8, seed=6))
+    first, second = _epochs(make_dataset(x, batch_size=8, seed=5))
+    again = _epochs(make_dataset(x, batch_size=8, seed=5))
+    other = _epochs(make_dataset(x, batch_size=8, seed=6))
     np.testing.assert_array_equal(first, again[0])
     np.testing.assert_array_equal(second, again[1])
     assert not np.array_equal(first, second)  # a new order every epoch

@@ -2,7 +2,7 @@
 
 Models: `ConvAutoencoder`, `VAE`, `GAN`, `WGANGP`, `ContrastiveEncoder`, `ConditionalVAE`,
 `ConditionalGAN`, `VQVAE`, `Diffusion`, each a `ZooModel` (the contract in `zoo.base`; CONTRIBUTING.md adds a model in one page). Data: `load_dataset` (named datasets, tfds),
-`load_images` (your folder or .npz file), `from_arrays`, `make_tf_dataset`. Serving:
+`load_images` (your folder or .npz file), `from_arrays`, `make_dataset`. Serving:
 `export_saved_model`. Modules for the rest of the study: `zoo.classifier` (transfer
 learning), `zoo.transfer` (the transfer study's protocol), `zoo.corruptions` (denoising), `zoo.analysis` (latent space), `zoo.metrics`
 (domain FID, IWAE log-likelihood), `zoo.tuning` and `zoo.crossval` (KerasTuner search,
@@ -18,7 +18,7 @@ from zoo.classifier import build_classifier, build_cnn_baseline, compile_classif
 from zoo.models.contrastive import ContrastiveEncoder
 from zoo.distribute import get_strategy
 from zoo.data import (DataError, ImageDataset, check_images, from_arrays, load_dataset, load_images,
-                      make_tf_dataset)
+                      make_dataset)
 from zoo.export import export_saved_model
 from zoo.saving import save_model
 from zoo.models.gan import GAN
@@ -64,7 +64,7 @@ __all__ = [
     "load_dataset",
     "load_images",
     "make_tuner",
-    "make_tf_dataset",
+    "make_dataset",
     "read_history",
     "resumable_callbacks",
     "sample_diversity",

@@ -360,8 +360,8 @@ class ZooModel(keras.Model):
             validation_batch_size=None, validation_freq=1):
         x = self.check_inputs(x, "x")
         y = self.check_targets(y, x)
-        if is_tf_dataset(x):
-            shuffle = False  # the dataset shuffles itself; Keras warns about shuffle=True
+        if is_tf_dataset(x) or isinstance(x, keras.utils.PyDataset):
+            shuffle = False  # the dataset shuffles itself (Keras would reorder its batches)
         if isinstance(validation_data, tuple):
             val_x, *rest = validation_data
             val_x = self.check_inputs(val_x, "validation_data[0]")

@@ -30,7 +30,7 @@ from keras import layers, ops
 
 from zoo.base import ZooModel
 from zoo.blocks import augmentation, check_architecture, conv_encoder_features
-from zoo.data import make_tf_dataset
+from zoo.data import make_dataset
 from zoo.validation import (check_batch_size, check_choice, check_fraction, check_images,
                             check_positive_int, check_scalar, check_seed)
 
@@ -247,12 +247,12 @@ def cosine_decay(learning_rate: float, first_epoch: int, last_epoch: int) -> ker
 
 
 def augment_inputs(*, flip: bool = False, shift: float = 0.1, seed: int = 0):
-    """A ``map_fn`` for `zoo.make_tf_dataset`: random horizontal flips (with ``flip``)
+    """A ``map_fn`` for `zoo.make_dataset`: random horizontal flips (with ``flip``)
     and shifts by up to ``shift`` of the height and width (`zoo.blocks.augmentation`) of
     each batch's images, clipped to [0, 1]; labels untouched. Training data only: the
     images a classifier is tested on stay as they are. Flips suit clothes, not digits.
 
-    ``seed`` fixes the random streams, but `make_tf_dataset` maps batches in parallel,
+    ``seed`` fixes the random streams, but `make_dataset` maps batches in parallel,
     so which batch gets which draw can change from run to run: seeded, not bit-reproducible.
     """
     layer = augmentation(flip=flip, shift=shift, seed=seed)
@@ -331,7 +331,7 @@ def fit_transfer(method: str, classifier: keras.Model, x, y, *, steps: int = 150
     y = np.asarray(y)
     if y.shape != (len(x),):
         raise ValueError(f"y must hold one label per image, shape ({len(x)},), got {y.shape}")
-    batches = make_tf_dataset(x, y, batch_size=batch_size, seed=seed, map_fn=map_fn, repeat=True)
+    batches = make_dataset(x, y, batch_size=batch_size, seed=seed, map_fn=map_fn, repeat=True)
     phases = [(False, learning_rate, steps)]
     if method == "fine-tuned":
         phases = [(False, learning_rate, warmup_steps),

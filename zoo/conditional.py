@@ -67,8 +67,8 @@ class ConditionalMixin:
                 raise TypeError(f"{type(self).__name__} trains on (images, labels): the dataset "
                                 f"must yield (images, int labels) pairs, got {spec}")
             return y
-        if x is None or hasattr(x, "__next__"):
-            return y
+        if x is None or hasattr(x, "__next__") or isinstance(x, keras.utils.PyDataset):
+            return y  # the labels come with the batches
         if y is None:
             raise ValueError(f"{type(self).__name__} is class-conditional: pass the class labels "
                              f"as y, e.g. fit(x, y=labels) with labels in [0, {self.num_classes})")

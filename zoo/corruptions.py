@@ -1,20 +1,22 @@
-"""Image corruptions for denoising: composable functions on batches of images.
+"""Image corruptions for denoising: composable functions on batches of images, on every
+Keras backend (`keras.ops` and `keras.random`).
 
-Every corruption is a function ``corruption(images, seed) -> images`` on a float
-tensor ``(N, H, W, C)`` in [0, 1] that returns a tensor of the same shape, clipped to
-[0, 1]. ``seed`` is an int or a stateless seed (an int tensor of shape ``(2,)``), so the
-same seed gives the same corruption. The parameters are bound with `functools.partial`::
+Every corruption is a function ``corruption(images, seed) -> images`` on float images
+``(N, H, W, C)`` in [0, 1] (an array or a tensor of the backend) that returns a tensor of
+the backend, of the same shape and dtype, clipped to [0, 1]. ``seed`` is an int, so that
+the same seed gives the same corruption, or a `keras.random.SeedGenerator`, whose stream
+gives each call fresh noise. The parameters are bound with `functools.partial`::
 
     from functools import partial
     noise = compose(partial(gaussian_noise, sigma=0.3), partial(occlusion, size=8))
     noisy = noise(images, seed=0)
 
 For training a denoising autoencoder, `corrupt_inputs` turns a corruption into a
-``map_fn`` for `zoo.data.make_tf_dataset`: it corrupts the inputs of each batch with a
-fresh seed and leaves the clean targets alone, so the corruption only ever touches
-training inputs::
+``map_fn`` for `zoo.data.make_dataset`: it corrupts the inputs of each batch with fresh
+noise and leaves the clean targets alone, so the corruption only ever touches training
+inputs::
 
-    ds = make_tf_dataset(x_train, map_fn=corrupt_inputs(noise, seed=0))
+    ds = make_dataset(x_train, map_fn=corrupt_inputs(noise, seed=0))
     model.fit(ds)   # a ConvAutoencoder learns corrupted -> clean
 """
 
@@ -22,26 +24,24 @@ from __future__ import annotations
 
 import numbers
 
+import keras
 import numpy as np
-import tensorflow as tf
+from keras import ops
 
 from zoo.validation import (check_fraction, check_images, check_positive_int, check_scalar,
                             check_seed)
 
 
-def _seed(seed) -> tf.Tensor:
-    """A stateless seed (shape (2,) int64) from an int or an existing seed tensor."""
-    if isinstance(seed, numbers.Integral) and not isinstance(seed, bool):
-        return tf.constant([check_seed(seed, allow_none=False), 0], tf.int64)
-    seed = tf.convert_to_tensor(seed)
-    if not seed.dtype.is_integer or seed.shape != (2,):
-        raise TypeError(f"seed must be an int or an integer tensor of shape (2,), got {seed!r}")
-    return tf.cast(seed, tf.int64)
-
-
-def _split_seed(seed, count: int) -> list:
-    """``count`` independent stateless seeds derived from ``seed``."""
-    return tf.unstack(tf.random.experimental.stateless_split(_seed(seed), count))
+def _seeds(seed, count: int) -> list:
+    """``count`` seeds for ``count`` independent draws from ``seed``: distinct ints derived
+    from an int (`numpy.random.SeedSequence`), or the generator itself, whose every draw
+    moves its stream on."""
+    if isinstance(seed, keras.random.SeedGenerator):
+        return [seed] * count
+    if not isinstance(seed, numbers.Integral) or isinstance(seed, bool):
+        raise TypeError(f"seed must be an int or a keras.random.SeedGenerator, got {seed!r}")
+    entropy = check_seed(seed, allow_none=False)
+    return [int(s) for s in np.random.SeedSequence(entropy).generate_state(count)]
 
 
 def _check_corruptions(caller, corruptions):
@@ -49,22 +49,28 @@ def _check_corruptions(caller, corruptions):
         raise TypeError(f"{caller} needs one or more corruption functions (images, seed) -> images")
 
 
-def _images(images) -> tf.Tensor:
-    images = tf.convert_to_tensor(images)
-    if not images.dtype.is_floating:
-        raise TypeError(f"images must be floats in [0, 1], got dtype {images.dtype.name} "
+def _images(images):
+    images = ops.convert_to_tensor(images)
+    if "float" not in keras.backend.standardize_dtype(images.dtype):
+        raise TypeError(f"images must be floats in [0, 1], got dtype {images.dtype} "
                         "(for uint8 pixels divide by 255 first)")
-    if images.shape.rank != 4:
+    if len(images.shape) != 4:
         raise ValueError(f"images must have shape (N, H, W, C), got shape {tuple(images.shape)}")
     return images
+
+
+def _batch_shape(images, *trailing) -> tuple:
+    """``(N, *trailing)``, N the batch of ``images`` (a tensor inside a `tf.data` map)."""
+    return (ops.shape(images)[0], *trailing)
 
 
 def gaussian_noise(images, sigma: float, seed=0):
     """Add Gaussian noise of standard deviation ``sigma`` (pixel units), then clip to [0, 1]."""
     check_scalar(sigma, "sigma", numbers.Real, min_val=0.0)
     images = _images(images)
-    noise = tf.random.stateless_normal(tf.shape(images), _seed(seed), dtype=images.dtype)
-    return tf.clip_by_value(images + sigma * noise, 0.0, 1.0)
+    (noise_seed,) = _seeds(seed, 1)
+    noise = keras.random.normal(ops.shape(images), dtype=images.dtype, seed=noise_seed)
+    return ops.clip(images + sigma * noise, 0.0, 1.0)
 
 
 def random_gaussian_noise(images, max_sigma: float, seed=0, min_sigma: float = 0.0):
@@ -72,12 +78,11 @@ def random_gaussian_noise(images, max_sigma: float, seed=0, min_sigma: float = 0
     check_scalar(max_sigma, "max_sigma", numbers.Real, min_val=0.0)
     check_scalar(min_sigma, "min_sigma", numbers.Real, min_val=0.0, max_val=max_sigma)
     images = _images(images)
-    sigma_seed, noise_seed = _split_seed(seed, 2)
-    batch = tf.shape(images)[0]
-    sigma = tf.random.stateless_uniform(tf.stack([batch, 1, 1, 1]), sigma_seed,
-                                        minval=min_sigma, maxval=max_sigma, dtype=images.dtype)
-    noise = tf.random.stateless_normal(tf.shape(images), noise_seed, dtype=images.dtype)
-    return tf.clip_by_value(images + sigma * noise, 0.0, 1.0)
+    sigma_seed, noise_seed = _seeds(seed, 2)
+    sigma = keras.random.uniform(_batch_shape(images, 1, 1, 1), min_sigma, max_sigma,
+                                 dtype=images.dtype, seed=sigma_seed)
+    noise = keras.random.normal(ops.shape(images), dtype=images.dtype, seed=noise_seed)
+    return ops.clip(images + sigma * noise, 0.0, 1.0)
 
 
 def salt_and_pepper(images, fraction: float, seed=0):
@@ -87,11 +92,11 @@ def salt_and_pepper(images, fraction: float, seed=0):
     """
     check_scalar(fraction, "fraction", numbers.Real, min_val=0.0, max_val=1.0)
     images = _images(images)
-    hit_seed, salt_seed = _split_seed(seed, 2)
-    shape = tf.concat([tf.shape(images)[:3], [1]], axis=0)
-    hit = tf.random.stateless_uniform(shape, hit_seed) < fraction
-    salt = tf.cast(tf.random.stateless_uniform(shape, salt_seed) < 0.5, images.dtype)
-    return tf.where(hit, salt, images)
+    hit_seed, salt_seed = _seeds(seed, 2)
+    shape = _batch_shape(images, images.shape[1], images.shape[2], 1)
+    hit = keras.random.uniform(shape, seed=hit_seed) < fraction
+    salt = ops.cast(keras.random.uniform(shape, seed=salt_seed) < 0.5, images.dtype)
+    return ops.where(hit, salt, images)
 
 
 def occlusion(images, size: int, seed=0, value: float = 0.0):
@@ -102,15 +107,14 @@ def occlusion(images, size: int, seed=0, value: float = 0.0):
     height, width = images.shape[1], images.shape[2]
     if size > min(height, width):
         raise ValueError(f"occlusion size {size} does not fit in {height}x{width} images")
-    row_seed, col_seed = _split_seed(seed, 2)
-    batch = tf.shape(images)[0]
-    top = tf.random.stateless_uniform([batch, 1], row_seed, 0, height - size + 1, dtype=tf.int32)
-    left = tf.random.stateless_uniform([batch, 1], col_seed, 0, width - size + 1, dtype=tf.int32)
-    rows, cols = tf.range(height)[None, :], tf.range(width)[None, :]
+    row_seed, col_seed = _seeds(seed, 2)
+    top = keras.random.randint(_batch_shape(images, 1), 0, height - size + 1, seed=row_seed)
+    left = keras.random.randint(_batch_shape(images, 1), 0, width - size + 1, seed=col_seed)
+    rows, cols = ops.arange(height)[None, :], ops.arange(width)[None, :]
     in_rows = (rows >= top) & (rows < top + size)  # (N, H)
     in_cols = (cols >= left) & (cols < left + size)  # (N, W)
-    square = (in_rows[:, :, None] & in_cols[:, None, :])[..., None]
-    return tf.where(square, tf.cast(value, images.dtype), images)
+    square = ops.expand_dims(in_rows[:, :, None] & in_cols[:, None, :], -1)
+    return ops.where(square, ops.cast(value, images.dtype), images)
 
 
 def patch_mask(images, ratio: float, patch: int = 4, seed=0, value: float = 0.0):
@@ -126,10 +130,11 @@ def patch_mask(images, ratio: float, patch: int = 4, seed=0, value: float = 0.0)
     check_scalar(value, "value", numbers.Real, min_val=0.0, max_val=1.0)
     images = _images(images)
     height, width = images.shape[1], images.shape[2]
-    cells = [tf.shape(images)[0], -(-height // patch), -(-width // patch), 1]
-    blank = tf.random.stateless_uniform(cells, _seed(seed)) < ratio
-    blank = tf.repeat(tf.repeat(blank, patch, axis=1), patch, axis=2)[:, :height, :width]
-    return tf.where(blank, tf.cast(value, images.dtype), images)
+    (cell_seed,) = _seeds(seed, 1)
+    cells = _batch_shape(images, -(-height // patch), -(-width // patch), 1)
+    blank = keras.random.uniform(cells, seed=cell_seed) < ratio
+    blank = ops.repeat(ops.repeat(blank, patch, axis=1), patch, axis=2)[:, :height, :width]
+    return ops.where(blank, ops.cast(value, images.dtype), images)
 
 
 def compose(*corruptions):
@@ -137,8 +142,7 @@ def compose(*corruptions):
     _check_corruptions("compose", corruptions)
 
     def composed(images, seed=0):
-        seeds = _split_seed(seed, len(corruptions))
-        for corruption, s in zip(corruptions, seeds):
+        for corruption, s in zip(corruptions, _seeds(seed, len(corruptions))):
             images = corruption(images, seed=s)
         return images
 
@@ -151,30 +155,31 @@ def one_of(*corruptions):
 
     def chosen(images, seed=0):
         images = _images(images)
-        seeds = _split_seed(seed, len(corruptions) + 1)
-        candidates = tf.stack([c(images, seed=s) for c, s in zip(corruptions, seeds[1:])], axis=1)
-        pick = tf.random.stateless_uniform([tf.shape(images)[0]], seeds[0], 0, len(corruptions),
-                                           dtype=tf.int32)
-        return tf.gather(candidates, pick, axis=1, batch_dims=1)
+        pick_seed, *seeds = _seeds(seed, len(corruptions) + 1)
+        candidates = ops.stack([c(images, seed=s) for c, s in zip(corruptions, seeds)], axis=1)
+        pick = keras.random.randint(_batch_shape(images), 0, len(corruptions), seed=pick_seed)
+        # A one-hot sum selects exactly: the other candidates are multiplied by 0.
+        one_hot = ops.cast(ops.one_hot(pick, len(corruptions)), images.dtype)
+        return ops.sum(candidates * one_hot[:, :, None, None, None], axis=1)
 
     return chosen
 
 
 def corrupt_inputs(corruption, seed: int = 0):
-    """A ``map_fn`` for `zoo.data.make_tf_dataset` corrupting each batch's inputs.
+    """A ``map_fn`` for `zoo.data.make_dataset` corrupting each batch's inputs.
 
-    The targets (the clean images) pass through untouched. Each batch gets a fresh
-    stateless seed from a `tf.random.Generator` seeded with ``seed``, so no two batches
-    share a noise pattern. The run is reproducible with op determinism on
-    (`zoo.set_seed`, as every recipe does): tf.data then calls the generator in batch
-    order instead of in parallel.
+    The targets (the clean images) pass through untouched. Each batch draws fresh noise
+    from one `keras.random.SeedGenerator` seeded with ``seed``, so no two batches share a
+    noise pattern. The run is reproducible: off TensorFlow the batches are made in order;
+    on TensorFlow with op determinism on (`zoo.set_seed`, as every recipe does), `tf.data`
+    then maps them in order instead of in parallel.
     """
     if not callable(corruption):
         raise TypeError(f"corruption must be a function (images, seed) -> images, got {corruption!r}")
-    generator = tf.random.Generator.from_seed(check_seed(seed, allow_none=False))
+    generator = keras.random.SeedGenerator(check_seed(seed, allow_none=False))
 
     def map_fn(inputs, targets):
-        return corruption(inputs, seed=generator.make_seeds(1)[:, 0]), targets
+        return corruption(inputs, seed=generator), targets
 
     return map_fn
 
@@ -188,4 +193,6 @@ def psnr(clean, restored) -> np.ndarray:
     restored = check_images(restored, clean.shape[1:], name="restored")
     if len(restored) != len(clean):
         raise ValueError(f"clean has {len(clean)} images but restored has {len(restored)}")
-    return tf.image.psnr(clean, restored, max_val=1.0).numpy()
+    error = np.mean((clean.astype(np.float64) - restored) ** 2, axis=(1, 2, 3))
+    with np.errstate(divide="ignore"):
+        return (10 * np.log10(1 / error)).astype(np.float32)

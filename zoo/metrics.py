@@ -25,10 +25,9 @@ import numpy as np
 from keras import layers, ops
 from scipy import linalg
 
-from zoo.backends import backend, require_tensorflow
 from zoo.blocks import conv_encoder_features
-from zoo.data import make_tf_dataset
-from zoo.validation import check_batch_size, check_images, check_positive_int
+from zoo.data import make_dataset
+from zoo.validation import check_batch_size, check_images, check_positive_int, check_seed
 
 # ------------------------------------------------------------------ binarisation
 
@@ -40,18 +39,18 @@ def binarize(x, seed=None) -> np.ndarray:
 
 
 def dynamic_binarization(seed=None):
-    """A ``map_fn`` for `zoo.make_tf_dataset` that draws fresh Bernoulli images each epoch.
+    """A ``map_fn`` for `zoo.make_dataset` that draws fresh Bernoulli images each epoch.
 
-    Inputs and targets of each ``(inputs, targets)`` batch become the same binary draw.
+    Inputs and targets of each ``(inputs, targets)`` batch become the same binary draw,
+    from one `keras.random.SeedGenerator` (seeded with ``seed``; None: a fresh stream) whose
+    stream runs on across epochs: a fixed seed would redraw the same images every epoch.
     """
-    tf = require_tensorflow("dynamic_binarization (a tf.data map_fn)")
-    # A generator object keeps its state across passes; an op-level seed would restart
-    # the same draws at every epoch.
-    generator = (tf.random.Generator.from_non_deterministic_state() if seed is None
-                 else tf.random.Generator.from_seed(seed))
+    generator = keras.random.SeedGenerator(check_seed(seed))
 
     def draw(x, _):
-        binary = tf.cast(generator.uniform(tf.shape(x), dtype=x.dtype) < x, x.dtype)
+        x = ops.convert_to_tensor(x)
+        binary = ops.cast(keras.random.uniform(ops.shape(x), dtype=x.dtype, seed=generator) < x,
+                          x.dtype)
         return binary, binary
     return draw
 
@@ -125,13 +124,9 @@ def train_feature_classifier(dataset, epochs: int = 3, seed: int = 0, batch_size
     classifier = keras.Model(images, probs, name="feature_classifier")
     classifier.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
                        metrics=["accuracy"])
-    if backend() == "tensorflow":  # the tf.data order every published figure was scored with
-        classifier.fit(make_tf_dataset(dataset.x_train, dataset.y_train, batch_size=batch_size,
-                                       seed=seed),
-                       epochs=epochs, verbose=verbose, shuffle=False)  # it shuffles itself
-    else:  # no TensorFlow needed: Keras shuffles the arrays, seeded above
-        classifier.fit(dataset.x_train, dataset.y_train, batch_size=batch_size, epochs=epochs,
-                       verbose=verbose)
+    classifier.fit(make_dataset(dataset.x_train, dataset.y_train, batch_size=batch_size,
+                                seed=seed),
+                   epochs=epochs, verbose=verbose, shuffle=False)  # it shuffles itself
     return classifier
 
 

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import csv
+import importlib.util
 import math
 import time
 from pathlib import Path
-
-import sys
 
 import keras
 
@@ -18,16 +17,16 @@ from zoo.validation import check_bool, check_seed
 def set_seed(seed: int, deterministic: bool = True) -> None:
     """Seed Python, NumPy and the Keras backend; optionally make its ops deterministic.
 
-    ``deterministic`` turns on TensorFlow's op determinism when TensorFlow runs (the
-    backend, or the `tf.data` pipelines of another) and PyTorch's deterministic
-    algorithms on PyTorch; JAX on one device is deterministic already.
+    ``deterministic`` turns on TensorFlow's op determinism on TensorFlow (its `tf.data`
+    pipelines then map batches in order) and PyTorch's deterministic algorithms on
+    PyTorch; JAX on one device is deterministic already.
 
     ``seed`` is an integer in [0, 2**32), the range every seed of the zoo takes.
     """
     seed = check_seed(seed, allow_none=False)
     deterministic = check_bool(deterministic, "deterministic")
     keras.utils.set_random_seed(seed)
-    if deterministic and (backend() == "tensorflow" or "tensorflow" in sys.modules):
+    if deterministic and backend() == "tensorflow":
         import tensorflow as tf
 
         tf.config.experimental.enable_op_determinism()
@@ -71,7 +70,8 @@ def resumable_callbacks(run_dir) -> list:
       epoch (the one before, if the kill hit the backup's save). Keras deletes it when
       training finishes.
     - `StopOnNaN`.
-    - ``tensorboard/``: per-epoch scalars for ``tensorboard --logdir <run_dir or a parent>``.
+    - ``tensorboard/``: per-epoch scalars for ``tensorboard --logdir <run_dir or a parent>``
+      (`tensorboard_logs`: where TensorFlow is installed).
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -85,8 +85,17 @@ def resumable_callbacks(run_dir) -> list:
         # epoch's copy, which BackupAndRestore falls back to (else the resume fails).
         keras.callbacks.BackupAndRestore(str(run_dir / "backup"), double_checkpoint=True),
         StopOnNaN(),
-        keras.callbacks.TensorBoard(str(run_dir / "tensorboard"), write_graph=False),
+        *tensorboard_logs(run_dir / "tensorboard"),
     ]
+
+
+def tensorboard_logs(log_dir) -> list:
+    """``[keras.callbacks.TensorBoard]`` writing per-epoch scalars to ``log_dir``, or ``[]``
+    where TensorFlow is not installed: Keras's callback writes with ``tf.summary`` on
+    every backend, and training on JAX or PyTorch must not need TensorFlow for its logs."""
+    if importlib.util.find_spec("tensorflow") is None:
+        return []
+    return [keras.callbacks.TensorBoard(str(log_dir), write_graph=False)]
 
 
 def read_history(run_dir) -> dict:

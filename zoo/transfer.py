@@ -34,7 +34,7 @@ import numpy as np
 from zoo.classifier import (FEATURES, SCHEDULES, TRANSFER_METHODS, augment_inputs,
                             check_learning_rate, compile_classifier, cosine_decay, fit_transfer,
                             fit_two_phase, label_subset, transfer_classifier)
-from zoo.data import make_tf_dataset
+from zoo.data import make_dataset
 from zoo.saving import atomic_path
 from zoo.training import EpochTimer, read_history, resumable_callbacks
 from zoo.validation import (check_bool, check_choice, check_fraction, check_positive_int,
@@ -151,10 +151,10 @@ def train_variant(method: str, autoencoder, dataset, setup: TransferSetup, *, ep
     _check_labelled(dataset)
     run_dir = Path(run_dir)
     model = setup.classifier(method, autoencoder, dataset.num_classes)
-    train = make_tf_dataset(dataset.x_train, dataset.y_train, batch_size=batch_size, seed=seed,
-                            map_fn=setup.augmentation(seed))
+    train = make_dataset(dataset.x_train, dataset.y_train, batch_size=batch_size, seed=seed,
+                         map_fn=setup.augmentation(seed))
     fit_kwargs = dict(x=train, validation_data=(dataset.x_val, dataset.y_val), shuffle=False,
-                      validation_batch_size=512, verbose=verbose)  # make_tf_dataset shuffles
+                      validation_batch_size=512, verbose=verbose)  # make_dataset shuffles
 
     def callbacks(phase=""):
         # The timer comes first so that CSVLogger sees the seconds it adds.

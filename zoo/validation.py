@@ -231,8 +231,8 @@ def check_batches(x, shape, name: str = "x", *, check_array):
     yield float32 batches of shape ``(None,) + shape`` (or tuples starting with them), not
     be known to be empty (a wrong element type or dtype is a `TypeError`, a wrong shape or
     an empty dataset a `ValueError`), and its first batch goes through ``check_array``
-    (range, NaNs: the arrays' messages); generators, `keras.utils.PyDataset` and
-    ``None`` pass unchecked.
+    (range, NaNs: the arrays' messages); `make_dataset`'s `ArrayBatches` are checked by
+    their images; other generators, `keras.utils.PyDataset` and ``None`` pass unchecked.
     """
     if is_tf_dataset(x):
         import tensorflow as tf
@@ -253,6 +253,11 @@ def check_batches(x, shape, name: str = "x", *, check_array):
         # trained silently before).
         for batch in x.take(1):
             check_array((batch[0] if isinstance(batch, tuple) else batch).numpy())
+        return x
+    from zoo.data.pipeline import ArrayBatches  # here: zoo.data imports this module
+
+    if isinstance(x, ArrayBatches):  # make_dataset's batches off TensorFlow: their arrays
+        check_array(x.x)
         return x
     if x is None or hasattr(x, "__next__") or isinstance(x, keras.utils.PyDataset):
         return x

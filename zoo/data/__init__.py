@@ -1,5 +1,5 @@
 """Image datasets: loading from named datasets, folders, files and arrays; validation;
-`tf.data` pipelines.
+batches for `fit`.
 
 Three loaders, one result (an `ImageDataset`):
 
@@ -39,7 +39,8 @@ its images are held out (seeded) and `ImageDataset.summary` says so.
 
 Modules, by source: `zoo.data.idx` (IDX files and the embedded sample), `zoo.data.tfds`,
 `zoo.data.files` (folders, ``.npz`` files, arrays); `zoo.data.splits` holds `ImageDataset`
-and what every loader shares; `zoo.data.pipeline` builds `tf.data` pipelines. Everything
+and what every loader shares; `zoo.data.pipeline` batches arrays for `fit` (`tf.data` on TensorFlow, a
+`keras.utils.PyDataset` elsewhere). Everything
 public is importable from `zoo.data` itself.
 """
 
@@ -51,7 +52,7 @@ import os
 from zoo.data.files import IMAGE_SUFFIXES, NPZ_KEYS, from_arrays, load_images
 from zoo.data.idx import (CLASS_NAMES, IDX_FILES, SAMPLE_DIR, _idx_folder, _read_idx_split,
                           check_idx_files, make_sample, read_idx, write_idx)
-from zoo.data.pipeline import make_tf_dataset
+from zoo.data.pipeline import ArrayBatches, make_dataset
 from zoo.data.splits import DataError, ImageDataset, _check_options, _finish
 from zoo.data.tfds import _load_tfds
 from zoo.validation import check_batch_size, check_choice, check_images, check_scalar
@@ -59,7 +60,7 @@ from zoo.validation import check_batch_size, check_choice, check_images, check_s
 __all__ = [
     "CLASS_NAMES", "IDX_FILES", "IMAGE_SUFFIXES", "NPZ_KEYS", "SAMPLE_DIR", "SOURCES", "DataError",
     "ImageDataset", "check_batch_size", "check_images", "from_arrays", "load_dataset",
-    "load_images", "make_sample", "make_tf_dataset", "read_idx", "write_idx",
+    "ArrayBatches", "load_images", "make_sample", "make_dataset", "read_idx", "write_idx",
 ]
 
 SOURCES = ("auto", "tfds", "idx", "sample")

@@ -1,28 +1,35 @@
-"""`tf.data` pipelines for `fit`."""
+"""Batches of in-memory images for `fit`, on every Keras backend: a `tf.data` pipeline on
+TensorFlow, a `keras.utils.PyDataset` on JAX and PyTorch."""
 
 from __future__ import annotations
 
+import math
+
+import keras
 import numpy as np
+from keras import ops
 
 from zoo.validation import check_batch_size, check_bool, check_images, check_seed
 
 
-def make_tf_dataset(
+def make_dataset(
     x, y=None, batch_size: int = 128, shuffle: bool = True, seed: int = 0, map_fn=None,
     repeat: bool = False,
 ):
-    """A batched, prefetched `tf.data.Dataset` for `fit`.
+    """Shuffled batches of ``(inputs, targets)`` for `fit`.
 
     With ``y=None`` the targets are the images themselves (autoencoding). ``map_fn``,
     if given, maps ``(inputs, targets)`` batches, e.g. to corrupt the inputs for a
-    denoising autoencoder; it runs after batching, so it sees whole batches. ``repeat``
-    cycles through ``x`` without end (reshuffled each pass, full batches across the
-    seams), for a `fit` counted in ``steps_per_epoch``. ``seed`` (an integer in
-    [0, 2**32), or None for a fresh order each run) fixes the shuffling.
-    """
-    from zoo.backends import require_tensorflow
+    denoising autoencoder (`zoo.corruptions.corrupt_inputs`); it runs after batching, so
+    it sees whole batches, and is written in `keras.ops`. ``repeat`` cycles through ``x``
+    without end (reshuffled each pass, full batches across the seams), for a `fit`
+    counted in ``steps_per_epoch``. ``seed`` (an integer in [0, 2**32), or None for a
+    fresh order each run) fixes the shuffling.
 
-    tf = require_tensorflow("make_tf_dataset (a tf.data pipeline)")
+    On TensorFlow this is a prefetched `tf.data.Dataset` (``map_fn`` maps in parallel);
+    on JAX and PyTorch, where `tf.data` would need TensorFlow, an `ArrayBatches`
+    `keras.utils.PyDataset` of NumPy batches, made in order.
+    """
     batch_size = check_batch_size(batch_size, allow_none=False)
     shuffle, repeat = check_bool(shuffle, "shuffle"), check_bool(repeat, "repeat")
     seed = check_seed(seed)
@@ -34,6 +41,11 @@ def make_tf_dataset(
     if targets.ndim == 0 or len(targets) != len(x):
         found = f"{len(targets)} entries" if targets.ndim else f"a scalar {type(y).__name__}"
         raise ValueError(f"x has {len(x)} images but y has {found}")
+    if keras.backend.backend() != "tensorflow":
+        return ArrayBatches(x, targets, batch_size, shuffle=shuffle, seed=seed, map_fn=map_fn,
+                            repeat=repeat)
+    import tensorflow as tf
+
     ds = tf.data.Dataset.from_tensor_slices((x, targets))
     if shuffle:
         ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
@@ -43,3 +55,47 @@ def make_tf_dataset(
     if map_fn is not None:
         ds = ds.map(map_fn, num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)
+
+
+class ArrayBatches(keras.utils.PyDataset):
+    """`make_dataset`'s batches off TensorFlow: NumPy ``(inputs, targets)`` batches of
+    in-memory arrays, in a seeded order reshuffled each epoch (or each pass with
+    ``repeat``), mapped by ``map_fn`` one batch after another (one worker), so that a
+    seeded ``map_fn`` draws the same numbers every run."""
+
+    def __init__(self, x, targets, batch_size: int, *, shuffle: bool, seed, map_fn, repeat: bool):
+        super().__init__()
+        self.x, self.targets, self.batch_size = x, targets, batch_size
+        self.shuffle, self.map_fn, self.repeat = shuffle, map_fn, repeat
+        self.rng = np.random.default_rng(seed)
+        self.order = self._pass_order()
+        self.position = 0  # with repeat: where the next batch starts in the stream of passes
+
+    def _pass_order(self) -> np.ndarray:
+        return self.rng.permutation(len(self.x)) if self.shuffle else np.arange(len(self.x))
+
+    @property
+    def num_batches(self):
+        return None if self.repeat else math.ceil(len(self.x) / self.batch_size)
+
+    def __getitem__(self, index):
+        if self.repeat:  # the next batch_size indices of an endless stream of passes
+            indices = []
+            while len(indices) < self.batch_size:
+                if self.position == len(self.order):
+                    self.order, self.position = self._pass_order(), 0
+                taken = self.order[self.position:self.position + self.batch_size - len(indices)]
+                indices.extend(taken)
+                self.position += len(taken)
+        else:
+            if not 0 <= index < self.num_batches:
+                raise IndexError(f"batch {index} of {self.num_batches}")
+            indices = self.order[index * self.batch_size:(index + 1) * self.batch_size]
+        batch = self.x[indices], self.targets[indices]
+        if self.map_fn is not None:
+            batch = tuple(ops.convert_to_numpy(part) for part in self.map_fn(*batch))
+        return batch
+
+    def on_epoch_end(self):
+        if not self.repeat:
+            self.order = self._pass_order()

@@ -19,7 +19,9 @@ def _load_tfds(name: str, timeout: float, image_size):
 
     Images stay uint8 unless ``image_size`` resizes them (then float32 in [0, 1]).
     """
-    import tensorflow as tf
+    from zoo.backends import require_tensorflow
+
+    tf = require_tensorflow("source='tfds' (tensorflow-datasets)")
     import tensorflow_datasets as tfds
 
     try:

@@ -32,7 +32,7 @@ class ContrastiveEncoder(EncoderMixin, ZooModel):
 
         model = ContrastiveEncoder(latent_dim=36)
         model.compile(optimizer="adam")
-        model.fit(make_tf_dataset(x_train, batch_size=256), epochs=15)
+        model.fit(make_dataset(x_train, batch_size=256), epochs=15)
         clf = transfer_classifier("frozen", model, num_classes=10)
 
     Parameters
