@@ -35,7 +35,7 @@ import time
 
 import numpy as np
 
-from ._common import RecipeSkipped, base_parser, positive_int, prepare
+from ._common import RecipeSkipped, base_parser, positive_int, prepare, preset_name
 
 PROBE_IMAGES = 10_000
 
@@ -45,7 +45,21 @@ def build_parser() -> argparse.ArgumentParser:
     parser = base_parser(__doc__.splitlines()[0], epochs=3, quick_epochs=3, name="compare")
     parser.add_argument("--samples", type=positive_int, default=10_000,
                         help="samples per generative preset (at most the test set's size)")
+    parser.add_argument("--presets", type=preset_names, default=None,
+                        help="comma-separated presets to score, e.g. to add one row to the "
+                        "table (default: every shipped preset of the dataset)")
     return parser
+
+
+def preset_names(text: str) -> list:
+    """An argparse ``type``: comma-separated names of shipped presets."""
+    from zoo.presets import list_presets
+
+    names, shipped = [preset_name(part) for part in text.split(",")], list_presets(shipped_only=True)
+    unknown = [name for name in names if name not in shipped]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"{unknown} are not shipped presets: {shipped}")
+    return names
 
 
 def main(argv=None) -> list:
@@ -61,6 +75,12 @@ def main(argv=None) -> list:
              if name.startswith(f"{dataset.name}_")}
     names = [name for name, card in cards.items() if card["class"] != "Functional"
              and tuple(card["config"]["input_shape"]) == dataset.image_shape]
+    if args.presets:
+        unknown = sorted(set(args.presets) - set(names))
+        if unknown:
+            raise ValueError(f"--presets: {unknown} were not trained on {dataset.name} images "
+                             f"of this shape; these were: {names}")
+        names = args.presets
     if not names or not dataset.labelled:
         raise RecipeSkipped("compare", f"no shipped preset was trained on {dataset.name} "
                             "images of this shape" if not names else

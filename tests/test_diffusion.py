@@ -146,3 +146,20 @@ def test_the_recipe_scores_a_preset_with_its_cards_training_and_this_runs_sampli
     model, timing = _from_preset(args)
     assert (model.sampling_steps, model.guidance) == (7, 1.0)
     assert args.epochs == 20 and timing["train seconds"] == 4350.0
+
+
+def test_the_recipe_trains_samples_and_draws_its_figures(tmp_path):
+    """`deepzoo diffusion --quick` on the embedded sample: the four figures, the headline
+    scores and the trained model (lean grids: one curve point of each kind is a curve)."""
+    from helpers import assert_figure, read_table
+
+    from recipes import diffusion
+
+    diffusion.main(["--quick", "--widths", "4,8", "--samples", "50", "--curve-samples", "50",
+                    "--step-grid", "2", "--guidance-grid", "0", "--classifier-epochs", "1",
+                    "--out", str(tmp_path)])
+    out = tmp_path / "diffusion"
+    for figure in ("samples_by_class", "trajectory", "fid_by_steps", "fid_by_guidance"):
+        assert_figure(out / f"{figure}.png")
+    assert {"conditional accuracy", "domain FID", "sampling images/s"} <= set(
+        read_table(out / "metrics")[0])

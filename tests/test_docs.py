@@ -128,6 +128,40 @@ def test_the_preset_tables_say_the_figures_of_the_cards(page, column):
                 f"{page}: {name} says {value}, which its card does not hold: {values}"
 
 
+def card_values(name: str) -> list:
+    """What preset ``name``'s card measured: its metric records' values and its training
+    minutes."""
+    from zoo.presets import preset_card
+
+    card = preset_card(name)
+    minutes = [card["training"]["seconds"] / 60] if card.get("training", {}).get("seconds") else []
+    return [record["value"] for record in card["metrics"]] + minutes
+
+
+def test_the_results_tables_say_the_figures_of_the_cards():
+    """A table of docs/results.md whose rows are presets, scored by their own recipes (the
+    zoo's one-protocol tables aside: `test_the_comparison_tables_agree`), states each
+    preset's figures as its card records them, to the digits shown."""
+    from zoo.presets import list_presets
+
+    shipped = set(list_presets(shipped_only=True))
+    checked = 0
+    for table in tables("docs/results.md"):
+        if not table or "preset" not in table[0] or "parameters" in table[0]:
+            continue
+        for row in table:
+            name = row["preset"].strip("`")
+            if name not in shipped:
+                continue
+            values = card_values(name)
+            for column, cell in row.items():
+                for value, decimals in figures(cell):
+                    checked += 1
+                    assert any(abs(v - value) <= 0.5 * 10**-decimals + 1e-12 for v in values), \
+                        f"docs/results.md: {name}'s {column} says {value}; its card: {values}"
+    assert checked >= 10
+
+
 def test_the_comparison_tables_agree():
     """The README's comparison table repeats docs/results.md's, rounded."""
     full = table_with("docs/results.md", "linear probe", "conditional accuracy")
