@@ -46,8 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--samples", type=positive_int, default=10_000,
                         help="samples per generative preset (at most the test set's size)")
     parser.add_argument("--presets", type=preset_names, default=None,
-                        help="comma-separated presets to score, e.g. to add one row to the "
-                        "table (default: every shipped preset of the dataset)")
+                        help="comma-separated presets to score alone, e.g. a new preset's "
+                        "row (default: every shipped preset of the dataset)")
     return parser
 
 
@@ -55,7 +55,8 @@ def preset_names(text: str) -> list:
     """An argparse ``type``: comma-separated names of shipped presets."""
     from zoo.presets import list_presets
 
-    names, shipped = [preset_name(part) for part in text.split(",")], list_presets(shipped_only=True)
+    names = list(dict.fromkeys(preset_name(part) for part in text.split(",")))
+    shipped = list_presets(shipped_only=True)
     unknown = [name for name in names if name not in shipped]
     if unknown:
         raise argparse.ArgumentTypeError(f"{unknown} are not shipped presets: {shipped}")

@@ -7,6 +7,7 @@ import pytest
 import tensorflow as tf
 
 from zoo import VAE, ConditionalGAN, ConditionalVAE
+from zoo.data import ArrayBatches
 from zoo.metrics import conditional_accuracy
 
 
@@ -104,6 +105,11 @@ def test_a_dataset_without_labels_is_refused_before_training(cls, images):
         model.fit(tf.data.Dataset.from_tensor_slices((images, images)).batch(4), verbose=0)
     dataset = tf.data.Dataset.from_tensor_slices((images, np.arange(8) % 10)).batch(4)
     assert np.isfinite(model.fit(dataset, verbose=0).history[model.progress_metric][0])
+    # make_dataset's batches on JAX and PyTorch: their targets must be the labels too.
+    unlabelled = ArrayBatches(images, images, 4, shuffle=False, seed=0, map_fn=None,
+                              repeat=False)
+    with pytest.raises(TypeError, match=r"the dataset's targets\) must be integer class"):
+        model.fit(unlabelled, verbose=0)
 
 
 def test_conditional_accuracy_counts_the_classes_a_classifier_names(cls):

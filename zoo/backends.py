@@ -15,7 +15,7 @@ between TensorFlow, JAX and PyTorch, and they live here:
   `jax.value_and_grad` to differentiate it.
 
 TensorFlow is imported only on the TensorFlow backend, or by a feature that needs it
-(`require_tensorflow`: SavedModel export, ``source="tfds"``, `tf.data`, `tf.distribute`).
+(`require_tensorflow`: SavedModel export, ``source="tfds"``, `tf.distribute`).
 """
 
 from __future__ import annotations

@@ -139,8 +139,8 @@ class ZooModel(keras.Model):
        (what ``fit``/``evaluate`` take), ``check_targets(y, x, name)`` and
        ``check_predict_inputs(x, name)``.
 
-    It gets for free: ``fit``/``evaluate``/``predict`` that check arrays and `tf.data`
-    datasets before TensorFlow sees them (one clear error instead of a failure deep in a
+    It gets for free: ``fit``/``evaluate``/``predict`` that check arrays, `tf.data`
+    datasets and `make_dataset`'s batches before the backend sees them (one clear error instead of a failure deep in a
     graph), float32 results under any dtype policy, ``from_preset``, the serving input
     specs, and the config of the common fields. Mix in `EncoderMixin` for ``encode``
     (`EncoderDecoderMixin` adds ``decode``) and `GenerativeMixin` for
@@ -327,7 +327,8 @@ class ZooModel(keras.Model):
 
     def check_inputs(self, x, name):
         """What ``fit`` and ``evaluate`` train or score on (hook): images
-        ``(N,) + image_shape`` (arrays or a `tf.data.Dataset`), returned checked."""
+        ``(N,) + image_shape`` (arrays, a `tf.data.Dataset` or `make_dataset`'s batches),
+        returned checked."""
         return check_image_inputs(x, self.image_shape, name)
 
     def check_predict_inputs(self, x, name):

@@ -252,8 +252,7 @@ def augment_inputs(*, flip: bool = False, shift: float = 0.1, seed: int = 0):
     each batch's images, clipped to [0, 1]; labels untouched. Training data only: the
     images a classifier is tested on stay as they are. Flips suit clothes, not digits.
 
-    ``seed`` fixes the random streams, but `make_dataset` maps batches in parallel,
-    so which batch gets which draw can change from run to run: seeded, not bit-reproducible.
+    ``seed`` fixes the random streams; `make_dataset` maps the batches in order.
     """
     layer = augmentation(flip=flip, shift=shift, seed=seed)
     return lambda images, labels: (ops.clip(layer(images, training=True), 0.0, 1.0), labels)

@@ -1,7 +1,7 @@
 """Class-conditional models (`ConditionalMixin`): every batch carries its class labels.
 
 A conditional model trains as Keras models with targets do, ``fit(x, y=labels)`` (or a
-`tf.data.Dataset` of ``(images, labels)``); ``call``/``predict`` take ``[inputs, labels]``;
+`make_dataset(images, labels)` or a `tf.data.Dataset` of ``(images, labels)``); ``call``/``predict`` take ``[inputs, labels]``;
 ``generate(n, seed, labels=...)`` draws images of the classes asked for; every serving endpoint
 takes ``labels`` (int32, checked in the graph) beside its images or codes.
 """
@@ -15,6 +15,7 @@ import numpy as np
 from keras import layers, ops
 
 from zoo.base import gaussian_codes
+from zoo.data.pipeline import ArrayBatches
 from zoo.serving import ServingInput
 from zoo.validation import (check_labels, check_positive_int, check_scalar, check_seed,
                             is_tf_dataset)
@@ -66,6 +67,9 @@ class ConditionalMixin:
             if not (isinstance(spec, tuple) and len(spec) >= 2 and spec[1].dtype.is_integer):
                 raise TypeError(f"{type(self).__name__} trains on (images, labels): the dataset "
                                 f"must yield (images, int labels) pairs, got {spec}")
+            return y
+        if isinstance(x, ArrayBatches):  # make_dataset's batches off TensorFlow
+            check_labels(x.targets, self.num_classes, len(x.x), f"{name} (the dataset's targets)")
             return y
         if x is None or hasattr(x, "__next__") or isinstance(x, keras.utils.PyDataset):
             return y  # the labels come with the batches

@@ -44,6 +44,14 @@ def _seeds(seed, count: int) -> list:
     return [int(s) for s in np.random.SeedSequence(entropy).generate_state(count)]
 
 
+def seed_stream(seed) -> keras.random.SeedGenerator:
+    """A `keras.random.SeedGenerator` for a stream of fresh draws from ``seed`` (an int in
+    [0, 2**32), or None for a fresh stream). PyTorch keeps the generator's state in int32,
+    so the seed is folded into [0, 2**31)."""
+    seed = check_seed(seed)
+    return keras.random.SeedGenerator(None if seed is None else seed % 2**31)
+
+
 def _check_corruptions(caller, corruptions):
     if not corruptions or not all(callable(c) for c in corruptions):
         raise TypeError(f"{caller} needs one or more corruption functions (images, seed) -> images")
@@ -170,13 +178,11 @@ def corrupt_inputs(corruption, seed: int = 0):
 
     The targets (the clean images) pass through untouched. Each batch draws fresh noise
     from one `keras.random.SeedGenerator` seeded with ``seed``, so no two batches share a
-    noise pattern. The run is reproducible: off TensorFlow the batches are made in order;
-    on TensorFlow with op determinism on (`zoo.set_seed`, as every recipe does), `tf.data`
-    then maps them in order instead of in parallel.
+    noise pattern; `make_dataset` maps the batches in order, so a run is reproducible.
     """
     if not callable(corruption):
         raise TypeError(f"corruption must be a function (images, seed) -> images, got {corruption!r}")
-    generator = keras.random.SeedGenerator(check_seed(seed, allow_none=False))
+    generator = seed_stream(check_seed(seed, allow_none=False))
 
     def map_fn(inputs, targets):
         return corruption(inputs, seed=generator), targets

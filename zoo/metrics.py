@@ -26,8 +26,9 @@ from keras import layers, ops
 from scipy import linalg
 
 from zoo.blocks import conv_encoder_features
+from zoo.corruptions import seed_stream
 from zoo.data import make_dataset
-from zoo.validation import check_batch_size, check_images, check_positive_int, check_seed
+from zoo.validation import check_batch_size, check_images, check_positive_int
 
 # ------------------------------------------------------------------ binarisation
 
@@ -45,7 +46,7 @@ def dynamic_binarization(seed=None):
     from one `keras.random.SeedGenerator` (seeded with ``seed``; None: a fresh stream) whose
     stream runs on across epochs: a fixed seed would redraw the same images every epoch.
     """
-    generator = keras.random.SeedGenerator(check_seed(seed))
+    generator = seed_stream(seed)
 
     def draw(x, _):
         x = ops.convert_to_tensor(x)

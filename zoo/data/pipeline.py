@@ -26,9 +26,10 @@ def make_dataset(
     counted in ``steps_per_epoch``. ``seed`` (an integer in [0, 2**32), or None for a
     fresh order each run) fixes the shuffling.
 
-    On TensorFlow this is a prefetched `tf.data.Dataset` (``map_fn`` maps in parallel);
-    on JAX and PyTorch, where `tf.data` would need TensorFlow, an `ArrayBatches`
-    `keras.utils.PyDataset` of NumPy batches, made in order.
+    On TensorFlow this is a prefetched `tf.data.Dataset`; on JAX and PyTorch, where
+    `tf.data` would need TensorFlow, an `ArrayBatches` `keras.utils.PyDataset` of NumPy
+    batches. Either way ``map_fn`` maps the batches in order, so a seeded ``map_fn`` draws
+    the same numbers every run.
     """
     batch_size = check_batch_size(batch_size, allow_none=False)
     shuffle, repeat = check_bool(shuffle, "shuffle"), check_bool(repeat, "repeat")
@@ -53,7 +54,10 @@ def make_dataset(
         ds = ds.repeat()
     ds = ds.batch(batch_size)
     if map_fn is not None:
-        ds = ds.map(map_fn, num_parallel_calls=tf.data.AUTOTUNE)
+        # One batch after another: a map_fn's random stream (a keras.random.SeedGenerator
+        # reads and then advances its state) is drawn in batch order, as off TensorFlow.
+        # Prefetching still overlaps the mapping with training.
+        ds = ds.map(map_fn)
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
@@ -93,7 +97,7 @@ class ArrayBatches(keras.utils.PyDataset):
             indices = self.order[index * self.batch_size:(index + 1) * self.batch_size]
         batch = self.x[indices], self.targets[indices]
         if self.map_fn is not None:
-            batch = tuple(ops.convert_to_numpy(part) for part in self.map_fn(*batch))
+            batch = keras.tree.map_structure(ops.convert_to_numpy, self.map_fn(*batch))
         return batch
 
     def on_epoch_end(self):
