@@ -140,8 +140,8 @@ class ZooModel(keras.Model):
        ``check_predict_inputs(x, name)``.
 
     It gets for free: ``fit``/``evaluate``/``predict`` that check arrays, `tf.data`
-    datasets and `make_dataset`'s batches before the backend sees them (one clear error instead of a failure deep in a
-    graph), float32 results under any dtype policy, ``from_preset``, the serving input
+    datasets and `make_dataset`'s batches before the backend sees them (one clear error
+    instead of a failure deep in a graph), float32 results under any dtype policy, ``from_preset``, the serving input
     specs, and the config of the common fields. Mix in `EncoderMixin` for ``encode``
     (`EncoderDecoderMixin` adds ``decode``) and `GenerativeMixin` for
     ``generate``/``generate_from``. ``input_shape`` is the argument and ``image_shape`` the

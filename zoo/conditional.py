@@ -1,7 +1,8 @@
 """Class-conditional models (`ConditionalMixin`): every batch carries its class labels.
 
-A conditional model trains as Keras models with targets do, ``fit(x, y=labels)`` (or a
-`make_dataset(images, labels)` or a `tf.data.Dataset` of ``(images, labels)``); ``call``/``predict`` take ``[inputs, labels]``;
+A conditional model trains as Keras models with targets do, ``fit(x, y=labels)`` (or
+`make_dataset(images, labels)`, or a `tf.data.Dataset` of ``(images, labels)``);
+``call``/``predict`` take ``[inputs, labels]``;
 ``generate(n, seed, labels=...)`` draws images of the classes asked for; every serving endpoint
 takes ``labels`` (int32, checked in the graph) beside its images or codes.
 """
