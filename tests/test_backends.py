@@ -56,7 +56,7 @@ def run_kit(backend: str, tests=(), select: str = "") -> None:
 def test_contract_kit_passes_on(backend):
     """One model of each kind of step trains (float32 and both mixed policies); a
     two-optimizer model saves, reloads, trains on and (on JAX) serves its guarded
-    SavedModel (PyTorch's export: see test_export_is_refused_clearly_on_torch)."""
+    SavedModel (PyTorch's export: see test_the_zoo_imports_and_trains_with_no_tensorflow)."""
     run_kit(backend, SMOKE)
 
 
@@ -89,24 +89,30 @@ NO_TENSORFLOW = textwrap.dedent("""
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_the_zoo_imports_and_trains_with_no_tensorflow(backend):
     """``import zoo`` finds the embedded sample and a CAE, a VAE, a WGAN-GP and a diffusion
-    model train one epoch on it (the last samples too), and a denoising CAE learns from
+    model (under mixed_float16) train one epoch on it (the last samples too), and a
+    denoising CAE learns from
     `make_dataset`'s corrupted batches, with TensorFlow and tensorflow-datasets
-    unimportable; a feature that needs TensorFlow says so."""
+    unimportable. A feature that needs TensorFlow says so; export says which backends it
+    runs on (PyTorch: none of Keras's SavedModel path); `get_strategy` gives the backend's
+    own strategy (JAX: data parallel over the local devices) and refuses the others."""
     script = NO_TENSORFLOW + textwrap.dedent("""
         import functools
 
+        import keras
         import numpy as np
         import zoo
         import zoo.corruptions
         from zoo.data import load_dataset
 
         x = load_dataset("mnist", source="sample").x_train[:256]
+        with zoo.base.dtype_policy("mixed_float16"):  # its attention: float32 (JAX's CPU)
+            diffusion = zoo.Diffusion(widths=[4, 8], seed=0)
         for model, compile_kwargs in [
                 (zoo.ConvAutoencoder(latent_dim=8, filters=8, dense_units=32),
                  {"optimizer": "adam", "loss": "mse"}),
                 (zoo.VAE(latent_dim=4, filters=8, dense_units=32, seed=0), {"optimizer": "adam"}),
                 (zoo.WGANGP(latent_dim=8, filters=8, n_critic=2, seed=0), {}),
-                (zoo.Diffusion(widths=[4, 8], seed=0), {"optimizer": "adam"})]:
+                (diffusion, {"optimizer": "adam"})]:
             model.compile(**compile_kwargs)
             labels = np.arange(len(x)) % 10 if isinstance(model, zoo.Diffusion) else None
             targets = x if "loss" in compile_kwargs else labels
@@ -121,31 +127,33 @@ def test_the_zoo_imports_and_trains_with_no_tensorflow(backend):
         loss = denoiser.fit(zoo.make_dataset(x, batch_size=64, map_fn=noise), epochs=2,
                             verbose=0).history["loss"]
         assert loss[1] < loss[0], loss
+        on_torch = keras.backend.backend() == "torch"
+        for feature, says in [
+                (lambda: load_dataset("mnist", source="tfds"),
+                 ("source='tfds'", "pip install tensorflow")),
+                (lambda: zoo.export_saved_model(denoiser, "unwritten"),
+                 ("export_saved_model", "not 'torch'" if on_torch else "pip install tensorflow"))]:
+            try:
+                feature()
+            except (ImportError, NotImplementedError) as error:
+                assert all(words in str(error) for words in says), error
+            else:
+                raise AssertionError(f"{says[0]} ran with no TensorFlow")
+        strategy = zoo.get_strategy("mirrored" if zoo.get_strategy() is not None else "default")
         try:
-            load_dataset("mnist", source="tfds")
-        except ImportError as error:
-            assert "source='tfds'" in str(error) and "pip install tensorflow" in str(error)
-        else:
-            raise AssertionError("source='tfds' loaded with no TensorFlow")
+            zoo.get_strategy("multiworker")
+        except ValueError as error:
+            assert "runs on the TensorFlow backend" in str(error), error
+            print("strategy:", type(strategy).__name__)
         assert "tensorflow" not in sys.modules  # never imported
         print("trained without TensorFlow")
     """)
     result = run_on(backend, ["-c", script], timeout=300)
     assert result.returncode == 0 and "trained without TensorFlow" in result.stdout, \
         result.stdout[-3000:] + result.stderr[-3000:]
-
-
-def test_export_is_refused_clearly_on_torch(tmp_path):
-    result = run_on("torch", ["-c", textwrap.dedent(f"""
-        import zoo
-        try:
-            zoo.export_saved_model(zoo.ConvAutoencoder(latent_dim=4, filters=8, dense_units=16),
-                                   {str(tmp_path / "served")!r})
-        except NotImplementedError as error:
-            print(error)
-    """)], timeout=120)
-    assert "runs on the TensorFlow and JAX backends, not 'torch'" in result.stdout, \
-        result.stderr[-2000:]
+    # mirrored: data parallel over the local devices; default: one device
+    assert {"jax": "strategy: DataParallel", "torch": "strategy: NoneType"}[backend] \
+        in result.stdout, result.stdout
 
 
 PREDICT_EVERY_PRESET = textwrap.dedent("""
@@ -202,21 +210,3 @@ def test_every_preset_gives_the_same_outputs_as_on_tensorflow(backend, tensorflo
     for preset in outputs.files:
         np.testing.assert_allclose(outputs[preset], tensorflow_outputs[preset],
                                    atol=2e-4, rtol=1e-3, err_msg=preset)
-
-
-@pytest.mark.parametrize("backend, expected", [
-    ("jax", "DataParallel ValueError"),  # mirrored: data parallel over the local devices
-    ("torch", "NoneType ValueError"),  # default: one device; anything else: one clear error
-])
-def test_get_strategy_per_backend(backend, expected):
-    result = run_on(backend, ["-c", textwrap.dedent("""
-        from zoo import get_strategy
-
-        strategy = get_strategy("mirrored" if get_strategy() is not None else "default")
-        try:
-            get_strategy("multiworker")
-        except ValueError as error:
-            assert "runs on the TensorFlow backend" in str(error), error
-            print(type(strategy).__name__, "ValueError")
-    """)], timeout=120)
-    assert result.stdout.strip().endswith(expected), result.stdout + result.stderr[-2000:]

@@ -162,6 +162,47 @@ def test_the_results_tables_say_the_figures_of_the_cards():
     assert checked >= 10
 
 
+# A zoo table's column: the keys of its figures in benchmarks.zoo's record, in order.
+RECORDED = {"parameters": ("parameters",), "train min": ("train min",),
+            "domain FID": ("domain FID",), "class shares": ("min class share", "max class share"),
+            "conditional accuracy": ("conditional accuracy",), "test MSE": ("test MSE",),
+            "linear probe": ("linear probe",),
+            "IWAE log-likelihood": ("IWAE log-likelihood (card)",)}
+
+
+def test_the_zoo_tables_say_the_figures_benchmarks_zoo_recorded():
+    """Each figure of docs/results.md's one-protocol tables (and so of the README's, which
+    repeats them) is the one ``python -m benchmarks.zoo`` recorded for that preset in
+    benchmarks/results/zoo_<dataset>.json, to the digits shown; so is each parameter count,
+    and every row was recorded."""
+    import json
+
+    from benchmarks.zoo import record_path
+
+    rows = 0
+    for table in tables("docs/results.md"):
+        if not table or "parameters" not in table[0]:
+            continue
+        for row in table:
+            name = row["preset"].strip("`")
+            dataset = next(d for d in ("fashion_mnist", "mnist") if name.startswith(f"{d}_"))
+            recorded = {r["preset"]: r for r in json.loads(record_path(dataset).read_text())["rows"]}
+            assert name in recorded, f"benchmarks.zoo has not recorded {name} on {dataset}"
+            rows += 1
+            for column, keys in RECORDED.items():
+                if column not in row:
+                    continue
+                said = figures(row[column]) or [(float(n.replace(",", "")), 0)
+                                                for n in re.findall(r"^\d[\d,]*$", row[column])]
+                values = [recorded[name][key] for key in keys  # not 'not recorded'
+                          if isinstance(recorded[name].get(key), (int, float))]
+                assert len(said) == len(values), (name, column, row[column], values)
+                for (value, decimals), exact in zip(said, values):
+                    assert abs(value - exact) <= 0.5 * 10**-decimals + 1e-12, \
+                        f"docs/results.md: {name}'s {column} says {value}; benchmarks.zoo: {exact}"
+    assert rows >= 10
+
+
 def test_the_comparison_tables_agree():
     """The README's comparison table repeats docs/results.md's, rounded."""
     full = table_with("docs/results.md", "linear probe", "conditional accuracy")

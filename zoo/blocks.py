@@ -185,11 +185,17 @@ def residual_block(x, embedding, width: int, name: str):
 
 def attention_block(x, name: str, heads: int = 4):
     """Self-attention over the positions of a feature map, residual (the U-Net's
-    lowest resolution, where it is cheap: 7 x 7 = 49 positions for 28 x 28 images)."""
+    lowest resolution, where it is cheap: 7 x 7 = 49 positions for 28 x 28 images).
+
+    Under ``mixed_float16`` the attention runs in float32: its logits can overflow
+    float16, and on a CPU JAX has no float16 matmul with the float32 logits Keras's
+    attention asks for (keras-hub's Stable Diffusion 3 does the same)."""
     height, width, channels = x.shape[1:]
     h = layers.Reshape((height * width, channels), name=f"{name}_tokens")(
         group_norm(channels, f"{name}_norm")(x))
-    h = layers.MultiHeadAttention(heads, max(channels // heads, 1), name=f"{name}_mha")(h, h)
+    dtype = "float32" if keras.config.dtype_policy().compute_dtype == "float16" else None
+    h = layers.MultiHeadAttention(heads, max(channels // heads, 1), dtype=dtype,
+                                  name=f"{name}_mha")(h, h)
     return layers.Add(name=f"{name}_out")([x, layers.Reshape((height, width, channels),
                                                              name=f"{name}_grid")(h)])
 
@@ -249,6 +255,9 @@ def unet(image_shape, widths, num_classes: int, *, attention: bool = True,
         x = residual_block(x, embedding, widths[level], f"up{level}")
     x = layers.Activation("swish", name="head_act")(group_norm(widths[0], "head_norm")(x))
     # Zero-initialised: the untrained network predicts 0, a calm start for every objective.
-    x = layers.Conv2D(channels, 3, padding="same", kernel_initializer="zeros", name="head")(x)
+    # In float32 under every policy: the loss regresses its output, and PyTorch's CPU has
+    # no float16 gradient for a convolution with one output channel (grey images).
+    x = layers.Conv2D(channels, 3, padding="same", kernel_initializer="zeros", dtype="float32",
+                      name="head")(x)
     x = crop_to(x, height, width) if pad_h or pad_w else x
     return keras.Model([images, t, labels], x, name=name)
