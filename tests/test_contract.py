@@ -142,9 +142,11 @@ def test_export(case, tmp_path):
     run_export_test(compiled(case.cls, case.init_kwargs, case.compile_kwargs), tmp_path / "served")
 
 
-# One model per distinct training step in the default run; the variants of a step (the
-# MLP VAE and GAN, the contributed sparse autoencoder's extra loss) with -m slow.
-PRECISION_VARIANTS = {"vae_mlp_mse", "gan_mlp", "sparse"}
+# One model per distinct training step in the default run; the variants of a step with
+# -m slow: the MLP VAE and the CVAE (the VAE's step), the MLP GAN and the DCGAN (the
+# conditional GAN's two-optimizer step, without labels), the contributed sparse
+# autoencoder's extra loss.
+PRECISION_VARIANTS = {"vae_mlp_mse", "cvae", "gan_mlp", "gan_dcgan", "sparse"}
 
 
 @pytest.mark.parametrize("name", [pytest.param(name, marks=pytest.mark.slow)
