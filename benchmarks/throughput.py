@@ -42,6 +42,8 @@ from zoo import (GAN, VAE, VQVAE, WGANGP, ConditionalGAN, ConditionalVAE, Diffus
 from zoo.backends import accelerator, backend  # noqa: E402
 from recipes._report import markdown_table  # noqa: E402
 
+from benchmarks import without_option  # noqa: E402
+
 BACKENDS = ("tensorflow", "jax", "torch")
 
 
@@ -218,7 +220,7 @@ def main(argv=None):
     if args.backend and args.backend != [backend()]:
         if set(args.backend) - set(BACKENDS):
             parser.error(f"--backend must name {', '.join(BACKENDS)}; got {args.backend}")
-        passed_on = [a for a in _without_option(list(argv or sys.argv[1:]), "--backend")
+        passed_on = [a for a in without_option(list(argv or sys.argv[1:]), "--backend")
                      if a != "--json"]
         rows = on_backends(list(dict.fromkeys(args.backend)), passed_on)
         print(json.dumps(rows) if args.json else markdown_table(rows))
@@ -254,19 +256,6 @@ def main(argv=None):
             keras.config.set_dtype_policy("float32")
     print(json.dumps(rows) if args.json else markdown_table(rows))
     return rows
-
-
-def _without_option(argv: list, option: str) -> list:
-    """``argv`` less ``option`` and its value (``--opt v`` or ``--opt=v``)."""
-    kept, skip = [], False
-    for arg in argv:
-        if skip:
-            skip = False
-        elif arg == option:
-            skip = True
-        elif not arg.startswith(f"{option}="):
-            kept.append(arg)
-    return kept
 
 
 if __name__ == "__main__":

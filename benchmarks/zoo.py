@@ -18,6 +18,7 @@ import json
 import sys
 from pathlib import Path
 
+from benchmarks import without_option
 from recipes import compare
 from recipes._report import markdown_table
 
@@ -51,7 +52,7 @@ def main(argv=None) -> list:
     if not args.quick and args.samples >= 10_000:  # the protocol of the docs' tables
         command = " ".join(["python -m benchmarks.zoo", *(
             '"$ZOO_DATA_DIR"' if arg == args.data_dir else arg
-            for arg in argv[:argv.index("--out")] + argv[argv.index("--out") + 2:])])
+            for arg in without_option(argv, "--out"))])
         print(f"recorded in {record(rows, args.dataset, command)}")
     return rows
 

@@ -91,9 +91,8 @@ NO_TENSORFLOW = textwrap.dedent("""
 def test_the_zoo_imports_and_trains_with_no_tensorflow(backend):
     """``import zoo`` finds the embedded sample and a CAE, a VAE, a WGAN-GP and a diffusion
     model (under mixed_float16) train one epoch on it (the last samples too), and a
-    denoising CAE learns from
-    `make_dataset`'s corrupted batches, with TensorFlow and tensorflow-datasets
-    unimportable. A feature that needs TensorFlow says so; export says which backends it
+    denoising CAE learns from `make_dataset`'s corrupted batches, with TensorFlow and
+    tensorflow-datasets unimportable. A feature that needs TensorFlow says so; export says which backends it
     runs on (PyTorch: none of Keras's SavedModel path); `get_strategy` gives the backend's
     own strategy (JAX: data parallel over the local devices) and refuses the others."""
     script = NO_TENSORFLOW + textwrap.dedent("""
