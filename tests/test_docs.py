@@ -203,6 +203,14 @@ def test_the_zoo_tables_say_the_figures_benchmarks_zoo_recorded():
     assert rows >= 10
 
 
+@pytest.mark.parametrize("dataset", ["../evil", "/tmp/my_images", "cifar10"])
+def test_a_record_is_kept_for_a_built_in_dataset_alone(dataset):
+    from benchmarks.zoo import record_path
+
+    with pytest.raises(ValueError, match="recorded for"):
+        record_path(dataset)
+
+
 def test_the_comparison_tables_agree():
     """The README's comparison table repeats docs/results.md's, rounded."""
     full = table_with("docs/results.md", "linear probe", "conditional accuracy")
