@@ -9,8 +9,9 @@ accuracy is the share of samples drawn for class c that it calls c; domain FID c
 class-balanced samples with the test images. The headline row samples ``--samples``
 images at the model's own steps and guidance; the curves sweep one setting each on
 ``--curve-samples`` images. ``--from-preset`` scores a trained preset instead of training
-one. Guidance 0 samples p(x) without labels: its class shares say
-whether every class is drawn.
+one; with ``--more-epochs`` it trains that preset further first, at ``--learning-rate``.
+Guidance 0 samples p(x) without labels: its class shares say whether every class is
+drawn.
 """
 
 from __future__ import annotations
@@ -62,6 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--from-preset", default=None, type=preset_name,
                         help="score this preset instead of training a model (the architecture "
                              "options are then the preset's)")
+    parser.add_argument("--more-epochs", type=positive_int, default=None,
+                        help="with --from-preset: train the preset this many more epochs "
+                             "(AdamW at --learning-rate, resumable in --out) before scoring it")
     parser.add_argument("--classifier-epochs", type=positive_int, default=3,
                         help="epochs of the feature classifier")
     add_preset_arguments(parser, "the trained model")
@@ -75,13 +79,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> dict:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.more_epochs and not args.from_preset:
+        parser.error("--more-epochs trains a preset further: give --from-preset")
     dataset, out = prepare(args, "diffusion")
     if not dataset.labelled:
         raise RecipeSkipped("diffusion", "the guided diffusion model trains on labels; "
                             "this dataset has none")
 
-    model, timing = _from_preset(args) if args.from_preset else _train(args, dataset, out)
+    model, timing = (_from_preset(args, dataset, out) if args.from_preset
+                     else _train(args, dataset, out))
     return evaluate(model, timing, args, argv, dataset, out)
 
 
@@ -141,23 +149,18 @@ def evaluate(model, timing: dict, args, argv, dataset, out) -> dict:
 
 def _train(args, dataset, out):
     """The model trained on ``dataset``'s images and labels, and its timing columns."""
-    import keras
-
-    from zoo import Diffusion, make_dataset
+    from zoo import Diffusion
 
     model = Diffusion(widths=args.widths, objective=args.objective,
                       num_classes=dataset.num_classes, input_shape=dataset.image_shape,
                       sampling_steps=args.steps, guidance=args.guidance, seed=args.seed)
-    model.compile(optimizer=keras.optimizers.AdamW(args.learning_rate, weight_decay=1e-4),
-                  steps_per_execution=args.steps_per_execution)
-    train = make_dataset(dataset.x_train, dataset.y_train, batch_size=args.batch_size,
-                         seed=args.seed)
-    return model, timed_fit(model, train, out / "run", len(dataset.x_train), epochs=args.epochs)
+    return model, _fit(model, args, dataset, out, args.epochs)
 
 
-def _from_preset(args):
-    """Preset ``args.from_preset`` with this run's sampling settings, and the timing columns
-    of its card; ``args.epochs`` becomes the preset's."""
+def _from_preset(args, dataset, out):
+    """Preset ``args.from_preset`` with this run's sampling settings, trained
+    ``args.more_epochs`` further if asked, and the timing columns of its whole training;
+    ``args.epochs`` becomes the preset's (plus the further epochs)."""
     from zoo import Diffusion
     from zoo.presets import load_preset, preset_card
 
@@ -165,7 +168,27 @@ def _from_preset(args):
     model.sampling_steps, model.guidance = args.steps, args.guidance
     training = preset_card(args.from_preset)["training"]
     args.epochs = training["epochs"]
-    return model, {"train seconds": training.get("seconds", ""), "train images/s": ""}
+    timing = {"train seconds": training.get("seconds", ""), "train images/s": ""}
+    if args.more_epochs:
+        further = _fit(model, args, dataset, out, args.more_epochs)
+        args.epochs += args.more_epochs
+        timing = {"train seconds": round(training["seconds"] + further["train seconds"], 1),
+                  "train images/s": further["train images/s"]}
+    return model, timing
+
+
+def _fit(model, args, dataset, out, epochs: int) -> dict:
+    """``model`` trained ``epochs`` epochs with AdamW at ``args.learning_rate``, resumably in
+    ``out/run``; returns the timing columns."""
+    import keras
+
+    from zoo import make_dataset
+
+    model.compile(optimizer=keras.optimizers.AdamW(args.learning_rate, weight_decay=1e-4),
+                  steps_per_execution=args.steps_per_execution)
+    train = make_dataset(dataset.x_train, dataset.y_train, batch_size=args.batch_size,
+                         seed=args.seed)
+    return timed_fit(model, train, out / "run", len(dataset.x_train), epochs=epochs)
 
 
 def _scores(model, classifier, dataset, args, n: int, steps: int, guidance: float,

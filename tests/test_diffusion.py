@@ -143,9 +143,38 @@ def test_the_recipe_scores_a_preset_with_its_cards_training_and_this_runs_sampli
 
     args = build_parser().parse_args(["--from-preset", "fashion_mnist_diffusion", "--steps", "7",
                                       "--guidance", "1.0"])
-    model, timing = _from_preset(args)
+    model, timing = _from_preset(args, dataset=None, out=None)
     assert (model.sampling_steps, model.guidance) == (7, 1.0)
     assert args.epochs == 20 and timing["train seconds"] == 4350.0
+
+
+@pytest.mark.slow  # a real training step of the preset: ~15 s
+def test_the_recipe_trains_a_preset_further_and_counts_its_whole_training(tmp_path):
+    """``--more-epochs``: the preset's weights move, at this run's learning rate, and the
+    timing adds the further epochs to the card's."""
+    import dataclasses
+
+    from recipes.diffusion import _from_preset, build_parser
+    from zoo import load_dataset
+
+    sample = load_dataset("fashion_mnist", source="sample")
+    sample = dataclasses.replace(sample, x_train=sample.x_train[:64], y_train=sample.y_train[:64])
+    args = build_parser().parse_args(["--from-preset", "fashion_mnist_diffusion",
+                                      "--more-epochs", "1", "--learning-rate", "3e-4",
+                                      "--batch-size", "32"])
+    before = Diffusion.from_preset("fashion_mnist_diffusion").get_weights()
+    model, timing = _from_preset(args, sample, tmp_path)
+    assert float(model.optimizer.learning_rate) == pytest.approx(3e-4)
+    assert any(not np.allclose(a, b) for a, b in zip(before, model.get_weights()))
+    assert args.epochs == 21 and timing["train seconds"] > 4350.0
+
+
+def test_more_epochs_without_a_preset_is_refused_before_training(capsys):
+    from recipes.diffusion import main
+
+    with pytest.raises(SystemExit) as raised:
+        main(["--quick", "--more-epochs", "1"])
+    assert raised.value.code == 2 and "--from-preset" in capsys.readouterr().err
 
 
 def test_the_recipe_trains_samples_and_draws_its_figures(tmp_path):
