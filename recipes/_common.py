@@ -300,13 +300,18 @@ def card_metrics(row: dict, columns, samples: int, **setting) -> list:
 
 
 def save_recipe_preset(model, recipe: str, args, argv, dataset, metrics: list,
-                       training: dict, notes: str | None = None, data: str | None = None) -> None:
+                       training: dict, notes: str | None = None, data: str | None = None,
+                       started_from: str | None = None) -> None:
     """``model`` as preset ``args.preset`` in ``args.preset_dir``, its card holding this
     run's portable command, ``metrics`` (`zoo.presets.metric` records), ``training``
-    (``epochs``, ``seconds``) and ``notes``; ``data`` defaults to the dataset's summary."""
-    from zoo.presets import save_preset
+    (``epochs``, ``seconds``) and ``notes``; ``data`` defaults to the dataset's summary.
+    A model that ``started_from`` another preset records that preset's command first."""
+    from zoo.presets import preset_card, save_preset
 
-    card = {"command": portable_command(recipe, argv), "data": data or dataset.summary(),
+    command = portable_command(recipe, argv)
+    if started_from:
+        command = f"{preset_card(started_from)['command']} && {command}"
+    card = {"command": command, "data": data or dataset.summary(),
             "metrics": metrics, "training": training}
     if notes:
         card["notes"] = notes

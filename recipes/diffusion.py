@@ -241,7 +241,8 @@ def _save_preset(model, args, argv, dataset, row) -> None:
                + [metric("sampling_images_per_second", row["sampling images/s"], split="none",
                          samples=n, **guided)])
     save_recipe_preset(model, "diffusion", args, argv, dataset, metrics,
-                       {"epochs": row["epochs"], "seconds": row["train seconds"]})
+                       {"epochs": row["epochs"], "seconds": row["train seconds"]},
+                       started_from=args.from_preset)
 
 
 if __name__ == "__main__":

@@ -444,15 +444,20 @@ def test_a_users_presets_live_in_a_user_folder_never_in_the_package(tmp_path, mo
 @pytest.mark.parametrize("name", list_presets(shipped_only=True))
 def test_every_cards_command_saves_that_preset_and_parses(name, tmp_path, monkeypatch):
     """A card's command is a command, not prose: the recipe's own parser takes it as
-    written, and it saves this very preset into the checkout's saved_models/."""
+    written, and it saves this very preset into the checkout's saved_models/. A preset
+    trained further is a chain, ``first && further``: each step saves the preset, and each
+    after the first starts from it."""
     import importlib
     import shlex
 
-    command = shlex.split(preset_card(name)["command"].replace('"$ZOO_DATA_DIR"', str(tmp_path)))
-    assert command[:2] == ["python", "-m"], command
-    args = command[3:]
-    assert args[args.index("--preset") + 1] == name, command
-    if command[2].startswith("recipes."):
-        assert args[args.index("--preset-dir") + 1] == "saved_models", command
-        monkeypatch.chdir(tmp_path)  # --out and --preset-dir are relative to a checkout
-        importlib.import_module(command[2]).build_parser().parse_args(args)
+    command = preset_card(name)["command"].replace('"$ZOO_DATA_DIR"', str(tmp_path))
+    for step, part in enumerate(command.split(" && ")):
+        words = shlex.split(part)
+        assert words[:2] == ["python", "-m"], command
+        args = words[3:]
+        assert args[args.index("--preset") + 1] == name, command
+        assert step == 0 or args[args.index("--from-preset") + 1] == name, command
+        if words[2].startswith("recipes."):
+            assert args[args.index("--preset-dir") + 1] == "saved_models", command
+            monkeypatch.chdir(tmp_path)  # --out and --preset-dir are relative to a checkout
+            importlib.import_module(words[2]).build_parser().parse_args(args)
