@@ -100,17 +100,22 @@ def save_candidate_preset(candidate, args, argv, dataset, study, folder) -> None
     metrics, accuracies = [], {}
     for row in study:
         count = row["labels per class"]
-        labels = "all labels" if count == "all" else f"{count} per class"
         point = {"samples": len(dataset.x_test), "labels_per_class": count, "method": row["method"]}
         metrics.append(metric("accuracy", round(row["test accuracy"], 4), **point))
         metrics.append(metric("accuracy_std", round(row["± std"], 4), **point))
-        accuracies.setdefault(labels, {})[row["method"]] = row["test accuracy"]
-    gains = ", ".join(
-        f"{100 * (max(by['frozen'], by['fine-tuned']) - by['from scratch']):+.1f} with {labels}"
-        for labels, by in accuracies.items())
+        accuracies.setdefault(count, {})[row["method"]] = row["test accuracy"]
+    gains = {count: round(100 * (max(by["frozen"], by["fine-tuned"]) - by["from scratch"]), 2)
+             for count, by in accuracies.items()}
+    metrics += [metric("transfer_gain_points", gain, samples=len(dataset.x_test),
+                       labels_per_class=count) for count, gain in gains.items()]
+    said = ", ".join(f"{gain:+.1f} with {'all labels' if count == 'all' else f'{count} per class'}"
+                     for count, gain in gains.items())
     read = ("the flattened feature maps of its convolutional trunk"
             if args.features == "conv" else "its code")
+    training = {**card["training"], "head_steps": args.steps,
+                "fine_tune_learning_rate": args.fine_tune_learning_rate, "seeds": args.seeds}
     write_card({**card, "name": args.preset, "data": dataset.summary(), "metrics": metrics,
+                "training": training,
                 "command": portable_command("pretraining", argv, package="benchmarks"),
                 "notes": (f"Pre-trained without labels on the training images for "
                           f"{card['training']['epochs']} epochs. The study's "
@@ -122,7 +127,7 @@ def save_candidate_preset(candidate, args, argv, dataset, study, folder) -> None
                           f"{args.fine_tune_learning_rate:g}), against the same network from "
                           f"random weights; mean ± std over {args.seeds} seeded label subsets, "
                           f"all test images. The better transfer variant against scratch, in "
-                          f"points of accuracy: {gains}.")}, folder)
+                          f"points of accuracy: {said}.")}, folder)
 
 
 def main(argv=None) -> str:

@@ -461,3 +461,59 @@ def test_every_cards_command_saves_that_preset_and_parses(name, tmp_path, monkey
             assert args[args.index("--preset-dir") + 1] == "saved_models", command
             monkeypatch.chdir(tmp_path)  # --out and --preset-dir are relative to a checkout
             importlib.import_module(words[2]).build_parser().parse_args(args)
+
+
+def _numbers(data) -> list:
+    """Every number in ``data`` (a card's fields: numbers, and numbers written in strings)."""
+    import re
+
+    if isinstance(data, dict):
+        return [n for value in data.values() for n in _numbers(value)]
+    if isinstance(data, list):
+        return [n for value in data for n in _numbers(value)]
+    if isinstance(data, str):
+        return [float(word) for word in re.findall(r"-?\d+(?:\.\d+)?(?:e-?\d+)?", data)]
+    return [float(data)] if isinstance(data, (int, float)) and not isinstance(data, bool) else []
+
+
+@pytest.mark.parametrize("name", list_presets(shipped_only=True))
+def test_every_figure_a_cards_notes_state_is_one_of_its_own(name):
+    """A figure is said once: a decimal figure or a percentage in a card's prose is one of
+    its metrics, goals or references, or one of its own settings (command, config,
+    training, optimizer; training minutes), to the precision written. A figure of another
+    preset is named, not repeated, so it cannot go stale here."""
+    import re
+
+    card = preset_card(name)
+    own = _numbers({key: value for key, value in card.items() if key != "notes"})
+    seconds = card["training"].get("seconds")
+    own += [seconds / 60] if seconds else []
+    shares = [100 * record["value"] for record in card["metrics"]]
+    stale = []
+    for said in re.findall(r"[-+]?\d+(?:\.\d+)?%|(?<![\w.])[-+]?\d+\.\d+(?:e-?\d+)?|\d+e-\d+",
+                           card.get("notes") or ""):
+        number = said.rstrip("%")
+        decimals = len(number.split(".")[1]) if "." in number and "e" not in number else 9
+        half_unit = 0.5 * 10.0 ** -decimals + 1e-12
+        candidates = shares if said.endswith("%") else own
+        if not any(abs(value - float(number)) <= half_unit for value in candidates):
+            stale.append(said)
+    assert not stale, f"{name}'s notes say figures that are not its own: {stale}"
+
+
+def test_a_goal_is_reached_by_the_best_record_that_counts_for_it():
+    from zoo.presets import goal, goal_reached, reference
+
+    card = {"metrics": [metric("min_class_share", 0.09, samples=100, guidance=2.0),
+                        metric("min_class_share", 0.05, samples=100, guidance=0.0),
+                        metric("domain_fid", 1.2, samples=100), metric("domain_fid", 0.9, samples=10)]}
+    unguided = goal("min_class_share", 0.08, better="higher", guidance=0.0)
+    assert goal_reached(card, unguided) == (False, card["metrics"][1])  # not the guided 0.09
+    fid = goal("domain_fid", 1.0, better="lower", samples=100)
+    assert goal_reached(card, fid) == (False, card["metrics"][2])  # not the 10-sample 0.9
+    assert goal_reached(card, goal("domain_fid", 1.0, better="lower"))[0]
+    assert goal_reached(card, goal("mse", 0.01, better="lower")) == (False, None)
+    with pytest.raises(ValueError, match="better"):
+        goal("mse", 0.01, better="smaller")
+    with pytest.raises(ValueError, match="source"):
+        reference("mse", 0.01, source=" ")

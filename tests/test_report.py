@@ -152,6 +152,8 @@ def test_pretraining_benchmark_ships_a_candidate_as_a_preset_with_its_study(tmp_
                                "--candidates cae --features conv --preset mine --out runs/pretraining")
     assert "features='conv'" in card["notes"] and "40 epochs" in card["notes"]
     assert "points of accuracy: +3.0 with 10 per class." in card["notes"]
+    assert card_metric(card, "transfer_gain_points", **point) == pytest.approx(3.05)
+    assert card["training"]["fine_tune_learning_rate"] == 3e-4
     assert str(tmp_path) not in (shipped / "mine.md").read_text()
     np.testing.assert_array_equal(load_preset("mine").get_weights()[0], candidate.get_weights()[0])
 

@@ -8,9 +8,13 @@ user's folder first, then among the shipped presets; a path to a ``.keras`` file
 that file. For each name, ``<name>.keras`` (weights and config, no optimizer state) and
 ``<name>.json``, the model card as data, rendered for people as ``<name>.md``:
 
-- ``command`` (the exact training command), ``data`` (what it was trained on), ``notes``;
+- ``command`` (the exact training command), ``data`` (what it was trained on), ``notes``
+  (prose; every figure it states is one of the card's own, so a figure is said once);
 - ``metrics``: a list of `metric` records, ``{"name", "value", "split", "samples",
   "setting"}``; `card_metric` reads one back;
+- ``goals`` (optional): `goal` records, the targets the metrics are held to;
+  `goal_reached` says which are met;
+- ``references`` (optional): `reference` records, published figures to compare with;
 - ``training``: ``epochs``, ``seconds`` and what else the run says of itself;
 - ``metadata``: as keras-hub's ``metadata.json``, the versions it was saved with, its
   ``parameter_count``, ``date_saved``, and ``compile``, the optimizer (and loss) it was
@@ -136,6 +140,44 @@ def card_metric(card: dict, name: str, *, samples: int | None = None, **setting)
     raise KeyError(f"{card['name']} has no metric {name!r} with setting {setting}; it has {held}")
 
 
+BETTER = ("higher", "lower")
+
+
+def goal(name: str, target, *, better: str, samples: int | None = None, **setting) -> dict:
+    """A target of a model card: its metric ``name`` reaches ``target`` at or above it
+    (``better="higher"``) or at or below it (``"lower"``). Only the card's records measured
+    with ``setting`` (and on ``samples`` draws, if given) count: ``guidance=0.0`` holds an
+    unguided goal to the unguided scores. `goal_reached` checks it."""
+    record = metric(name, target, samples=samples, **setting)  # the same checks
+    return {"name": record["name"], "target": record["value"],
+            "better": check_choice(better, "better", BETTER), "samples": record["samples"],
+            "setting": record["setting"]}
+
+
+def goal_reached(card: dict, target: dict):
+    """``(reached, record)``: whether ``card`` meets goal ``target`` (a `goal` record), and
+    its best metric record that counts for it; ``(False, None)`` when none was measured."""
+    counted = [record for record in card["metrics"] if record["name"] == target["name"]
+               and target["samples"] in (None, record["samples"])
+               and target["setting"].items() <= record["setting"].items()]
+    if not counted:
+        return False, None
+    sign = 1 if target["better"] == "higher" else -1
+    best = max(counted, key=lambda record: sign * record["value"])
+    return sign * best["value"] >= sign * target["target"], best
+
+
+def reference(name: str, value, *, source: str, samples: int | None = None, **setting) -> dict:
+    """A published figure a card's metric ``name`` is compared with: ``value`` as
+    ``source`` (paper or page, and the model it is of) reports it, measured with
+    ``setting``."""
+    if not isinstance(source, str) or not source.strip():
+        raise ValueError(f"reference {name!r} needs its source, got {source!r}")
+    record = metric(name, value, samples=samples, **setting)  # the same checks
+    return {"name": record["name"], "value": record["value"], "source": source,
+            "samples": record["samples"], "setting": record["setting"]}
+
+
 def preset_metadata(model: keras.Model) -> dict:
     """What keras-hub's ``metadata.json`` says of a preset, and how it was compiled."""
     backend = keras.backend.backend()
@@ -160,8 +202,9 @@ def save_preset(model: keras.Model, name: str, card: dict, folder=None) -> Path:
     to ship). Returns the ``.keras`` file written.
 
     ``card`` holds ``"command"`` (how it was trained), ``"data"`` and ``"metrics"`` (a list
-    of `metric` records); ``"training"`` (``epochs``, ``seconds``, ...) and ``"notes"`` (in
-    prose, what the command does and why) if there are any. The card's ``metadata``
+    of `metric` records); ``"training"`` (``epochs``, ``seconds``, ...), ``"notes"`` (in
+    prose, what the command does and why), ``"goals"`` (`goal` records) and
+    ``"references"`` (`reference` records) if there are any. The card's ``metadata``
     comes from the model (`preset_metadata`): compile it as it was trained.
     """
     check_preset_name(name)
@@ -174,6 +217,11 @@ def save_preset(model: keras.Model, name: str, card: dict, folder=None) -> Path:
     metrics = [metric(record["name"], record["value"], split=record["split"],
                       samples=record["samples"], **record["setting"])
                for record in card["metrics"]]
+    checked = {"goals": [goal(r["name"], r["target"], better=r["better"], samples=r["samples"],
+                              **r["setting"]) for r in card.get("goals", [])],
+               "references": [reference(r["name"], r["value"], source=r["source"],
+                                        samples=r["samples"], **r["setting"])
+                              for r in card.get("references", [])]}
     # A fresh copy carries no optimizer, which would triple the file size.
     bare = type(model).from_config(model.get_config())
     bare.set_weights(model.get_weights())
@@ -181,6 +229,7 @@ def save_preset(model: keras.Model, name: str, card: dict, folder=None) -> Path:
     save_model(bare, folder / f"{name}.keras")
     write_card({"name": name, "class": type(model).__name__, "config": _plain(model.get_config()),
                 "training": {}, **card, "metrics": metrics,
+                **{key: records for key, records in checked.items() if records},
                 "metadata": preset_metadata(model)}, folder)
     return folder / f"{name}.keras"
 
@@ -203,10 +252,20 @@ def card_markdown(card: dict) -> str:
               if zoo_class is not None and issubclass(zoo_class, ZooModel)
               else f'zoo.presets.load_preset("{card["name"]}")')
     shown = lambda value: f"{value:.4g}" if isinstance(value, float) else str(value)
+    setting = lambda record: ", ".join(f"{k}={v}" for k, v in record["setting"].items())
     metric_rows = "".join(
         f"| {r['name']} | {shown(r['value'])} | {r['split']} | "
         f"{'' if r['samples'] is None else format(r['samples'], ',')} | "
-        f"{', '.join(f'{k}={v}' for k, v in r['setting'].items())} |\n" for r in card["metrics"])
+        f"{setting(r)} |\n" for r in card["metrics"])
+    goal_rows = ""
+    for target in card.get("goals", []):
+        reached, best = goal_reached(card, target)
+        goal_rows += (f"| {target['name']} | {'≥' if target['better'] == 'higher' else '≤'} "
+                      f"{shown(target['target'])} | {setting(target)} | "
+                      f"{'not measured' if best is None else shown(best['value'])} | "
+                      f"{'' if best is None else setting(best)} | {'yes' if reached else 'no'} |\n")
+    reference_rows = "".join(f"| {r['name']} | {shown(r['value'])} | {setting(r)} | {r['source']} |\n"
+                             for r in card.get("references", []))
     training = ", ".join(f"{key.replace('_', ' ')} {shown(value)}"
                          for key, value in card["training"].items())
     meta = card["metadata"]
@@ -215,6 +274,10 @@ def card_markdown(card: dict) -> str:
         f"# {card['name']}\n\n{card['class']} trained on {card['data']}.\n\n"
         f"## Metrics\n\n| metric | value | split | samples | setting |\n|---|---|---|---|---|\n"
         f"{metric_rows}\n"
+        + (f"## Goals\n\n| metric | goal | for | best here | at | reached |\n"
+           f"|---|---|---|---|---|---|\n{goal_rows}\n" if goal_rows else "")
+        + (f"## References\n\n| metric | value | setting | source |\n|---|---|---|---|\n"
+           f"{reference_rows}\n" if reference_rows else "")
         + (f"## Notes\n\n{card['notes']}\n\n" if card.get("notes") else "")
         + f"## Training\n\n{training or 'not recorded'}; {optimizer}.\n\n"
         f"With `ZOO_DATA_DIR` pointing at the IDX files (see the README's Data section), in a "
