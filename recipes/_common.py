@@ -260,6 +260,16 @@ def save_outputs(model, out_dir, export: bool) -> None:
               flush=True)
 
 
+def classifier_reference(row: dict, dataset) -> dict:
+    """The conditional-accuracy `zoo.presets.reference` of the generative protocol: the
+    feature classifier of ``row``'s scores on the real test images."""
+    from zoo.presets import reference
+
+    return reference("conditional_accuracy", round(row["classifier test accuracy"], 4),
+                     samples=len(dataset.x_test),
+                     source="the feature classifier on the real test images")
+
+
 def portable_command(recipe: str, argv, package: str = "recipes") -> str:
     """The command line a model card records, ``python -m <package>.<recipe> ...``,
     runnable in a fresh checkout.
@@ -301,11 +311,12 @@ def card_metrics(row: dict, columns, samples: int, **setting) -> list:
 
 def save_recipe_preset(model, recipe: str, args, argv, dataset, metrics: list,
                        training: dict, notes: str | None = None, data: str | None = None,
-                       started_from: str | None = None) -> None:
+                       started_from: str | None = None, goals=(), references=()) -> None:
     """``model`` as preset ``args.preset`` in ``args.preset_dir``, its card holding this
     run's portable command, ``metrics`` (`zoo.presets.metric` records), ``training``
-    (``epochs``, ``seconds``) and ``notes``; ``data`` defaults to the dataset's summary.
-    A model that ``started_from`` another preset records that preset's command first."""
+    (``epochs``, ``seconds``), ``notes``, ``goals`` and ``references`` (`zoo.presets.goal`
+    and `reference` records); ``data`` defaults to the dataset's summary. A model that
+    ``started_from`` another preset records that preset's command first."""
     from zoo.presets import preset_card, save_preset
 
     command = portable_command(recipe, argv)
@@ -313,8 +324,10 @@ def save_recipe_preset(model, recipe: str, args, argv, dataset, metrics: list,
         command = f"{preset_card(started_from)['command']} && {command}"
     card = {"command": command, "data": data or dataset.summary(),
             "metrics": metrics, "training": training}
-    if notes:
-        card["notes"] = notes
+    for key, value in (("notes", notes), ("goals", list(goals)),
+                       ("references", list(references))):
+        if value:
+            card[key] = value
     save_preset(model, args.preset, folder=args.preset_dir, card=card)
 
 

@@ -22,9 +22,9 @@ import time
 
 import numpy as np
 
-from ._common import (RecipeSkipped, add_preset_arguments, base_parser, non_negative_float,
-                      positive_float, positive_int, prepare, preset_name, save_outputs,
-                      save_recipe_preset, timed_fit, card_metrics)
+from ._common import (RecipeSkipped, add_preset_arguments, base_parser, card_metrics,
+                      classifier_reference, non_negative_float, positive_float, positive_int,
+                      prepare, preset_name, save_outputs, save_recipe_preset, timed_fit)
 
 
 def int_list(text: str) -> list:
@@ -227,9 +227,10 @@ def _trajectory(model, args, out) -> None:
 
 
 def _save_preset(model, args, argv, dataset, row) -> None:
-    """The trained model as preset ``args.preset``, its card holding this run's command and
-    scores."""
-    from zoo.presets import metric
+    """The trained model as preset ``args.preset``, its card holding this run's command,
+    scores and #30's goals (the domain FID goal, below every other preset's, is
+    docs/results.md's comparison)."""
+    from zoo.presets import goal, metric
 
     n, guided = row["samples"], {"steps": args.steps, "guidance": args.guidance}
     unguided = {key: row[f"guidance 0 {key}"]
@@ -240,9 +241,14 @@ def _save_preset(model, args, argv, dataset, row) -> None:
                + card_metrics(unguided, list(unguided), n, steps=args.steps, guidance=0.0)
                + [metric("sampling_images_per_second", row["sampling images/s"], split="none",
                          samples=n, **guided)])
+    goals = [goal("conditional_accuracy", 0.95, better="higher", samples=n, steps=args.steps),
+             # Unguided, every class is drawn: between 8% and 12% of the samples.
+             goal("min_class_share", 0.08, better="higher", samples=n, guidance=0.0),
+             goal("max_class_share", 0.12, better="lower", samples=n, guidance=0.0)]
     save_recipe_preset(model, "diffusion", args, argv, dataset, metrics,
                        {"epochs": row["epochs"], "seconds": row["train seconds"]},
-                       started_from=args.from_preset)
+                       started_from=args.from_preset, goals=goals,
+                       references=[classifier_reference(row, dataset)])
 
 
 if __name__ == "__main__":

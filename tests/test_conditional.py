@@ -126,7 +126,7 @@ def test_conditional_accuracy_counts_the_classes_a_classifier_names(cls):
 
 def test_recipe_trains_a_model_and_saves_it_as_a_preset(tmp_path, monkeypatch):
     from recipes import conditional
-    from zoo.presets import card_metric, preset_card
+    from zoo.presets import card_metric, goal_reached, preset_card
 
     monkeypatch.setenv("ZOO_PRESET_DIR", str(tmp_path / "presets"))
     with pytest.raises(SystemExit):  # one preset holds one model
@@ -138,6 +138,9 @@ def test_recipe_trains_a_model_and_saves_it_as_a_preset(tmp_path, monkeypatch):
     assert card["class"] == "ConditionalVAE" and "--model vae" in card["command"]
     assert card_metric(card, "conditional_accuracy", samples=200) == row["conditional accuracy"]
     assert card["training"]["epochs"] == 2
+    (target,) = card["goals"]  # #24's, held to this run's samples
+    assert goal_reached(card, target)[1]["value"] == row["conditional accuracy"]
+    assert card["references"][0]["value"] == pytest.approx(row["classifier test accuracy"], abs=1e-4)
     assert (tmp_path / "conditional" / "vae_samples_by_class.png").is_file()
     loaded = ConditionalVAE.from_preset("tiny_cvae")
     np.testing.assert_allclose(loaded.generate(4, seed=0), loaded.generate(4, seed=0))

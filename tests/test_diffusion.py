@@ -179,16 +179,24 @@ def test_more_epochs_without_a_preset_is_refused_before_training(capsys):
 
 def test_the_recipe_trains_samples_and_draws_its_figures(tmp_path):
     """`deepzoo diffusion --quick` on the embedded sample: the four figures, the headline
-    scores and the trained model (lean grids: one curve point of each kind is a curve)."""
+    scores, the trained model and its preset, whose card holds #30's goals (lean grids: one
+    curve point of each kind is a curve)."""
     from helpers import assert_figure, read_table
 
     from recipes import diffusion
+    from zoo.presets import goal_reached, preset_card
 
-    diffusion.main(["--quick", "--widths", "4,8", "--samples", "50", "--curve-samples", "50",
-                    "--step-grid", "2", "--guidance-grid", "0", "--classifier-epochs", "1",
-                    "--out", str(tmp_path)])
+    row = diffusion.main(["--quick", "--widths", "4,8", "--steps", "2", "--samples", "50",
+                          "--curve-samples", "50", "--step-grid", "2", "--guidance-grid", "0",
+                          "--classifier-epochs", "1", "--out", str(tmp_path),
+                          "--preset", "tiny", "--preset-dir", str(tmp_path)])
     out = tmp_path / "diffusion"
     for figure in ("samples_by_class", "trajectory", "fid_by_steps", "fid_by_guidance"):
         assert_figure(out / f"{figure}.png")
     assert {"conditional accuracy", "domain FID", "sampling images/s"} <= set(
         read_table(out / "metrics")[0])
+    card = preset_card(str(tmp_path / "tiny.keras"))
+    reached = {target["name"]: goal_reached(card, target)[1]["value"] for target in card["goals"]}
+    assert reached == {"conditional_accuracy": row["conditional accuracy"],
+                       "min_class_share": row["guidance 0 min class share"],
+                       "max_class_share": row["guidance 0 max class share"]}
