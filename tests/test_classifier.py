@@ -333,8 +333,9 @@ def test_each_augmentation_draws_its_own_random_numbers():
     assert abs(np.corrcoef(flipped, spread)[0, 1]) < 0.2
 
 
-# "from scratch" trains every layer, as the fine-tuned variant's second phase does.
-@pytest.mark.parametrize("method", ["frozen", "fine-tuned"])
+# "from scratch" trains every layer, as the fine-tuned variant's second phase does; its
+# first phase trains the head alone, as "frozen" does (-m slow).
+@pytest.mark.parametrize("method", [pytest.param("frozen", marks=pytest.mark.slow), "fine-tuned"])
 def test_transfer_classifiers_train_alike_under_every_dtype_policy(method, mnist_sample):
     """SGD with momentum (which, unlike Adam, an unscaled float16 loss would stall) moves
     a frozen and a whole network's loss under mixed_float16 and mixed_bfloat16 at least

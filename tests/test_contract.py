@@ -145,8 +145,10 @@ def test_export(case, tmp_path):
 # One model per distinct training step in the default run; the variants of a step with
 # -m slow: the MLP VAE and the CVAE (the VAE's step), the MLP GAN and the DCGAN (the
 # conditional GAN's two-optimizer step, without labels), the contributed sparse
-# autoencoder's extra loss.
-PRECISION_VARIANTS = {"vae_mlp_mse", "cvae", "gan_mlp", "gan_dcgan", "sparse"}
+# autoencoder's extra loss, and the diffusion model (a one-optimizer step of losses, as the
+# CAE's; it trains under mixed_float16 on JAX and PyTorch in test_backends' no-TensorFlow
+# test, and its float32 attention there is what the half policies needed).
+PRECISION_VARIANTS = {"vae_mlp_mse", "cvae", "gan_mlp", "gan_dcgan", "sparse", "diffusion"}
 
 
 @pytest.mark.parametrize("name", [pytest.param(name, marks=pytest.mark.slow)
