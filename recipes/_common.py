@@ -260,6 +260,14 @@ def save_outputs(model, out_dir, export: bool) -> None:
               flush=True)
 
 
+def conditional_accuracy_goal(samples: int, **setting) -> dict:
+    """#24's and #30's goal as a `zoo.presets.goal`: 0.95 of ``samples`` class-balanced
+    samples called their class by the feature classifier."""
+    from zoo.presets import goal
+
+    return goal("conditional_accuracy", 0.95, better="higher", samples=samples, **setting)
+
+
 def classifier_reference(row: dict, dataset) -> dict:
     """The conditional-accuracy `zoo.presets.reference` of the generative protocol: the
     feature classifier of ``row``'s scores on the real test images."""

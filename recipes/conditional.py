@@ -17,7 +17,8 @@ import sys
 import numpy as np
 
 from ._common import (RecipeSkipped, add_preset_arguments, base_parser, card_metrics,
-                      classifier_reference, positive_float, positive_int, prepare, save_outputs,
+                      classifier_reference, conditional_accuracy_goal,
+                      positive_float, positive_int, prepare, save_outputs,
                       save_recipe_preset, timed_fit)
 
 MODELS = {"vae": "ConditionalVAE", "gan": "ConditionalGAN"}
@@ -156,16 +157,13 @@ def _samples_by_class(name: str, model, dataset, args, out) -> None:
 def _save_preset(model, args, argv, dataset, row) -> None:
     """The trained model as preset ``args.preset``, its card holding this run's command,
     scores and #24's goal (0.95 of the samples called their class)."""
-    from zoo.presets import goal
-
     metrics = (card_metrics(row, ["conditional accuracy", "worst class accuracy", "domain FID",
                                   "domain FID real vs real", "min class share",
                                   "max class share"], row["samples"])
                + card_metrics(row, ["test loss"], len(dataset.x_test)))
     save_recipe_preset(model, "conditional", args, argv, dataset, metrics,
                        {"epochs": row["epochs"], "seconds": row["train seconds"]},
-                       goals=[goal("conditional_accuracy", 0.95, better="higher",
-                                   samples=row["samples"])],
+                       goals=[conditional_accuracy_goal(row["samples"])],
                        references=[classifier_reference(row, dataset)])
 
 

@@ -23,7 +23,8 @@ import time
 import numpy as np
 
 from ._common import (RecipeSkipped, add_preset_arguments, base_parser, card_metrics,
-                      classifier_reference, non_negative_float, positive_float, positive_int,
+                      classifier_reference, conditional_accuracy_goal,
+                      non_negative_float, positive_float, positive_int,
                       prepare, preset_name, save_outputs, save_recipe_preset, timed_fit)
 
 
@@ -241,7 +242,7 @@ def _save_preset(model, args, argv, dataset, row) -> None:
                + card_metrics(unguided, list(unguided), n, steps=args.steps, guidance=0.0)
                + [metric("sampling_images_per_second", row["sampling images/s"], split="none",
                          samples=n, **guided)])
-    goals = [goal("conditional_accuracy", 0.95, better="higher", samples=n, steps=args.steps),
+    goals = [conditional_accuracy_goal(n, steps=args.steps),
              # Unguided, every class is drawn: between 8% and 12% of the samples.
              goal("min_class_share", 0.08, better="higher", samples=n, guidance=0.0),
              goal("max_class_share", 0.12, better="lower", samples=n, guidance=0.0)]
