@@ -9,6 +9,11 @@ if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
     # subprocesses inherit it.
     os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
     os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
+    # and in XLA's, for the JAX subprocesses (their compiles ran as fast alone; beside a
+    # busy worker, two threads of theirs only took turns with it).
+    os.environ["XLA_FLAGS"] = " ".join(
+        [os.environ.get("XLA_FLAGS", ""), "--xla_cpu_multi_thread_eigen=false",
+         "intra_op_parallelism_threads=1"]).strip()
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402

@@ -269,9 +269,9 @@ def test_classifier_preset_keeps_its_accuracy_on_the_embedded_sample():
 
 
 # (preset, the embedded sample's lowest accuracy of a frozen head on the preset's conv
-# features, 10 labels per class, mean of seeds 0 and 1, 300 steps). Measured on the
-# sample: Fashion-MNIST 0.739 against 0.711 for an untrained ContrastiveEncoder's features
-# and 0.686 for the same network from scratch; MNIST 0.915 against 0.782 and 0.782.
+# features, 10 labels per class, seed 0, 300 steps). Measured on the sample: Fashion-MNIST
+# 0.750 against 0.707 for the same network from scratch (seed 1: 0.728 and 0.665); MNIST
+# 0.907 against 0.733 (seed 1: 0.922 and 0.831).
 PRETRAINED_PRESETS = [("fashion_mnist_pretrained", 0.725), ("mnist_pretrained", 0.88)]
 
 
@@ -288,7 +288,7 @@ def test_pretrained_presets_pay_off_when_labels_are_scarce(name, sample_bound):
         assert best >= accuracy("from scratch") + margin, labels
     model = load_preset(name)
     data = load_dataset(name.rsplit("_", 1)[0], source="sample")
-    frozen, scratch = (_study_accuracy(method, model, data, 10, seeds=(0, 1), steps=300)
+    frozen, scratch = (_study_accuracy(method, model, data, 10, seeds=(0,), steps=300)
                        for method in ("frozen", "from scratch"))
     assert frozen > sample_bound
     assert frozen > scratch + 0.02

@@ -371,6 +371,7 @@ class ZooModel(keras.Model):
             validation_data = (val_x, *rest)
         elif validation_data is not None:
             validation_data = self.check_inputs(validation_data, "validation_data")
+        backends.build_optimizer(self)
         return super().fit(
             x, y, batch_size=check_batch_size(batch_size),
             epochs=check_positive_int(epochs, "epochs"), verbose=verbose,

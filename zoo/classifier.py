@@ -28,6 +28,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
+from zoo import backends
 from zoo.base import ZooModel
 from zoo.blocks import augmentation, check_architecture, conv_encoder_features
 from zoo.data import make_dataset
@@ -178,6 +179,9 @@ def compile_classifier(classifier: keras.Model, learning_rate: float = 1e-3, *,
                        steps_per_execution: int = 1) -> keras.Model:
     """Compile with Adam, sparse categorical cross-entropy and accuracy; return it.
 
+    The optimizer is built for the weights trainable now: set ``trainable`` first, and
+    compile again after changing it (Keras's own rule).
+
     ``steps_per_execution`` batches run in each compiled call (Keras's ``compile`` option):
     fewer round trips to Python, which pays on an accelerator.
     """
@@ -185,6 +189,7 @@ def compile_classifier(classifier: keras.Model, learning_rate: float = 1e-3, *,
                        loss="sparse_categorical_crossentropy", metrics=["accuracy"],
                        steps_per_execution=check_positive_int(steps_per_execution,
                                                               "steps_per_execution"))
+    backends.build_optimizer(classifier)
     return classifier
 
 

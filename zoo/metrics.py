@@ -25,6 +25,7 @@ import numpy as np
 from keras import layers, ops
 from scipy import linalg
 
+from zoo import backends
 from zoo.blocks import conv_encoder_features
 from zoo.corruptions import seed_stream
 from zoo.data import make_dataset
@@ -125,6 +126,7 @@ def train_feature_classifier(dataset, epochs: int = 3, seed: int = 0, batch_size
     classifier = keras.Model(images, probs, name="feature_classifier")
     classifier.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
                        metrics=["accuracy"])
+    backends.build_optimizer(classifier)
     classifier.fit(make_dataset(dataset.x_train, dataset.y_train, batch_size=batch_size,
                                 seed=seed),
                    epochs=epochs, verbose=verbose, shuffle=False)  # it shuffles itself
