@@ -3,6 +3,7 @@
     python -m benchmarks.throughput [--steps 150] [--repeats 5] [--batch-size 128]
                                     [--dtype-policy float32,mixed_float16,mixed_bfloat16]
                                     [--backend tensorflow,jax,torch]
+                                    [--models Diffusion,VQVAE]
 
 Each ``--backend`` runs in a process of its own (Keras picks its backend at import) and
 gets its own rows; the default is this process's backend. Every zoo model gets a row; the
@@ -54,46 +55,61 @@ def plain_copy(*models) -> keras.Sequential:
     return keras.Sequential([keras.Input(models[0].input_shape[1:]), *layers])
 
 
-def cases(image_shape, batch_size, labels):
-    """(name, zoo step, plain step or None) for each zoo model; a step trains on images
-    ``(N, ...)`` (and ``labels``, cycled to N, for the conditional models)."""
-    cae = ConvAutoencoder(latent_dim=36, input_shape=image_shape)
-    cae.compile(optimizer="adam", loss="mse")
-    plain = plain_copy(cae.encoder, cae.decoder)
-    plain.compile(optimizer="adam", loss="mse")
-    yield "ConvAutoencoder", fit_step(cae, autoencode=True, batch_size=batch_size), \
-        fit_step(plain, autoencode=True, batch_size=batch_size)
+def cases(image_shape, batch_size, labels) -> dict:
+    """``{name: build}`` for each zoo model; ``build()`` makes its (zoo step, plain step or
+    None). A step trains on images ``(N, ...)`` (and ``labels``, cycled to N, for the
+    conditional models)."""
 
-    vae = VAE(latent_dim=36, input_shape=image_shape)
-    vae.compile(optimizer="adam")
-    twin = ConvAutoencoder(latent_dim=36, input_shape=image_shape)
-    plain = plain_copy(twin.encoder, twin.decoder)
-    plain.compile(optimizer="adam", loss="binary_crossentropy")
-    yield "VAE (conv)", fit_step(vae, autoencode=False, batch_size=batch_size), \
-        fit_step(plain, autoencode=True, batch_size=batch_size)
+    def autoencoder():
+        cae = ConvAutoencoder(latent_dim=36, input_shape=image_shape)
+        cae.compile(optimizer="adam", loss="mse")
+        plain = plain_copy(cae.encoder, cae.decoder)
+        plain.compile(optimizer="adam", loss="mse")
+        return (fit_step(cae, autoencode=True, batch_size=batch_size),
+                fit_step(plain, autoencode=True, batch_size=batch_size))
 
-    gan = GAN(architecture="mlp", input_shape=image_shape)
-    gan.compile()
-    plain = None
-    if backend() == "tensorflow":  # keras-io's step opens a tf.GradientTape
-        plain = PlainGAN(plain_copy(gan.generator), plain_copy(gan.discriminator), gan.latent_dim)
-        plain.compile()
-        plain = fit_step(plain, autoencode=False, batch_size=batch_size)
-    yield "GAN (mlp)", fit_step(gan, autoencode=False, batch_size=batch_size), plain
+    def vae():
+        model = VAE(latent_dim=36, input_shape=image_shape)
+        model.compile(optimizer="adam")
+        twin = ConvAutoencoder(latent_dim=36, input_shape=image_shape)
+        plain = plain_copy(twin.encoder, twin.decoder)
+        plain.compile(optimizer="adam", loss="binary_crossentropy")
+        return (fit_step(model, autoencode=False, batch_size=batch_size),
+                fit_step(plain, autoencode=True, batch_size=batch_size))
+
+    def gan():
+        model = GAN(architecture="mlp", input_shape=image_shape)
+        model.compile()
+        plain = None
+        if backend() == "tensorflow":  # keras-io's step opens a tf.GradientTape
+            plain = PlainGAN(plain_copy(model.generator), plain_copy(model.discriminator),
+                             model.latent_dim)
+            plain.compile()
+            plain = fit_step(plain, autoencode=False, batch_size=batch_size)
+        return fit_step(model, autoencode=False, batch_size=batch_size), plain
+
+    def alone(make, compile_kwargs, conditional):
+        """A zoo model with no plain side."""
+        def build():
+            model = make()
+            model.compile(**compile_kwargs)
+            return fit_step(model, autoencode=False, batch_size=batch_size,
+                            labels=labels if conditional else None), None
+        return build
 
     adam = {"optimizer": "adam"}  # the two-optimizer models compile with their defaults
-    for name, model, compile_kwargs, conditional in [
-            ("GAN (dcgan)", GAN(architecture="dcgan", input_shape=image_shape), {}, False),
-            ("WGANGP", WGANGP(input_shape=image_shape), {}, False),
-            ("ConditionalVAE", ConditionalVAE(input_shape=image_shape), adam, True),
-            ("ConditionalGAN", ConditionalGAN(input_shape=image_shape), {}, True),
-            ("VQVAE", VQVAE(input_shape=image_shape), adam, False),
-            ("ContrastiveEncoder", ContrastiveEncoder(input_shape=image_shape), adam, False),
-            # The fashion_mnist_diffusion preset's U-Net.
-            ("Diffusion", Diffusion(widths=(16, 32, 64), input_shape=image_shape), adam, True)]:
-        model.compile(**compile_kwargs)
-        yield name, fit_step(model, autoencode=False, batch_size=batch_size,
-                             labels=labels if conditional else None), None
+    return {
+        "ConvAutoencoder": autoencoder, "VAE (conv)": vae, "GAN (mlp)": gan,
+        "GAN (dcgan)": alone(lambda: GAN(architecture="dcgan", input_shape=image_shape), {}, False),
+        "WGANGP": alone(lambda: WGANGP(input_shape=image_shape), {}, False),
+        "ConditionalVAE": alone(lambda: ConditionalVAE(input_shape=image_shape), adam, True),
+        "ConditionalGAN": alone(lambda: ConditionalGAN(input_shape=image_shape), {}, True),
+        "VQVAE": alone(lambda: VQVAE(input_shape=image_shape), adam, False),
+        "ContrastiveEncoder": alone(lambda: ContrastiveEncoder(input_shape=image_shape), adam, False),
+        # The fashion_mnist_diffusion preset's U-Net.
+        "Diffusion": alone(lambda: Diffusion(widths=(16, 32, 64), input_shape=image_shape),
+                           adam, True),
+    }
 
 
 def fit_step(model, autoencode, batch_size, labels=None):
@@ -215,8 +231,14 @@ def main(argv=None):
                         action="extend", default=None,
                         help=f"Keras backends, each in its own process ({', '.join(BACKENDS)}; "
                              "default: this process's)")
+    parser.add_argument("--models", type=lambda text: [m.strip() for m in text.split(",")],
+                        default=None, help="the rows to run, comma-separated, e.g. "
+                                           "'Diffusion,VQVAE' (default: every model)")
     parser.add_argument("--json", action="store_true", help="print the rows as JSON")
     args = parser.parse_args(argv)
+    known = cases((28, 28, 1), 1, None)  # names only: nothing is built
+    if args.models and set(args.models) - set(known):
+        parser.error(f"--models must name rows of {', '.join(known)}; got {args.models}")
     if args.backend and args.backend != [backend()]:
         if set(args.backend) - set(BACKENDS):
             parser.error(f"--backend must name {', '.join(BACKENDS)}; got {args.backend}")
@@ -237,7 +259,10 @@ def main(argv=None):
     for policy in policies:
         keras.config.set_dtype_policy(policy)  # both sides' layers take it when built
         try:
-            for name, zoo_step, plain_step in cases(data.image_shape, args.batch_size, data.y_train):
+            for name, build in cases(data.image_shape, args.batch_size, data.y_train).items():
+                if args.models and name not in args.models:
+                    continue
+                zoo_step, plain_step = build()
                 row = {"model": name, "backend": backend(), "dtype policy": policy,
                        "device": device, "batch": args.batch_size}
                 try:
