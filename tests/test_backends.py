@@ -27,11 +27,10 @@ def run_on(backend: str, args: list, timeout: int = 900) -> subprocess.Completed
 # two-optimizer step with batch norm and labels (the loss scaling of both optimizers goes
 # through the base's one `minimize` per backend, as the VAE's own step does), saving and
 # export of a two-optimizer model, and the API test of the model whose verbs differ most
-# (the labels and sampler of diffusion). The VAE's own step, the
-# critic's input gradient and the diffusion model's moving average (under mixed_float16)
-# train in test_the_zoo_imports_and_trains_with_no_tensorflow; every preset loads in
-# test_every_preset_gives_the_same_outputs_as_on_tensorflow. The whole kit runs with
-# -m slow. The contrastive encoder's augmentation layers are slow off TensorFlow on a CPU
+# (the labels and sampler of diffusion). The VAE's own step, the critic's input gradient
+# and the diffusion model's moving average (under mixed_float16) train, and a preset
+# loads, in test_the_zoo_imports_and_trains_with_no_tensorflow. With -m slow: the whole
+# kit, and every preset's outputs against TensorFlow's. The contrastive encoder's augmentation layers are slow off TensorFlow on a CPU
 # (four minutes of the kit on PyTorch): it runs in the TensorFlow suite alone.
 SMOKE = ("test_precision[cgan]", "test_saving[cgan]", "test_export[cgan]", "test_api[diffusion]")
 FULL = "not contrastive"
