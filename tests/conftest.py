@@ -10,10 +10,12 @@ if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
     os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
     os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
     # and in XLA's, for the JAX subprocesses (their compiles ran as fast alone; beside a
-    # busy worker, two threads of theirs only took turns with it).
-    os.environ["XLA_FLAGS"] = " ".join(
-        [os.environ.get("XLA_FLAGS", ""), "--xla_cpu_multi_thread_eigen=false",
-         "intra_op_parallelism_threads=1"]).strip()
+    # busy worker, two threads of theirs only took turns with it). Once: the kit's own
+    # pytest subprocesses load this file again with the flags inherited.
+    if "--xla_cpu_multi_thread_eigen" not in os.environ.get("XLA_FLAGS", ""):
+        os.environ["XLA_FLAGS"] = " ".join(
+            [os.environ.get("XLA_FLAGS", ""), "--xla_cpu_multi_thread_eigen=false",
+             "intra_op_parallelism_threads=1"]).strip()
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402

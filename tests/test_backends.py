@@ -30,8 +30,9 @@ def run_on(backend: str, args: list, timeout: int = 900) -> subprocess.Completed
 # (the labels and sampler of diffusion). The VAE's own step, the critic's input gradient
 # and the diffusion model's moving average (under mixed_float16) train, and a preset
 # loads, in test_the_zoo_imports_and_trains_with_no_tensorflow. With -m slow: the whole
-# kit, and every preset's outputs against TensorFlow's. The contrastive encoder's augmentation layers are slow off TensorFlow on a CPU
-# (four minutes of the kit on PyTorch): it runs in the TensorFlow suite alone.
+# kit, and every preset's outputs against TensorFlow's. The contrastive encoder's
+# augmentation layers are slow off TensorFlow on a CPU (four minutes of the kit on
+# PyTorch): it runs in the TensorFlow suite alone.
 SMOKE = ("test_precision[cgan]", "test_saving[cgan]", "test_export[cgan]", "test_api[diffusion]")
 FULL = "not contrastive"
 
@@ -89,9 +90,9 @@ NO_TENSORFLOW = textwrap.dedent("""
 def test_the_zoo_imports_and_trains_with_no_tensorflow(backend):
     """``import zoo`` finds the embedded sample and a VAE, a WGAN-GP and a diffusion model
     (under mixed_float16) train one epoch on it (the last samples too), a preset loads by
-    name, and a denoising CAE learns from `make_dataset`'s corrupted batches, with TensorFlow and
-    tensorflow-datasets unimportable. A feature that needs TensorFlow says so; export says which backends it
-    runs on (PyTorch: none of Keras's SavedModel path); `get_strategy` gives the backend's
+    name, and a denoising CAE learns from `make_dataset`'s corrupted batches, with
+    TensorFlow and tensorflow-datasets unimportable. A feature that needs TensorFlow says
+    so; export says which backends it runs on (PyTorch: none of Keras's SavedModel path); `get_strategy` gives the backend's
     own strategy (JAX: data parallel over the local devices) and refuses the others."""
     script = NO_TENSORFLOW + textwrap.dedent("""
         import functools

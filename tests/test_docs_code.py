@@ -4,8 +4,8 @@ A page's blocks run in order in one namespace (a later block may use an earlier 
 names), in a fresh folder, after a prelude that defines the names the prose assumes
 (``x_train``, ``y_train``, ``x_val``, ``x_test``, ``y_test``: 512 images of the
 Fashion-MNIST sample, ``images``: 16 test images). Small settings replace long ones:
-every ``epochs=N`` becomes ``epochs=1``, ``max_trials`` 1 and ``steps`` over 20 become 20. A block that
-cannot run here is preceded by ``<!-- not run: <why> -->``, which this test reads.
+every ``epochs=N`` becomes ``epochs=1``, ``max_trials`` 1, and ``steps`` over 20 become 20.
+A block that cannot run here is preceded by ``<!-- not run: <why> -->``, which this test reads.
 """
 
 import re
