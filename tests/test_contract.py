@@ -64,8 +64,12 @@ MODELS = {name: Case(*case) for name, case in {
                   {"d_optimizer": sgd(0.002), "g_optimizer": sgd(0.0002)}, 0.05),
     "wgan_gp": (WGANGP, {"latent_dim": 8, "filters": 8, "n_critic": 2, "seed": 0}, {},
                 {"d_optimizer": sgd(1e-3), "g_optimizer": sgd(1e-4)}, 0.2),
+    # SGD 0.005: at 0.01 float32 itself overshoots (its loss rises over steps 2-4, and
+    # on JAX it ended an epoch at 355 against 304 at 0.005), and under mixed_float16 the
+    # loss scale's search from 2**15 to 128 skips 8 of the 16 steps (the output bias's
+    # gradient sums 784 pixels), leaving the 8 that learn inside that overshoot.
     "cvae": (ConditionalVAE, {"latent_dim": 4, "filters": 8, "dense_units": 32, "seed": 0},
-             {"optimizer": keras.optimizers.Adam(2e-3)}, {"optimizer": sgd(0.01)}, 0.2),
+             {"optimizer": keras.optimizers.Adam(2e-3)}, {"optimizer": sgd(0.005)}, 0.2),
     "cgan": (ConditionalGAN, {"latent_dim": 8, "filters": 8, "seed": 0}, {},
              {"d_optimizer": sgd(0.002), "g_optimizer": sgd(0.0002)}, 0.05),
     "vqvae": (VQVAE, {"embedding_dim": 4, "num_embeddings": 16, "filters": 8, "residual_blocks": 1,
@@ -87,9 +91,6 @@ KNOWN_GAPS = {
     ("jax", "test_precision", "cae"): "under mixed_bfloat16 on JAX's CPU the CAE's loss "
     "moves about 0.14x as far as in float32; a plain keras.Model of the same encoder and "
     "decoder does the same (the backend's bfloat16 convolutions, not the zoo's step)",
-    ("torch", "test_precision", "cvae"): "under mixed_float16 on PyTorch the conditional "
-    "VAE's loss rises over the first epoch with SGD (the loss scale falls from 2**15 to "
-    "64; the unconditional VAE learns as in float32)",
 }
 
 
