@@ -207,8 +207,9 @@ class VQVAE(EncoderDecoderMixin, ZooModel):
         x = layers.Activation("relu")(x)
         x = layers.Conv2DTranspose(self.filters // 2, 4, strides=2, padding="same",
                                    activation="relu", name="up1")(x)
+        # float32, as `zoo.blocks.conv_decoder`'s output layer is (it says why).
         x = layers.Conv2DTranspose(self.image_shape[2], 4, strides=2, padding="same",
-                                   activation="sigmoid", name="to_image")(x)
+                                   activation="sigmoid", dtype="float32", name="to_image")(x)
         return keras.Model(grid, crop_to(x, *self.image_shape[:2]), name="decoder")
 
     def _prior(self) -> keras.Model:
