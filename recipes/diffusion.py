@@ -50,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--steps", type=positive_int, default=None,
                         help="sampling steps of the model and the headline scores "
                              "(default 50; 5 with --quick)")
-    parser.add_argument("--guidance", type=non_negative_float, default=2.0,
+    parser.add_argument("--guidance", type=non_negative_float, default=1.25,
                         help="guidance scale of the model and the headline scores")
     parser.add_argument("--samples", type=positive_int, default=None,
                         help="samples of the headline scores (default 10,000; 200 with --quick)")

@@ -301,9 +301,11 @@ def test_diffusion_preset_draws_the_classes_asked_for_and_beats_its_untrained_se
         fashion_sample_classifier, fashion_sample_scores):
     """200 samples, 20 per class, in 10 DDIM steps at the preset's guidance, named by the
     classifier trained on the sample; an untrained network of the same shape beside it.
-    Measured: conditional accuracy 0.945 / 0.955 at seeds 0 / 1 (untrained 0.095 / 0.09),
-    domain FID 7.3 / 7.2 against the sample's test images (untrained 210 / 206). Its card:
-    0.969 on 10,000 samples at 50 steps by the full-data classifier."""
+    Measured at the preset's guidance, 1.25: conditional accuracy 0.885 / 0.895 at seeds
+    0 / 1 (untrained 0.095 / 0.09), domain FID 1.33 / 1.15 against the sample's test images
+    (untrained 210 / 206); at guidance 2.0 it was 0.945 / 0.955 and FID 7.3 / 7.2. Its
+    card: 0.900 at 1.25 and 0.969 at 2.0, on 10,000 samples at 50 steps by the full-data
+    classifier."""
     from zoo import Diffusion
     from zoo.metrics import class_fidelity
 
@@ -315,9 +317,9 @@ def test_diffusion_preset_draws_the_classes_asked_for_and_beats_its_untrained_se
     accuracy = {name: class_fidelity(images, labels, fashion_sample_classifier)
                 for name, images in drawn.items()}
     scores = {name: fashion_sample_scores(images) for name, images in drawn.items()}
-    assert accuracy["preset"]["conditional_accuracy"] > 0.85, accuracy
+    assert accuracy["preset"]["conditional_accuracy"] > 0.8, accuracy
     assert accuracy["untrained"]["conditional_accuracy"] < 0.3, accuracy
-    assert scores["preset"]["domain_fid"] < scores["untrained"]["domain_fid"] / 5, scores
+    assert scores["preset"]["domain_fid"] < scores["untrained"]["domain_fid"] / 50, scores
     assert scores["preset"]["classes_covered"] == 10
     assert card_metric(preset_card("fashion_mnist_diffusion"), "conditional_accuracy",
                        samples=10_000, steps=50, guidance=2.0) >= 0.95  # #30's goal

@@ -73,8 +73,10 @@ class Diffusion(ConditionalMixin, ZooModel):
         The moving average's momentum per step, in [0, 1).
     sampling_steps : int, default=50
         The steps of ``call``, ``predict`` and the served ``generate``.
-    guidance : float, default=2.0
-        Their guidance scale, >= 0.
+    guidance : float, default=1.25
+        Their guidance scale, >= 0. 1.25 gave the Fashion-MNIST preset its lowest domain
+        FID (Ho & Salimans's best FIDs sit at 1.1-1.3 in this convention); 2.0 draws more
+        samples of the class asked for, at a higher FID.
     num_classes : int, default=10
     input_shape : tuple, default=(28, 28, 1)
     seed : int or None
@@ -84,7 +86,7 @@ class Diffusion(ConditionalMixin, ZooModel):
 
     def __init__(self, widths=(32, 64, 128), objective: str = "v", attention: bool = True,
                  label_dropout: float = 0.1, ema_momentum: float = 0.999,
-                 sampling_steps: int = 50, guidance: float = 2.0,
+                 sampling_steps: int = 50, guidance: float = 1.25,
                  num_classes: int = 10, input_shape=(28, 28, 1), seed=None, **kwargs):
         super().__init__(input_shape=input_shape, num_classes=num_classes,
                          latent_dim=math.prod(check_image_shape(input_shape)), **kwargs)
