@@ -65,10 +65,11 @@ MODELS = {name: Case(*case) for name, case in {
     "wgan_gp": (WGANGP, {"latent_dim": 8, "filters": 8, "n_critic": 2, "seed": 0}, {},
                 {"d_optimizer": sgd(1e-3), "g_optimizer": sgd(1e-4)}, 0.2),
     # SGD 0.002: the first epoch is erratic above it. At 0.01 float32 itself overshoots
-    # (its loss rises over steps 2-4); under mixed_float16 the loss scale's search from
-    # 2**15 to 128 skips 8 of the 16 steps (the decoder's bias gradients sum 784 pixels),
-    # and the 8 that learn fell into that overshoot (PyTorch: 543 -> 654; at 0.005, JAX).
-    # At 0.002 every half policy moves at least 0.72x as far as float32 on every backend.
+    # (its loss rises over steps 2-4), and under mixed_float16 the loss scale's search
+    # from 2**15 skips the first 4 of the 16 steps, so the steps that learn can fall into
+    # that overshoot: the loss rose 543 -> 654 on PyTorch at 0.01, and on JAX at 0.005 it
+    # fell 17 against float32's 239. At 0.002 every half policy moved at least 0.72x as
+    # far as float32, on every backend.
     "cvae": (ConditionalVAE, {"latent_dim": 4, "filters": 8, "dense_units": 32, "seed": 0},
              {"optimizer": keras.optimizers.Adam(2e-3)}, {"optimizer": sgd(0.002)}, 0.2),
     "cgan": (ConditionalGAN, {"latent_dim": 8, "filters": 8, "seed": 0}, {},

@@ -376,7 +376,8 @@ def _full_test_metric(name: str) -> tuple:
         labels = np.arange(10_000) % 10
         scores = dataset_generative_scores(model.generate(10_000, seed=0, labels=labels), data, 3,
                                            seed=0)
-        return value("domain_fid", samples=10_000, steps=50, guidance=2.0), scores["domain_fid"]
+        return (value("domain_fid", samples=10_000, steps=50, guidance=model.guidance),
+                scores["domain_fid"])
     if card["class"] == "ContrastiveEncoder":  # the study's frozen head, 100 labels per class
         return (value("accuracy", labels_per_class=100, method="frozen"),
                 _study_accuracy("frozen", model, data, 100))
