@@ -7,16 +7,18 @@
 # The machine brings Python, JAX or PyTorch for CUDA, NumPy, scikit-learn, matplotlib, h5py
 # and pytest; it may reach no package index. Keras, KerasTuner and the small wheels they
 # need come from .whl/ in the repository root (git-ignored), downloaded beforehand where
-# pip works, for the machine's Python (here 3.12):
+# pip works, for the machine's Python (here 3.12). KerasTuner imports six, grpc, protobuf
+# and requests; wheels of what the machine already has are left unused:
 #
 #   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 \
 #       --implementation cp --platform manylinux_2_17_x86_64 -d .whl \
-#       keras keras-tuner kt-legacy namex optree
+#       keras keras-tuner kt-legacy namex optree six grpcio protobuf requests urllib3 \
+#       idna charset-normalizer certifi rich markdown-it-py mdurl pygments absl-py
 set -euo pipefail
 backend=${1:?usage: gpu_check.sh jax|torch [OUT_DIR]}
 out=${2:-${OUT:-gpu-check}}
 mkdir -p "$out"
-python3 -m pip install -q --no-index --find-links .whl keras keras-tuner kt-legacy namex optree
+python3 -m pip install -q --no-index --find-links .whl keras keras-tuner six
 python3 -m pip install -q --no-deps --no-build-isolation .  # the zoo itself, without TensorFlow
 export KERAS_BACKEND=$backend
 {
