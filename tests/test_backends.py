@@ -92,8 +92,9 @@ def test_the_zoo_imports_and_trains_with_no_tensorflow(backend):
     (under mixed_float16) train one epoch on it (the last samples too), a preset loads by
     name, and a denoising CAE learns from `make_dataset`'s corrupted batches, with
     TensorFlow and tensorflow-datasets unimportable. A feature that needs TensorFlow says
-    so; export says which backends it runs on (PyTorch: none of Keras's SavedModel path); `get_strategy` gives the backend's
-    own strategy (JAX: data parallel over the local devices) and refuses the others."""
+    so; export says which backends it runs on (PyTorch: none of Keras's SavedModel path);
+    `get_strategy` gives the backend's own strategy (JAX: data parallel over the local
+    devices) and refuses the others."""
     script = NO_TENSORFLOW + textwrap.dedent("""
         import functools
 

@@ -125,8 +125,9 @@ def conv_decoder(latent_dim: int, output_shape, filters: int, dense_units: int,
         x = layers.Activation("relu", name=f"deconv{i + 1}_act")(x)
     # In float32 under every policy, as Keras's mixed precision guide keeps a model's
     # output. Its bias's gradient sums the output's gradient over the batch and every
-    # pixel, and under mixed_bfloat16 JAX sums it in bfloat16 on the CPU: the sum stalls once it
-    # outgrows each term (0.002 where float32 gives 0.186, for a small CAE's first batch).
+    # pixel, and under mixed_bfloat16 JAX sums it in bfloat16 on the CPU: the sum stalls
+    # once it outgrows each term (0.002 where float32 gives 0.186, a small CAE's first
+    # batch).
     x = layers.Conv2DTranspose(output_shape[2], 3, strides=2, padding="same",
                                activation=output_activation, dtype="float32", name="to_image")(x)
     return keras.Model(codes, crop_to(x, output_shape[0], output_shape[1]), name=name)
