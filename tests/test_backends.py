@@ -25,15 +25,15 @@ def run_on(backend: str, args: list, timeout: int = 900) -> subprocess.Completed
 
 # The kit off TensorFlow, in the default run: training under every policy for the
 # two-optimizer step with batch norm and labels (the loss scaling of both optimizers goes
-# through the base's one `minimize` per backend, as the VAE's own step does), saving and
-# export of a two-optimizer model, and the API test of the model whose verbs differ most
-# (the labels and sampler of diffusion). The VAE's own step, the critic's input gradient
-# and the diffusion model's moving average (under mixed_float16) train, and a preset
-# loads, in test_the_zoo_imports_and_trains_with_no_tensorflow. With -m slow: the whole
-# kit, and every preset's outputs against TensorFlow's. The contrastive encoder's
-# augmentation layers are slow off TensorFlow on a CPU (four minutes of the kit on
-# PyTorch): it runs in the TensorFlow suite alone.
-SMOKE = ("test_precision[cgan]", "test_saving[cgan]", "test_export[cgan]", "test_api[diffusion]")
+# through the base's one `minimize` per backend, as the VAE's own step does), and saving,
+# export and the verbs with labels of a two-optimizer model. The VAE's own step, the
+# critic's input gradient and the diffusion model's moving average (under mixed_float16)
+# and sampler train and run, and a preset loads, in
+# test_the_zoo_imports_and_trains_with_no_tensorflow. With -m slow: the whole kit, and
+# every preset's outputs against TensorFlow's. The contrastive encoder's augmentation
+# layers are slow off TensorFlow on a CPU (four minutes of the kit on PyTorch): it runs
+# in the TensorFlow suite alone.
+SMOKE = ("test_precision[cgan]", "test_saving[cgan]", "test_export[cgan]", "test_api[cgan]")
 FULL = "not contrastive"
 
 
@@ -54,8 +54,8 @@ def run_kit(backend: str, tests=(), select: str = "") -> None:
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_contract_kit_passes_on(backend):
-    """One model of each kind of step trains (float32 and both mixed policies); a
-    two-optimizer model saves, reloads, trains on and (on JAX) serves its guarded
+    """A two-optimizer model trains (float32 and both mixed policies), saves, reloads,
+    trains on, keeps the API's verbs and types and (on JAX) serves its guarded
     SavedModel (PyTorch's export: see test_the_zoo_imports_and_trains_with_no_tensorflow)."""
     run_kit(backend, SMOKE)
 
