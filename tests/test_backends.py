@@ -46,8 +46,10 @@ def run_kit(backend: str, tests=(), select: str = "") -> None:
         select = select and f"({select}) and not test_export"
     kit = "tests/test_contract.py"
     args = [f"{kit}::{test}" for test in tests] or [kit, "-k", select]
-    result = run_on(backend, ["-m", "pytest", *args, "-q", "-p", "no:cacheprovider", "-x"],
-                    timeout=1800)
+    # In this process (-n 0): the suite's xdist workers would each import the backend and
+    # the zoo again, and take turns on the cores with this test's own worker.
+    result = run_on(backend, ["-m", "pytest", *args, "-q", "-p", "no:cacheprovider", "-x",
+                              "-n", "0"], timeout=1800)
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
     assert " passed" in result.stdout.splitlines()[-1], result.stdout[-2000:]
 
