@@ -2,9 +2,9 @@
 
 The two runs of one seed are processes of their own, because op determinism
 (`zoo.set_seed`) and TensorFlow's global seed are process-wide; the other seed's run
-follows one of them in its process (it only has to differ). A run exercises every place randomness enters: the
-validation split, the `make_dataset` shuffle, weight initialisation, dropout, and
-the VAE's sampling noise.
+follows one of them in its process (it only has to differ). A run exercises every place
+randomness enters: the validation split, the `make_dataset` shuffle, weight
+initialisation, dropout, and the VAE's sampling noise.
 """
 
 import json

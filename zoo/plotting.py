@@ -75,12 +75,11 @@ def _image_row(images, ncols: int):
     with the grey colour map; colour as (H, W', 3), clipped to [0, 1] since imshow ignores
     vmin/vmax for RGB (and warns when it clips)."""
     images = np.clip(np.asarray(images, dtype=np.float32), 0.0, 1.0)
-    n, height, width, channels = images.shape
-    gap = max(1, width // 8)
-    row = np.ones((height, ncols * (width + gap) - gap, channels), np.float32)
-    for i, image in enumerate(images):
-        row[:, i * (width + gap):i * (width + gap) + width] = image
-    return row[..., 0] if channels == 1 else row
+    gap = max(1, images.shape[2] // 8)
+    cells = np.pad(images, ((0, ncols - len(images)), (0, 0), (0, gap), (0, 0)),
+                   constant_values=1.0)  # white: the empty places and a gap after each
+    row = np.concatenate(list(cells), axis=1)[:, :-gap]
+    return row[..., 0] if row.shape[-1] == 1 else row
 
 
 def training_curves(history: dict, path, groups=None, title: str | None = None) -> Path:
